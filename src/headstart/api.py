@@ -1,0 +1,158 @@
+"""The verbs of headstart. The CLI, the service and the scale-out engine call only these."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from headstart.datasets import Dataset, list_datasets, load_dataset
+from headstart.embedding import EmbedResult, embed_dataset, store_key
+from headstart.encoders import create_encoder, list_encoders
+from headstart.exceptions import DataError
+from headstart.store import Store, read_vectors_file, write_vectors
+
+__all__ = [
+    "demo",
+    "embed",
+    "import_vectors",
+    "list_datasets",
+    "list_encoders",
+    "nearest_class_mean_accuracy",
+    "open_store",
+    "store_info",
+]
+
+
+def cache_root() -> Path:
+    """Where stores go when no output folder is given (`$HEADSTART_CACHE` or ~/.cache)."""
+    return Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")
+
+
+def prepare_dataset(name: str, limit: int | None = None, seed: int = 0, **options: Any) -> Dataset:
+    """Load a dataset and optionally keep a class-balanced `limit` items per split."""
+    dataset = load_dataset(name, **options)
+    return dataset.take(limit, seed) if limit else dataset
+
+
+def embed(
+    dataset: str | Dataset,
+    encoder: str = "efficientnet-lite0",
+    out: str | Path | None = None,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    dataset_options: dict | None = None,
+    encoder_options: dict | None = None,
+    batch_size: int | None = None,
+    shard_size: int = 1024,
+    num_workers: int | None = None,
+    num_threads: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> EmbedResult:
+    """Embed a dataset (name, path or `Dataset`) into a store; a cached store is reused."""
+    data = (
+        dataset
+        if isinstance(dataset, Dataset)
+        else prepare_dataset(dataset, limit, seed, **(dataset_options or {}))
+    )
+    model = create_encoder(encoder, **(encoder_options or {}))
+    if out is None:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{data.name}-{model.name}")
+        out = cache_root() / "stores" / f"{safe}-{store_key(data, model)[:12]}"
+    return embed_dataset(
+        data,
+        model,
+        out,
+        batch_size=batch_size,
+        shard_size=shard_size,
+        num_workers=num_workers,
+        num_threads=num_threads,
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+def open_store(path: str | Path, allow_partial: bool = False) -> Store:
+    """Open an embedding store folder."""
+    return Store(path, allow_partial=allow_partial)
+
+
+def store_info(path: str | Path, verify: bool = False) -> dict[str, Any]:
+    """Summary of a store (partial stores included); `verify` re-hashes every shard."""
+    store = Store(path, allow_partial=True)
+    info = store.info()
+    if verify:
+        info["problems"] = store.verify()
+    return info
+
+
+def import_vectors(
+    path: str | Path, out: str | Path, name: str | None = None, overwrite: bool = False
+) -> Store:
+    """Build a store from a user's .npy / .npz / .parquet vectors (never unpickled)."""
+    data = read_vectors_file(path)
+    return write_vectors(
+        out,
+        data.pop("vectors"),
+        name=name or Path(path).stem,
+        source=str(path),
+        overwrite=overwrite,
+        **data,
+    )
+
+
+def nearest_class_mean_accuracy(store: Store) -> dict[str, Any]:
+    """A quick sanity score: cosine nearest-class-mean fitted on train rows, scored on test rows.
+
+    With no official split, every 5th labelled row (by position) is held out.
+    """
+    vectors, labels, split = store.vectors(), store.labels, store.split
+    labelled = labels >= 0
+    if any(s == "test" for s in split):
+        train, test = labelled & (split == "train"), labelled & (split == "test")
+        protocol = "official split"
+    else:
+        held = np.arange(len(labels)) % 5 == 0
+        train, test = labelled & ~held, labelled & held
+        protocol = "every 5th item held out"
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    classes = np.unique(labels[train])
+    means = np.stack([unit[train & (labels == c)].mean(axis=0) for c in classes])
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    predicted = classes[np.argmax(unit[test] @ means.T, axis=1)]
+    return {
+        "accuracy": float(np.mean(predicted == labels[test])),
+        "train": int(train.sum()),
+        "test": int(test.sum()),
+        "protocol": protocol,
+    }
+
+
+def demo(
+    out: str | Path = "runs/demo",
+    limit: int = 1000,
+    progress: bool = True,
+    encoders: tuple[str, ...] = ("raw-pixels", "efficientnet-lite0"),
+) -> dict[str, Any]:
+    """The main job on bundled data: embed Fashion-MNIST (else MNIST-5k) and score each encoder
+    with nearest-class-mean on held-out items."""
+    try:
+        data = prepare_dataset("fashion-mnist", limit=limit)
+    except DataError:
+        data = prepare_dataset("mnist5k", limit=limit)
+    rows = []
+    for name in encoders:
+        result = embed(data, name, Path(out) / f"{data.name}-{name}", progress=progress)
+        rows.append(
+            {
+                "encoder": name,
+                "summary": result.summary(),
+                **nearest_class_mean_accuracy(result.store),
+            }
+        )
+    return {"dataset": data.name, "items": len(data), "results": rows}

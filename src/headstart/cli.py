@@ -1,0 +1,164 @@
+"""The `headstart` command line. Each command parses, calls one `headstart.api` verb, prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from headstart import api
+from headstart.exceptions import HeadstartError
+
+app = typer.Typer(
+    help="Turn pretrained representations into recognizers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(help="Inspect and build embedding stores.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+console = Console()
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs → dict, values parsed as JSON when they parse (numbers, booleans)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}")
+        try:
+            result[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key.replace("-", "_")] = value
+    return result
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title)
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+def datasets() -> None:
+    """List registered datasets."""
+    console.print(_table("datasets", api.list_datasets()))
+
+
+@app.command()
+def encoders() -> None:
+    """List registered encoders."""
+    console.print(_table("encoders", api.list_encoders()))
+
+
+@app.command()
+def embed(
+    dataset: str = typer.Argument(..., help="registered name, image folder, or CSV manifest"),
+    encoder: str = typer.Option("efficientnet-lite0", "--encoder", "-e"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="store folder (default: cache)"),
+    limit: int | None = typer.Option(None, help="class-balanced items per split to keep"),
+    seed: int = typer.Option(0, help="seed for --limit"),
+    path: Path | None = typer.Option(None, help="where the dataset's files are"),
+    dataset_option: list[str] = typer.Option([], "--dataset-option", help="key=value"),
+    encoder_option: list[str] = typer.Option([], "--encoder-option", help="key=value"),
+    device: str = typer.Option("cpu"),
+    batch_size: int | None = typer.Option(None),
+    shard_size: int = typer.Option(1024),
+    workers: int | None = typer.Option(None, help="decoding threads"),
+    threads: int | None = typer.Option(None, help="torch intra-op threads"),
+    overwrite: bool = typer.Option(False, help="replace a store of another encoder/dataset"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Embed a dataset into a provenance-keyed store (a second run is a cache hit)."""
+    dataset_options = _options(dataset_option)
+    if path is not None:
+        dataset_options["path"] = path
+    result = api.embed(
+        dataset,
+        encoder,
+        out,
+        limit=limit,
+        seed=seed,
+        dataset_options=dataset_options,
+        encoder_options={"device": device, **_options(encoder_option)},
+        batch_size=batch_size,
+        shard_size=shard_size,
+        num_workers=workers,
+        num_threads=threads,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o"),
+    limit: int = typer.Option(1000, help="items per split"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """The main job on bundled data: embed a real dataset and score a nearest-class-mean head."""
+    report = api.demo(out, limit=limit, progress=not quiet)
+    table = Table(title=f"{report['dataset']}: nearest class mean ({report['items']:,} items)")
+    for column in ("encoder", "accuracy", "train", "test", "protocol"):
+        table.add_column(column)
+    for row in report["results"]:
+        console.print(row["summary"], markup=False, highlight=False, soft_wrap=True)
+        table.add_row(
+            row["encoder"],
+            f"{row['accuracy']:.3f}",
+            str(row["train"]),
+            str(row["test"]),
+            row["protocol"],
+        )
+    console.print(table)
+
+
+@store_app.command("info")
+def store_info(
+    directory: Path,
+    verify: bool = typer.Option(False, help="re-hash every shard"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Describe a store: encoder, dataset, rows, splits, failures."""
+    info = api.store_info(directory, verify=verify)
+    if as_json:
+        print(json.dumps(info, indent=1))
+        return
+    table = Table(title=f"store {directory}", show_header=False)
+    for key, value in info.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    console.print(table)
+
+
+@store_app.command("import")
+def store_import(
+    file: Path,
+    out: Path = typer.Option(..., "--out", "-o"),
+    name: str | None = typer.Option(None),
+    overwrite: bool = typer.Option(False),
+) -> None:
+    """Build a store from your own vectors (.npy, .npz, .parquet)."""
+    store = api.import_vectors(file, out, name=name, overwrite=overwrite)
+    console.print(f"imported {len(store):,} vectors of dimension {store.dim} into {out}")
+
+
+def main() -> None:
+    """Entry point that turns headstart errors into one clear line and exit code 2."""
+    try:
+        app()
+    except HeadstartError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Decode one image item (a file path or an array) into an RGB PIL image, or say why not.
+
+Per-item problems raise `ItemError`; the embedding run skips such items and lists them.
+Handled here: empty and truncated files, non-images, CMYK, 16-bit and float modes, palettes
+and alpha (composited over white), EXIF orientation, and decompression bombs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from headstart.exceptions import DataError
+
+MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+class ItemError(DataError):
+    """One item cannot be used (the run skips it and records the reason)."""
+
+
+def load_rgb(item: Any, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """An RGB image from a path or a uint8 array `(H, W)`, `(H, W, 3)` or `(H, W, 4)`."""
+    if isinstance(item, np.ndarray):
+        return _from_array(item)
+    path = Path(item)
+    try:
+        if os.path.getsize(path) == 0:
+            raise ItemError("empty file (0 bytes)")
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ItemError(
+                    f"{width}×{height} = {width * height:,} pixels exceeds the limit of "
+                    f"{max_pixels:,} (decompression-bomb guard; raise max_pixels to allow it)"
+                )
+            image.load()
+            return to_rgb(ImageOps.exif_transpose(image))
+    except ItemError:
+        raise
+    except FileNotFoundError as error:
+        raise ItemError("file not found") from error
+    except PermissionError as error:
+        raise ItemError("permission denied") from error
+    except UnidentifiedImageError as error:
+        raise ItemError("not a recognised image file") from error
+    except Image.DecompressionBombError as error:
+        raise ItemError(f"decompression-bomb guard: {error}") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ItemError(f"cannot decode image: {error}") from error
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB without silently clipping high bit depths."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        values = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if values.size and values.max() <= 1.0:
+            values = values * 255.0
+        image = Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.dtype != np.uint8:
+        raise ItemError(f"image arrays must be uint8, got {array.dtype}")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        return Image.fromarray(array.reshape(array.shape[:2]), "L").convert("RGB")
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        return to_rgb(Image.fromarray(array, "RGB" if array.shape[2] == 3 else "RGBA"))
+    raise ItemError(f"image array has shape {array.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")

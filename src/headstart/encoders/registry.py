@@ -1,0 +1,30 @@
+"""The encoder registry: `create_encoder(name, **options)` and `list_encoders()`."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from headstart.encoders.base import Encoder
+from headstart.exceptions import MissingExtraError
+from headstart.registry import Registry
+
+ENCODERS: Registry[Encoder] = Registry("encoder")
+
+
+def create_encoder(name: str, **options: Any) -> Encoder:
+    """Build a registered encoder (`efficientnet-lite0`, `timm:<name>`, ...)."""
+    return ENCODERS.create(name, **options)
+
+
+def list_encoders() -> list[tuple[str, str]]:
+    """(name, one-line summary) for every registered encoder."""
+    return [(n, e.summary) for n, e in zip(ENCODERS.names(), ENCODERS, strict=True)]
+
+
+def require(module: str, extra: str, what: str) -> None:
+    """Fail with the pip extra to install when optional `module` is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(
+            f"{what} needs the '{module}' package: pip install 'headstart[{extra}]'"
+        )

@@ -1,0 +1,90 @@
+"""A small name → factory registry, the single way headstart looks things up by name.
+
+Datasets, encoders and (later) heads each own one `Registry`. Names are lowercase and spelled
+the same in code, CLI, files and reports. A name may carry a prefix with an argument
+(`timm:resnet50`): the prefix is registered once and receives the rest of the name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from headstart.exceptions import UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered factory with a one-line description for listings."""
+
+    name: str
+    factory: Callable[..., T]
+    summary: str
+    prefix: bool = False
+
+
+class Registry(Generic[T]):
+    """Maps names (and `prefix:` names) to factories; unknown names fail with suggestions."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(
+        self, name: str, summary: str = "", *, prefix: bool = False
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: register `factory` under `name` (`prefix=True` for `name:<arg>` forms)."""
+        if name != name.lower():
+            raise ValueError(f"{self.kind} names are lowercase; got {name!r}")
+
+        def decorate(factory: Callable[..., T]) -> Callable[..., T]:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            text = summary or (factory.__doc__ or "").strip().partition("\n")[0]
+            self._entries[name] = Entry(name, factory, text, prefix)
+            return factory
+
+        return decorate
+
+    def entry(self, name: str) -> tuple[Entry[T], str | None]:
+        """The entry for `name` and, for prefixed names, the argument after the colon."""
+        if name in self._entries and not self._entries[name].prefix:
+            return self._entries[name], None
+        head, sep, rest = name.partition(":")
+        if sep and head in self._entries and self._entries[head].prefix:
+            if not rest:
+                raise UnknownNameError(
+                    f"{self.kind} {name!r} needs an argument after the colon, e.g. '{head}:<name>'"
+                )
+            return self._entries[head], rest
+        raise UnknownNameError(self._unknown_message(name))
+
+    def create(self, name: str, **kwargs: object) -> T:
+        """Build the registered thing called `name`, passing `kwargs` to its factory."""
+        entry, argument = self.entry(name)
+        if argument is None:
+            return entry.factory(**kwargs)
+        return entry.factory(argument, **kwargs)
+
+    def names(self) -> list[str]:
+        """Registered names, prefixes shown as `prefix:<name>`."""
+        return [f"{e.name}:<name>" if e.prefix else e.name for e in self._entries.values()]
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self.entry(str(name))
+        except UnknownNameError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(self._entries.values())
+
+    def _unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(name.lower(), list(self._entries), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return f"unknown {self.kind} {name!r}.{hint} Registered: {', '.join(self.names())}."

@@ -1,0 +1,245 @@
+"""Bring your own embeddings: build a store from arrays, .npy/.npz or Parquet files.
+
+Files are read without unpickling (`allow_pickle=False`; Parquet through Arrow). Ragged rows
+and non-finite values are rejected with the row (and column) that is wrong, before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from headstart import __version__
+from headstart.cards import EncoderCard
+from headstart.exceptions import DataError
+from headstart.store.manifest import Manifest, cache_key
+from headstart.store.store import Store
+from headstart.store.writer import StoreWriter, shard_table
+
+CHECK_ROWS = 65_536  # rows validated / hashed / written per step, bounding extra memory
+
+
+def as_matrix(vectors: Any, source: str = "vectors") -> np.ndarray:
+    """A 2-D float32 matrix from an array or a sequence of rows; ragged input is an error."""
+    if not isinstance(vectors, np.ndarray):
+        rows = list(vectors)
+        if not rows:
+            raise DataError(f"{source}: no vectors")
+        width = len(rows[0])
+        for i, row in enumerate(rows):
+            if row is None or len(row) != width:
+                got = "missing" if row is None else f"length {len(row)}"
+                raise DataError(f"{source}: ragged vectors: row {i} has {got}, row 0 has {width}")
+        vectors = np.asarray(rows)
+    if vectors.dtype == object:
+        raise DataError(f"{source}: vectors must be numeric, got Python objects")
+    if vectors.ndim != 2:
+        raise DataError(f"{source}: expected a 2-D (n, dim) array, got shape {vectors.shape}")
+    if not (np.issubdtype(vectors.dtype, np.number) or vectors.dtype == np.bool_):
+        raise DataError(f"{source}: vectors must be numeric, got dtype {vectors.dtype}")
+    if len(vectors) == 0 or vectors.shape[1] == 0:
+        raise DataError(f"{source}: empty array of shape {vectors.shape}")
+    return vectors
+
+
+def check_finite(matrix: np.ndarray, source: str = "vectors") -> None:
+    """Raise naming the first row and column holding NaN or ±inf."""
+    for start in range(0, len(matrix), CHECK_ROWS):
+        block = np.asarray(matrix[start : start + CHECK_ROWS], dtype=np.float32)
+        bad = ~np.isfinite(block)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            count = int(bad.sum())
+            raise DataError(
+                f"{source}: row {start + row}, column {col} is {block[row, col]} "
+                f"({count} non-finite value(s) in rows {start}..{start + len(block)}); "
+                "vectors must be finite"
+            )
+
+
+def write_vectors(
+    out: str | Path,
+    vectors: Any,
+    labels: Sequence[Any] | None = None,
+    ids: Sequence[Any] | None = None,
+    split: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    class_names: Sequence[str] | None = None,
+    name: str = "user",
+    source: str = "vectors",
+    shard_size: int = 262_144,
+    overwrite: bool = False,
+) -> Store:
+    """Write user vectors (and optional labels/ids/split/groups) as a store in `out`."""
+    matrix = as_matrix(vectors, source)
+    n, dim = matrix.shape
+    check_finite(matrix, source)
+    ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(n)]
+    label_index, class_names = _encode_labels(labels, class_names, n, source)
+    for what, values in (("ids", ids), ("split", split), ("groups", groups)):
+        if values is not None and len(values) != n:
+            raise DataError(f"{source}: {len(values)} {what} for {n} vectors")
+    if len(set(ids)) != n:
+        raise DataError(f"{source}: ids are not unique")
+    card = EncoderCard(
+        name=f"user:{name}", modality="vector", output_dim=dim, weights="user-supplied"
+    )
+    fingerprint = _fingerprint(matrix, ids, label_index, split, groups)
+    manifest = Manifest(
+        key=cache_key(card.digest(), fingerprint),
+        encoder=card.to_dict(),
+        dataset={
+            "name": name,
+            "source": source,
+            "modality": "vector",
+            "n_items": n,
+            "class_names": class_names,
+            "fingerprint": fingerprint,
+            "options": {},
+        },
+        dim=dim,
+        n_items=n,
+        shard_size=shard_size,
+        created=datetime.now(UTC).isoformat(),
+        versions={"headstart": __version__, "pyarrow": pa.__version__},
+    )
+    writer = StoreWriter.open(out, manifest, overwrite=overwrite)
+    for index in writer.pending_shards():
+        span = writer.shard_range(index)
+        part = slice(span.start, span.stop)
+        writer.write_shard(
+            index,
+            shard_table(
+                dim,
+                ids[part],
+                np.arange(span.start, span.stop),
+                label_index[part],
+                None if split is None else [str(s) for s in split[part]],
+                None if groups is None else [str(g) for g in groups[part]],
+                np.asarray(matrix[part], dtype=np.float32),
+            ),
+        )
+    writer.finish()
+    return Store(out)
+
+
+def read_vectors_file(path: str | Path) -> dict[str, Any]:
+    """Vectors (and labels/ids/split/groups when present) from .npy, .npz or .parquet."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return {"vectors": np.load(path, mmap_mode="r", allow_pickle=False)}
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                data = {k: archive[k] for k in archive.files}
+            key = next((k for k in ("vectors", "embeddings", "X", "features") if k in data), None)
+            if key is None:
+                raise DataError(
+                    f"{path}: no array named vectors, embeddings, X or features "
+                    f"(found {sorted(data)})"
+                )
+            return {
+                "vectors": data.pop(key),
+                **{k: data[k] for k in ("labels", "ids", "split", "groups") if k in data},
+            }
+    except ValueError as error:
+        if "pickle" in str(error).lower() or "python objects" in str(error).lower():
+            raise DataError(
+                f"{path} holds Python objects; headstart never unpickles files — "
+                "save plain numeric arrays"
+            ) from error
+        raise DataError(f"{path}: {error}") from error
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .npy, .npz or .parquet")
+
+
+def _read_parquet(path: Path) -> dict[str, Any]:
+    table = pq.read_table(path)
+    names = table.column_names
+    vector = next((c for c in ("vector", "embedding", "vectors", "embeddings") if c in names), None)
+    result: dict[str, Any] = {}
+    if vector is not None:
+        column = table.column(vector).combine_chunks()
+        if pa.types.is_fixed_size_list(column.type):
+            result["vectors"] = column.flatten().to_numpy().reshape(len(column), -1)
+        else:
+            lengths = column.value_lengths().fill_null(-1).to_numpy()
+            bad = np.flatnonzero(lengths != lengths[0]) if len(lengths) else []
+            if len(bad) or (len(lengths) and lengths[0] < 0):
+                row = int(bad[0]) if len(bad) else 0
+                raise DataError(
+                    f"{path}: ragged vectors in column {vector!r}: row {row} has "
+                    f"length {lengths[row]}, row 0 has {lengths[0]} (-1 = missing)"
+                )
+            result["vectors"] = column.flatten().to_numpy().reshape(len(column), -1)
+    else:
+        numeric = [
+            c
+            for c in names
+            if c not in ("label", "id", "split", "group")
+            and pa.types.is_floating(table.schema.field(c).type)
+        ]
+        if not numeric:
+            raise DataError(f"{path}: no 'vector'/'embedding' list column and no float columns")
+        result["vectors"] = np.column_stack([table.column(c).to_numpy() for c in numeric])
+    for column, key in (
+        ("label", "labels"),
+        ("id", "ids"),
+        ("split", "split"),
+        ("group", "groups"),
+    ):
+        if column in names:
+            result[key] = table.column(column).to_numpy(zero_copy_only=False)
+    return result
+
+
+def _encode_labels(
+    labels: Sequence[Any] | None, class_names: Sequence[str] | None, n: int, source: str
+) -> tuple[np.ndarray, list[str]]:
+    if labels is None:
+        return np.full(n, -1, np.int64), list(class_names or [])
+    values = np.asarray(labels)
+    if len(values) != n:
+        raise DataError(f"{source}: {len(values)} labels for {n} vectors")
+    if np.issubdtype(values.dtype, np.integer):
+        top = int(values.max()) if n else -1
+        names = list(class_names) if class_names else [str(c) for c in range(top + 1)]
+        if top >= len(names) or values.min() < -1:
+            raise DataError(f"{source}: integer labels must be in -1..{len(names) - 1}")
+        return values.astype(np.int64), names
+    names = list(class_names) if class_names else sorted({str(v) for v in values})
+    index = {c: i for i, c in enumerate(names)}
+    unknown = [str(v) for v in values if str(v) not in index]
+    if unknown:
+        raise DataError(f"{source}: label {unknown[0]!r} is not among class_names")
+    return np.array([index[str(v)] for v in values], np.int64), names
+
+
+def _fingerprint(
+    matrix: np.ndarray,
+    ids: list[str],
+    labels: np.ndarray,
+    split: Sequence[Any] | None,
+    groups: Sequence[Any] | None,
+) -> str:
+    digest = hashlib.sha256(f"{matrix.shape}|".encode())
+    for start in range(0, len(matrix), CHECK_ROWS):
+        block = np.ascontiguousarray(matrix[start : start + CHECK_ROWS], dtype=np.float32)
+        digest.update(memoryview(block).cast("B"))
+    digest.update("\x1f".join(ids).encode())
+    digest.update(labels.tobytes())
+    for extra in (split, groups):
+        digest.update(b"-" if extra is None else "\x1f".join(map(str, extra)).encode())
+    return digest.hexdigest()

@@ -1,0 +1,132 @@
+"""`Store`: read an embedding store — one float32 matrix plus ids, labels, split and groups.
+
+`vectors()` preallocates the full matrix once and copies each Parquet row group into it, so
+peak memory stays near the matrix size plus one row group.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from headstart.cards import EncoderCard, file_sha256
+from headstart.exceptions import StoreError
+from headstart.store.manifest import FAILURES, Manifest
+
+
+class Store:
+    """A finished (or, with `allow_partial`, partly written) embedding store on disk."""
+
+    def __init__(self, root: str | Path, allow_partial: bool = False) -> None:
+        self.root = Path(root)
+        self.manifest = Manifest.read(self.root)
+        if not self.manifest.complete and not allow_partial:
+            raise StoreError(
+                f"{self.root} is incomplete ({len(self.manifest.shards)} of "
+                f"{self.manifest.n_shards} shards); rerun the same embed command to resume"
+            )
+        for shard in self.manifest.shards:
+            if not (self.root / shard.file).is_file():
+                raise StoreError(f"{self.root}: shard file {shard.file} is missing")
+
+    @property
+    def key(self) -> str:
+        return self.manifest.key
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    @property
+    def card(self) -> EncoderCard:
+        return EncoderCard.from_dict(self.manifest.encoder)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest.dataset.get("class_names", []))
+
+    def __len__(self) -> int:
+        return self.manifest.rows
+
+    def _paths(self) -> list[Path]:
+        return [self.root / s.file for s in self.manifest.shards]
+
+    def vectors(self) -> np.ndarray:
+        """All vectors as one C-contiguous `(n, dim)` float32 matrix, in item order."""
+        out = np.empty((len(self), self.dim), dtype=np.float32)
+        row = 0
+        for path in self._paths():
+            for batch in pq.ParquetFile(path).iter_batches(columns=["vector"], batch_size=8192):
+                flat = batch.column(0).flatten().to_numpy(zero_copy_only=True)
+                block = flat.reshape(-1, self.dim)
+                out[row : row + len(block)] = block
+                row += len(block)
+        if row != len(out):
+            raise StoreError(f"{self.root}: shards hold {row} rows, manifest says {len(out)}")
+        return out
+
+    def column(self, name: str) -> np.ndarray:
+        """One scalar column (`id`, `item`, `label`, `split`, `group`) across all shards."""
+        parts = [
+            pq.read_table(p, columns=[name]).column(0).to_numpy(zero_copy_only=False)
+            for p in self._paths()
+        ]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return [str(i) for i in self.column("id")]
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return self.column("label").astype(np.int64)
+
+    @cached_property
+    def split(self) -> np.ndarray:
+        return self.column("split")
+
+    @cached_property
+    def groups(self) -> np.ndarray:
+        return self.column("group")
+
+    @property
+    def failures(self) -> list[dict[str, str]]:
+        return self.manifest.failures
+
+    def verify(self) -> list[str]:
+        """Problems found by re-hashing every shard (empty when the store is intact)."""
+        return [
+            f"{s.file}: checksum mismatch"
+            for s in self.manifest.shards
+            if file_sha256(self.root / s.file) != s.sha256
+        ]
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-ready summary for `headstart store info`."""
+        splits: dict[str, int] = {}
+        for value in self.split:
+            splits[str(value)] = splits.get(str(value), 0) + 1
+        dataset = self.manifest.dataset
+        return {
+            "path": str(self.root),
+            "key": self.key,
+            "complete": self.manifest.complete,
+            "encoder": self.card.name,
+            "output": self.card.output,
+            "dim": self.dim,
+            "dataset": dataset.get("name"),
+            "dataset_fingerprint": dataset.get("fingerprint"),
+            "items": self.manifest.n_items,
+            "rows": len(self),
+            "splits": splits,
+            "classes": len(self.class_names),
+            "failures": len(self.failures),
+            "failures_file": str(self.root / FAILURES) if self.failures else None,
+            "shards": len(self.manifest.shards),
+            "created": self.manifest.created,
+            "size_bytes": sum(p.stat().st_size for p in self._paths()),
+        }

@@ -1,0 +1,111 @@
+"""Every awkward image a user may hand us: skipped with a reason, or converted faithfully."""
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from headstart.datasets import ItemError, load_dataset, load_rgb
+from headstart.embedding import embed_dataset
+from headstart.encoders import create_encoder
+
+
+def make_file(folder, name, kind):
+    """Write one image of `kind` and return its path."""
+    path = folder / name
+    rng = np.random.default_rng(0)
+    if kind == "good":
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(path)
+    elif kind == "zero":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path, "JPEG")
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "text":
+        path.write_text("this is not a jpeg at all\n" * 10)
+    elif kind == "cmyk":
+        Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(path, "JPEG", quality=100)
+    elif kind == "16bit":
+        Image.fromarray(np.full((8, 8), 65535, np.uint16)).save(path)
+    elif kind == "palette":
+        image = Image.new("P", (8, 8), 0)
+        image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+        image.save(path, transparency=0)
+    elif kind == "rgba":
+        Image.new("RGBA", (8, 8), (0, 0, 255, 0)).save(path)
+    elif kind == "tiny":
+        Image.new("RGB", (1, 1), (10, 200, 30)).save(path)
+    elif kind == "bomb":
+        Image.new("1", (12_000, 12_000), 0).save(path)  # 144 M pixels, a few kB on disk
+    return path
+
+
+def test_conversions_are_faithful(tmp_path):
+    red = load_rgb(make_file(tmp_path, "cmyk.jpg", "cmyk"))
+    assert red.mode == "RGB" and red.getpixel((4, 4))[0] > 240
+    assert load_rgb(make_file(tmp_path, "deep.png", "16bit")).getpixel((0, 0)) == (255, 255, 255)
+    # transparent pixels are composited over white, not shown as their hidden colour
+    assert load_rgb(make_file(tmp_path, "p.png", "palette")).getpixel((0, 0)) == (255, 255, 255)
+    assert load_rgb(make_file(tmp_path, "a.png", "rgba")).getpixel((0, 0)) == (255, 255, 255)
+    assert load_rgb(make_file(tmp_path, "one.png", "tiny")).size == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("zero", "empty file"),
+        ("truncated", "cannot decode"),
+        ("text", "not a recognised image"),
+        ("bomb", "decompression-bomb guard"),
+    ],
+)
+def test_unusable_items_raise_item_error(tmp_path, kind, reason):
+    with pytest.raises(ItemError, match=reason):
+        load_rgb(make_file(tmp_path, f"x.{'png' if kind == 'bomb' else 'jpg'}", kind))
+
+
+def test_embed_skips_and_lists_bad_items(tmp_path):
+    root = tmp_path / "images"
+    kinds = [
+        "good",
+        "zero",
+        "truncated",
+        "text",
+        "cmyk",
+        "16bit",
+        "palette",
+        "rgba",
+        "tiny",
+        "bomb",
+    ]
+    lossless = ("16bit", "palette", "rgba", "bomb", "tiny")
+    for kind in kinds:
+        (root / kind).mkdir(parents=True)
+        make_file(root / kind, f"{kind}.{'png' if kind in lossless else 'jpg'}", kind)
+    dataset = load_dataset(str(root))
+    result = embed_dataset(
+        dataset, create_encoder("raw-pixels"), tmp_path / "store", progress=False
+    )
+    store = result.store
+    skipped = {row["id"].split("/")[0]: row["reason"] for row in store.failures}
+    assert set(skipped) == {"zero", "truncated", "text", "bomb"}
+    assert {i.split("/")[0] for i in store.ids} == {
+        "good",
+        "cmyk",
+        "16bit",
+        "palette",
+        "rgba",
+        "tiny",
+    }
+    assert np.isfinite(store.vectors()).all()
+    with open(store.root / "failures.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["path"].split("/")[-1] for r in rows} == {
+        "zero.jpg",
+        "truncated.jpg",
+        "text.jpg",
+        "bomb.png",
+    }
+    assert all(r["reason"] for r in rows)
+    assert "4 skipped" in result.summary()

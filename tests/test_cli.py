@@ -1,0 +1,89 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+from typer.testing import CliRunner
+
+from headstart.cli import app
+
+runner = CliRunner()
+
+
+def test_listings():
+    assert "fashion-mnist" in runner.invoke(app, ["datasets"]).output
+    result = runner.invoke(app, ["encoders"])
+    assert result.exit_code == 0 and "efficientnet-lite0" in result.output
+
+
+def test_embed_then_cache_hit_then_info(tmp_path):
+    args = [
+        "embed",
+        "digits",
+        "--encoder",
+        "raw-pixels",
+        "--limit",
+        "30",
+        "-o",
+        str(tmp_path / "s"),
+        "--quiet",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "embedded 30 items" in first.output
+    second = runner.invoke(app, args)
+    assert "cache hit: 30 vectors" in second.output
+    info = runner.invoke(app, ["store", "info", str(tmp_path / "s"), "--json", "--verify"])
+    data = json.loads(info.output)
+    assert data["rows"] == 30 and data["dim"] == 784 and data["problems"] == []
+
+
+def test_encoder_options_reach_the_encoder(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "embed",
+            "digits",
+            "-e",
+            "raw-pixels",
+            "--limit",
+            "5",
+            "--encoder-option",
+            "size=4",
+            "-o",
+            str(tmp_path / "s"),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0 and "16-d" in result.output
+
+
+def test_store_import(tmp_path):
+    np.save(tmp_path / "v.npy", np.ones((7, 3), np.float32))
+    result = runner.invoke(
+        app, ["store", "import", str(tmp_path / "v.npy"), "-o", str(tmp_path / "s")]
+    )
+    assert result.exit_code == 0 and "imported 7 vectors of dimension 3" in result.output
+
+
+def test_errors_are_one_clear_line_and_exit_code_2(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "headstart.cli",
+            "embed",
+            "digits",
+            "-e",
+            "mobilenet",
+            "-q",
+            "-o",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "unknown encoder 'mobilenet'" in result.stderr and "mobilenetv2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "s").exists()

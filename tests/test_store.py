@@ -1,0 +1,180 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from headstart import api
+from headstart.embedding import embed_dataset
+from headstart.encoders import create_encoder
+from headstart.exceptions import DataError, StoreError
+from headstart.store import Store, read_vectors_file, write_vectors
+
+RUN = """
+import sys
+from headstart.datasets import load_dataset
+from headstart.embedding import embed_dataset
+from headstart.encoders import create_encoder
+data = load_dataset("digits").take(int(sys.argv[2]))
+embed_dataset(data, create_encoder("efficientnet-lite0"), sys.argv[1], batch_size=4,
+              shard_size=8, num_threads=1, num_workers=1, progress=False)
+"""
+
+
+def embed(data, out, **kw):
+    options = {
+        "batch_size": 4,
+        "shard_size": 8,
+        "num_threads": 1,
+        "num_workers": 1,
+        "progress": False,
+        **kw,
+    }
+    return embed_dataset(data, create_encoder("efficientnet-lite0"), out, **options)
+
+
+def test_killed_run_resumes_to_the_same_store(tmp_path, digits):
+    data = digits.take(96)  # 96 items = 12 shards of 8
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", RUN, str(killed), "96"])
+    deadline = time.time() + 120
+    shards_at_kill = 0
+    while time.time() < deadline and process.poll() is None:
+        manifest = killed / "manifest.json"
+        if manifest.exists():
+            shards_at_kill = len(json.loads(manifest.read_text())["shards"])
+            if shards_at_kill >= 2:
+                process.send_signal(signal.SIGKILL)
+                break
+        time.sleep(0.02)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert 2 <= shards_at_kill < 12
+    with pytest.raises(StoreError, match="incomplete"):
+        Store(killed)
+
+    resumed = embed(data, killed)
+    assert not resumed.cache_hit and resumed.embedded < len(data)
+    clean = embed(data, tmp_path / "clean").store
+    store = resumed.store
+    assert store.ids == clean.ids == data.ids  # same order, no duplicates
+    assert np.array_equal(store.vectors().view(np.uint32), clean.vectors().view(np.uint32))
+    assert store.key == clean.key
+    assert not list(killed.rglob(".*tmp*"))
+
+
+def test_second_run_is_a_cache_hit(tmp_path, small_digits):
+    first = embed(small_digits, tmp_path / "s")
+    again = embed(small_digits, tmp_path / "s")
+    assert again.cache_hit and again.embedded == 0 and "cache hit" in again.summary()
+    assert first.embedded == len(small_digits)
+
+
+def test_vectors_equal_a_direct_forward_pass(tmp_path, small_digits, lite0):
+    store = embed(small_digits.subset(range(6)), tmp_path / "s").store
+    direct = []
+    for image in small_digits.items[:6]:
+        x = lite0.to_tensor([lite0.prepare(image)])
+        with torch.no_grad():
+            direct.append(lite0.module.forward_features(x).numpy()[0])
+    np.testing.assert_allclose(store.vectors(), np.stack(direct), rtol=1e-4, atol=1e-5)
+    assert store.labels.tolist() == small_digits.labels[:6].tolist()
+
+
+def test_cache_key_follows_encoder_card_and_content(tmp_path, small_digits):
+    base = embed(small_digits, tmp_path / "a").store.key
+    lite = create_encoder("efficientnet-lite0", resize="squash")
+    squash = embed_dataset(small_digits, lite, tmp_path / "b", progress=False).store.key
+    changed = small_digits.subset(range(len(small_digits)))
+    changed.items = changed.items.copy()
+    changed.items[0, 0, 0] ^= 1
+    altered = embed(changed, tmp_path / "c").store.key
+    assert len({base, squash, altered}) == 3
+
+
+def test_store_of_another_run_is_never_overwritten_silently(tmp_path, small_digits):
+    embed(small_digits, tmp_path / "s")
+    other = small_digits.subset(range(8))
+    with pytest.raises(StoreError, match="another encoder or dataset"):
+        embed(other, tmp_path / "s")
+    assert len(Store(tmp_path / "s")) == len(small_digits)  # nothing lost
+    assert len(embed(other, tmp_path / "s", overwrite=True).store) == 8
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "thesis.tex").write_text("precious")
+    with pytest.raises(StoreError, match="not empty and is not a headstart store"):
+        embed(other, tmp_path / "foreign")
+    assert (tmp_path / "foreign" / "thesis.tex").read_text() == "precious"
+
+
+def test_corrupt_shard_is_recomputed_on_resume(tmp_path, small_digits):
+    store = embed(small_digits, tmp_path / "s").store
+    reference = store.vectors()
+    shard = store.root / store.manifest.shards[1].file
+    shard.write_bytes(b"garbage")
+    assert Store(tmp_path / "s").verify() == [f"{store.manifest.shards[1].file}: checksum mismatch"]
+    again = embed(small_digits, tmp_path / "s")
+    assert again.embedded == 8
+    np.testing.assert_array_equal(again.store.vectors(), reference)
+
+
+# ------------------------------------------------------------------ bring your own vectors
+def test_user_arrays_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    labels = rng.choice(["a", "b"], 300)
+    store = write_vectors(tmp_path / "s", vectors, labels=labels, shard_size=128)
+    assert len(store.manifest.shards) == 3
+    np.testing.assert_array_equal(store.vectors(), vectors)
+    assert store.class_names == ["a", "b"]
+    assert store.labels.tolist() == [0 if v == "a" else 1 for v in labels]
+    assert store.card.name == "user:user"
+
+
+@pytest.mark.parametrize(
+    "bad, where", [(np.nan, "row 7, column 3 is nan"), (np.inf, "row 7, column 3 is inf")]
+)
+def test_non_finite_user_vectors_name_the_row(tmp_path, bad, where):
+    vectors = np.zeros((10, 5), np.float32)
+    vectors[7, 3] = bad
+    with pytest.raises(DataError, match=where):
+        write_vectors(tmp_path / "s", vectors)
+    assert not (tmp_path / "s").exists()
+
+
+def test_ragged_user_vectors_name_the_row(tmp_path):
+    with pytest.raises(DataError, match="ragged vectors: row 2 has length 3, row 0 has 4"):
+        write_vectors(tmp_path / "s", [[0.0] * 4, [1.0] * 4, [2.0] * 3])
+    table = pa.table({"vector": pa.array([[0.0, 1.0], [1.0, 2.0], [3.0]])})
+    pq.write_table(table, tmp_path / "ragged.parquet")
+    with pytest.raises(DataError, match="row 2 has length 1, row 0 has 2"):
+        read_vectors_file(tmp_path / "ragged.parquet")
+
+
+def test_files_are_never_unpickled(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="never unpickles"):
+        read_vectors_file(tmp_path / "objects.npy")
+
+
+def test_import_from_parquet_and_npz(tmp_path):
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    table = pa.table(
+        {
+            "id": ["w", "x", "y", "z"],
+            "label": [0, 1, 0, 1],
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), 3),
+        }
+    )
+    pq.write_table(table, tmp_path / "v.parquet")
+    store = api.import_vectors(tmp_path / "v.parquet", tmp_path / "s1")
+    assert store.ids == ["w", "x", "y", "z"] and store.labels.tolist() == [0, 1, 0, 1]
+    np.testing.assert_array_equal(store.vectors(), vectors)
+    np.savez(tmp_path / "v.npz", embeddings=vectors, labels=np.array([1, 1, 0, 0]))
+    store = api.import_vectors(tmp_path / "v.npz", tmp_path / "s2")
+    np.testing.assert_array_equal(store.vectors(), vectors)
