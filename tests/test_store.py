@@ -178,3 +178,10 @@ def test_import_from_parquet_and_npz(tmp_path):
     np.savez(tmp_path / "v.npz", embeddings=vectors, labels=np.array([1, 1, 0, 0]))
     store = api.import_vectors(tmp_path / "v.npz", tmp_path / "s2")
     np.testing.assert_array_equal(store.vectors(), vectors)
+
+
+def test_process_decoding_gives_the_same_store(tmp_path, small_digits):
+    threads = embed(small_digits, tmp_path / "t", num_workers=2)
+    processes = embed(small_digits, tmp_path / "p", num_workers=2, decode="processes")
+    assert processes.store.ids == threads.store.ids
+    np.testing.assert_array_equal(processes.store.vectors(), threads.store.vectors())

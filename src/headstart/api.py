@@ -51,6 +51,7 @@ def embed(
     shard_size: int = 1024,
     num_workers: int | None = None,
     num_threads: int | None = None,
+    decode: str = "threads",
     overwrite: bool = False,
     progress: bool = True,
 ) -> EmbedResult:
@@ -72,6 +73,7 @@ def embed(
         shard_size=shard_size,
         num_workers=num_workers,
         num_threads=num_threads,
+        decode=decode,
         overwrite=overwrite,
         progress=progress,
     )

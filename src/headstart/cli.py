@@ -74,6 +74,7 @@ def embed(
     shard_size: int = typer.Option(1024),
     workers: int | None = typer.Option(None, help="decoding threads"),
     threads: int | None = typer.Option(None, help="torch intra-op threads"),
+    decode: str = typer.Option("threads", help="decode in 'threads' or 'processes'"),
     overwrite: bool = typer.Option(False, help="replace a store of another encoder/dataset"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -93,6 +94,7 @@ def embed(
         shard_size=shard_size,
         num_workers=workers,
         num_threads=threads,
+        decode=decode,
         overwrite=overwrite,
         progress=not quiet,
     )

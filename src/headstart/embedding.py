@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,11 @@ from headstart.progress import progress_bar
 from headstart.store import Manifest, Store, StoreWriter, cache_key, describe_failure, shard_table
 
 DEFAULT_SHARD_SIZE = 1024
+PREFETCH_BATCHES = 2  # batches being decoded while the model runs
+DECODERS: dict[str, Callable[[int], Executor]] = {
+    "threads": ThreadPoolExecutor,
+    "processes": lambda n: ProcessPoolExecutor(n, mp_context=get_context("spawn")),
+}
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,17 @@ def embed_dataset(
     shard_size: int = DEFAULT_SHARD_SIZE,
     num_workers: int | None = None,
     num_threads: int | None = None,
+    decode: str = "threads",
     overwrite: bool = False,
     progress: bool = True,
 ) -> EmbedResult:
-    """Embed every item of `dataset` into the store at `out` (resuming or reusing it)."""
+    """Embed every item of `dataset` into the store at `out` (resuming or reusing it).
+
+    `decode="processes"` prepares items in worker processes: file decoding in Python holds the
+    GIL for part of each image, so many-core machines feeding a GPU need processes.
+    """
+    if decode not in DECODERS:
+        raise DataError(f"decode must be one of {sorted(DECODERS)}, got {decode!r}")
     if dataset.modality != encoder.card.modality:
         raise DataError(
             f"dataset {dataset.name!r} holds {dataset.modality} items but encoder "
@@ -109,7 +123,7 @@ def embed_dataset(
     embedded = 0
     with (
         _torch_threads(num_threads),
-        ThreadPoolExecutor(workers) as pool,
+        DECODERS[decode](workers) as pool,
         progress_bar(progress) as bar,
     ):
         task = bar.add_task(
@@ -118,7 +132,7 @@ def embed_dataset(
         for index in pending:
             positions = writer.shard_range(index)
             table, failures = _embed_shard(
-                dataset, encoder, positions, batch, pool, lambda n: bar.advance(task, n)
+                dataset, encoder, positions, batch, pool, workers, lambda n: bar.advance(task, n)
             )
             writer.write_shard(index, table, failures)
             embedded += table.num_rows
@@ -133,7 +147,8 @@ def _embed_shard(
     encoder: Encoder,
     positions: range,
     batch_size: int,
-    pool: ThreadPoolExecutor,
+    pool: Executor,
+    workers: int,
     advance: Any,
 ) -> tuple[Any, list[dict[str, str]]]:
     """Encode the items at `positions`; returns the shard table and the skipped items."""
@@ -141,7 +156,7 @@ def _embed_shard(
     vectors: list[np.ndarray] = []
     failures: list[dict[str, str]] = []
     batches = [positions[i : i + batch_size] for i in range(0, len(positions), batch_size)]
-    for span, results in _prepared(dataset, encoder, batches, pool):
+    for span, results in _prepared(dataset, encoder, batches, pool, workers):
         good = []
         for position, (prepared, reason) in zip(span, results, strict=True):
             if reason is None:
@@ -179,24 +194,45 @@ def _embed_shard(
 
 
 def _prepared(
-    dataset: Dataset, encoder: Encoder, batches: Sequence[range], pool: ThreadPoolExecutor
+    dataset: Dataset,
+    encoder: Encoder,
+    batches: Sequence[range],
+    pool: Executor,
+    workers: int,
+    depth: int = PREFETCH_BATCHES,
 ) -> Iterator[tuple[range, list[tuple[Any, str | None]]]]:
-    """Yield each batch's prepared items while the next batch is being prepared."""
+    """Yield each batch's prepared items while the next `depth` batches are being prepared.
+
+    A batch is split into one task per worker so that process pools pay little per item.
+    """
+    queue: deque[tuple[range, list[Future]]] = deque()
 
     def submit(span: range) -> list[Future]:
-        return [pool.submit(_prepare_one, encoder, dataset.items[i]) for i in span]
+        step = max(1, -(-len(span) // workers))
+        return [
+            pool.submit(_prepare_many, encoder.preprocessor, [dataset.items[i] for i in chunk])
+            for chunk in (span[k : k + step] for k in range(0, len(span), step))
+        ]
 
-    ahead = submit(batches[0]) if batches else []
-    for k, span in enumerate(batches):
-        current, ahead = ahead, (submit(batches[k + 1]) if k + 1 < len(batches) else [])
-        yield span, [f.result() for f in current]
+    for span in batches:
+        queue.append((span, submit(span)))
+        if len(queue) > depth:
+            done, futures = queue.popleft()
+            yield done, [r for f in futures for r in f.result()]
+    while queue:
+        done, futures = queue.popleft()
+        yield done, [r for f in futures for r in f.result()]
 
 
-def _prepare_one(encoder: Encoder, item: Any) -> tuple[Any, str | None]:
-    try:
-        return encoder.prepare(item), None
-    except ItemError as error:
-        return None, str(error)
+def _prepare_many(preprocessor: Callable[[Any], Any], items: list[Any]) -> list[tuple]:
+    """(prepared, None) or (None, reason) for each item; runs in a worker thread or process."""
+    results: list[tuple] = []
+    for item in items:
+        try:
+            results.append((preprocessor(item), None))
+        except ItemError as error:
+            results.append((None, str(error)))
+    return results
 
 
 @contextmanager

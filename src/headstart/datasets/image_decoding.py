@@ -40,7 +40,9 @@ def load_rgb(item: Any, max_pixels: int = MAX_PIXELS) -> Image.Image:
                     f"{max_pixels:,} (decompression-bomb guard; raise max_pixels to allow it)"
                 )
             image.load()
-            return to_rgb(ImageOps.exif_transpose(image))
+            if "exif" in image.info:  # parsing EXIF costs time; most files have none
+                image = ImageOps.exif_transpose(image)
+            return to_rgb(image)
     except ItemError:
         raise
     except FileNotFoundError as error:

@@ -1,13 +1,14 @@
-"""The `Encoder` contract: a card, a thread-safe `prepare(item)`, and a batched `encode_batch`.
+"""The `Encoder` contract: a card, a picklable `preprocessor`, and a batched `encode_batch`.
 
-`prepare` does the per-item CPU work (decode, resize) and may run in worker threads; it raises
-`ItemError` for an unusable item. `encode_batch` runs the model on a stack of prepared items.
+`preprocessor(item)` does the per-item CPU work (decode, resize); it holds no model, so it can
+run in worker threads or worker processes, and raises `ItemError` for an unusable item.
+`encode_batch` runs the model on a stack of prepared items.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,11 @@ class Encoder(ABC):
     """Maps items (images or texts) to float32 vectors of dimension `card.output_dim`."""
 
     card: EncoderCard
+    preprocessor: Callable[[Any], Any]  # picklable, model-free, thread-safe
 
-    @abstractmethod
     def prepare(self, item: Any) -> Any:
-        """Per-item preprocessing (thread-safe); raises `ItemError` for an unusable item."""
+        """Per-item preprocessing; raises `ItemError` for an unusable item."""
+        return self.preprocessor(item)
 
     @abstractmethod
     def encode_batch(self, prepared: Sequence[Any]) -> np.ndarray:

@@ -36,9 +36,6 @@ class RawPixels(Encoder):
         )
         self.preprocessor = ImagePreprocessor(self.card)
 
-    def prepare(self, item: object) -> np.ndarray:
-        return self.preprocessor(item)
-
     def encode_batch(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
         if len(prepared) == 0:
             return np.empty((0, self.card.output_dim), np.float32)

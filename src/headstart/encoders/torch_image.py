@@ -46,9 +46,6 @@ class TorchImageEncoder(Encoder):
         self._mean = mean.view(1, -1, 1, 1).to(self.device)
         self._std = std.view(1, -1, 1, 1).to(self.device)
 
-    def prepare(self, item: object) -> np.ndarray:
-        return self.preprocessor(item)
-
     def to_tensor(self, prepared: Sequence[np.ndarray]) -> torch.Tensor:
         """Stack uint8 HWC arrays into a normalised (B, C, S, S) float tensor on the device."""
         batch = torch.from_numpy(np.stack(prepared)).to(self.device, non_blocking=True)
