@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +139,7 @@ def main() -> None:
         items = dataset.items[:4096]
         for name, pool in (
             ("threads", ThreadPoolExecutor(args.workers)),
-            ("processes", ProcessPoolExecutor(args.workers)),
+            ("processes", ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"))),
         ):
             with pool:
                 list(pool.map(prep, items[:256], chunksize=16))  # start the workers
