@@ -32,6 +32,7 @@ class EncoderCard:
     crop_pct: float = 1.0  # center-crop: resize shorter side to input_size / crop_pct first
     interpolation: str = "bicubic"
     color: str = "RGB"
+    preprocessing: str = "pil-box-crop/1"  # version of headstart's decode + resize code
     versions: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
