@@ -67,7 +67,7 @@ class EmbedResult:
 
 def default_batch_size(device: str) -> int:
     """Small batches keep activations in cache on CPU; GPUs want large ones."""
-    return 8 if str(device).startswith("cpu") else 256
+    return 4 if str(device).startswith("cpu") else 256
 
 
 def store_key(dataset: Dataset, encoder: Encoder) -> str:

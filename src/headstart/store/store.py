@@ -56,15 +56,22 @@ class Store:
         return [self.root / s.file for s in self.manifest.shards]
 
     def vectors(self) -> np.ndarray:
-        """All vectors as one C-contiguous `(n, dim)` float32 matrix, in item order."""
+        """All vectors as one C-contiguous `(n, dim)` float32 matrix, in item order.
+
+        Row groups are read one at a time (no threads: the copy, not decoding, is the cost)
+        and copied straight into the preallocated matrix.
+        """
         out = np.empty((len(self), self.dim), dtype=np.float32)
         row = 0
         for path in self._paths():
-            for batch in pq.ParquetFile(path).iter_batches(columns=["vector"], batch_size=8192):
-                flat = batch.column(0).flatten().to_numpy(zero_copy_only=True)
-                block = flat.reshape(-1, self.dim)
-                out[row : row + len(block)] = block
-                row += len(block)
+            shard = pq.ParquetFile(path)
+            for group in range(shard.metadata.num_row_groups):  # one row group in memory
+                table = shard.read_row_group(group, columns=["vector"], use_threads=False)
+                for chunk in table.column(0).chunks:
+                    flat = chunk.flatten().to_numpy(zero_copy_only=True)
+                    block = flat.reshape(-1, self.dim)
+                    out[row : row + len(block)] = block
+                    row += len(block)
         if row != len(out):
             raise StoreError(f"{self.root}: shards hold {row} rows, manifest says {len(out)}")
         return out
