@@ -14,6 +14,10 @@ def test_listings():
     assert "fashion-mnist" in runner.invoke(app, ["datasets"]).output
     result = runner.invoke(app, ["encoders"])
     assert result.exit_code == 0 and "efficientnet-lite0" in result.output
+    assert "1280" in result.output and "224 px" in result.output
+    card = json.loads(runner.invoke(app, ["encoders", "--card", "mobilenetv2"]).output)
+    assert card["output_dim"] == 1280 and len(card["weights_sha256"]) == 64
+    assert card["mean"] == [0.485, 0.456, 0.406]
 
 
 def test_embed_then_cache_hit_then_info(tmp_path):

@@ -11,13 +11,15 @@ import numpy as np
 
 from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key
-from headstart.encoders import create_encoder, list_encoders
-from headstart.exceptions import DataError
+from headstart.encoders import ENCODERS, create_encoder, list_encoders
+from headstart.exceptions import DataError, HeadstartError
 from headstart.store import Store, read_vectors_file, write_vectors
 
 __all__ = [
     "demo",
     "embed",
+    "encoder_card",
+    "encoder_cards",
     "import_vectors",
     "list_datasets",
     "list_encoders",
@@ -77,6 +79,26 @@ def embed(
         overwrite=overwrite,
         progress=progress,
     )
+
+
+def encoder_card(name: str, **options: Any) -> dict[str, Any]:
+    """The full card of encoder `name` (builds the encoder, so weights must be reachable)."""
+    return create_encoder(name, **options).card.to_dict()
+
+
+def encoder_cards() -> list[dict[str, Any]]:
+    """Every registered encoder with its card; prefix adapters (`timm:<name>`) have none until
+    a model is named, and an encoder whose weights are missing says why."""
+    rows = []
+    for (name, summary), entry in zip(list_encoders(), ENCODERS, strict=True):
+        row: dict[str, Any] = {"name": name, "summary": summary, "card": None, "problem": ""}
+        if not entry.prefix:
+            try:
+                row["card"] = encoder_card(name)
+            except HeadstartError as error:
+                row["problem"] = str(error)
+        rows.append(row)
+    return rows
 
 
 def open_store(path: str | Path, allow_partial: bool = False) -> Store:

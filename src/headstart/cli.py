@@ -54,9 +54,29 @@ def datasets() -> None:
 
 
 @app.command()
-def encoders() -> None:
-    """List registered encoders."""
-    console.print(_table("encoders", api.list_encoders()))
+def encoders(
+    card: str | None = typer.Option(None, "--card", help="print one encoder's full card as JSON"),
+) -> None:
+    """List registered encoders with their cards (dimension, input, weights)."""
+    if card:
+        print(json.dumps(api.encoder_card(card), indent=1))
+        return
+    table = Table(title="encoders")
+    for column in ("name", "dim", "input", "weights", "description"):
+        table.add_column(column, style="bold" if column == "name" else None)
+    for row in api.encoder_cards():
+        info = row["card"] or {}
+        weights = info.get("weights", "") + (
+            f" (sha256 {info['weights_sha256'][:12]})" if info.get("weights_sha256") else ""
+        )
+        table.add_row(
+            row["name"],
+            str(info.get("output_dim", "")),
+            f"{info['input_size']} px" if info.get("input_size") else "",
+            weights or row["problem"],
+            row["summary"],
+        )
+    console.print(table)
 
 
 @app.command()
