@@ -1,4 +1,6 @@
+import gzip
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +130,30 @@ def test_fingerprint_follows_content(tmp_path):
     assert load_dataset(str(tmp_path)).fingerprint == first
     save_image(tmp_path / "c" / "a.png", 255)
     assert load_dataset(str(tmp_path)).fingerprint != first
+
+
+@pytest.mark.skipif(not FASHION_MNIST.exists(), reason="Debian dataset-fashion-mnist not installed")
+def test_download_verifies_checksums(tmp_path, monkeypatch):
+    import shutil
+    import urllib.request
+
+    from headstart.datasets import fashion_mnist
+
+    def from_debian(url, target):
+        shutil.copy(FASHION_MNIST.parent / url.rsplit("/", 1)[1], target)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", from_debian)
+    folder = fashion_mnist.fetch(tmp_path / "ok")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(fashion_mnist.FILES)
+
+    def corrupted(url, target):
+        from_debian(url, target)
+        path = Path(target)
+        data = bytearray(gzip.decompress(path.read_bytes()))
+        data[-1] ^= 0xFF
+        path.write_bytes(gzip.compress(bytes(data)))
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", corrupted)
+    with pytest.raises(DataError, match=r"has sha256 .* expected"):
+        fashion_mnist.fetch(tmp_path / "bad")
+    assert not list((tmp_path / "bad").glob("*.gz"))
