@@ -1,0 +1,78 @@
+"""`GDA`: Gaussian discriminant analysis with one shared, shrunk covariance.
+
+The "hard-to-beat baseline" of Wang et al. (ICLR 2024), without the CLIP text term. With
+class means μ_k, the within-class scatter S = Σ_i (x_i − μ_{y_i})(x_i − μ_{y_i})ᵀ = (N−1)Σ and
+D features, the precision is P = D · (S + tr(Σ) I)⁻¹ (the paper's pinv: the matrix is positive
+definite, so a solve gives the same answer faster). Logits are x·w_k + b_k with w_k = P μ_k and
+b_k = log π_k − ½ μ_kᵀ P μ_k. When N ≪ D the solve uses the Woodbury identity (an N×N system).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from headstart.heads.base import Head
+from headstart.heads.registry import register_head
+from headstart.heads.tensors import as_tensor, to_numpy
+
+
+def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """P @ targets for P = D (S + λ I)⁻¹, S = centredᵀ centred, λ = tr(S)/(N−1).
+
+    With no within-class spread at all (one sample per class), λ falls back to the mean
+    squared norm of the targets' spread so that P is a scaled identity (nearest class mean).
+    """
+    n, d = centred.shape
+    ridge = (centred * centred).sum() / max(n - 1, 1)
+    if ridge <= 0:
+        spread = targets - targets.mean(dim=1, keepdim=True)
+        ridge = (spread * spread).sum() / max(targets.shape[1] - 1, 1) + 1e-12
+        return d * targets / ridge
+    if n < d:  # (λI + CᵀC)⁻¹ = (I − Cᵀ(λI + CCᵀ)⁻¹C) / λ
+        gram = centred @ centred.T + ridge * torch.eye(
+            n, dtype=centred.dtype, device=centred.device
+        )
+        inner = torch.linalg.solve(gram, centred @ targets)
+        return d * (targets - centred.T @ inner) / ridge
+    scatter = centred.T @ centred + ridge * torch.eye(d, dtype=centred.dtype, device=centred.device)
+    factor = torch.linalg.cholesky(scatter)
+    return d * torch.cholesky_solve(targets, factor)
+
+
+class GDA(Head):
+    """Shared-covariance Gaussian discriminant with the shrinkage precision of GDA (ICLR 2024).
+
+    Parameters: `priors` "empirical" (class frequencies) or "uniform"; `device` for torch.
+    """
+
+    def __init__(self, priors: str = "empirical", device: str = "cpu") -> None:
+        self.priors = priors
+        self.device = device
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        if self.priors not in ("empirical", "uniform"):
+            raise ValueError(f"priors must be 'empirical' or 'uniform', got {self.priors!r}")
+        x = as_tensor(X, self.device)
+        labels = torch.as_tensor(y, device=x.device)
+        k = len(self.classes_)
+        counts = torch.bincount(labels, minlength=k).to(x.dtype)
+        means = torch.zeros(k, x.shape[1], dtype=x.dtype, device=x.device)
+        means.index_add_(0, labels, x)
+        means /= counts[:, None]
+        weights = shrunk_precision_times(x - means[labels], means.T).T  # (K, D) = μ P
+        priors = (
+            counts / counts.sum()
+            if self.priors == "empirical"
+            else torch.full_like(counts, 1.0 / k)
+        )
+        self.means_ = to_numpy(means)
+        self.coef_ = to_numpy(weights)
+        self.intercept_ = to_numpy(torch.log(priors) - 0.5 * (weights * means).sum(dim=1))
+        self.class_prior_ = to_numpy(priors)
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef_.T + self.intercept_
+
+
+register_head("gda", GDA)

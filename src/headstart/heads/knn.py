@@ -1,0 +1,70 @@
+"""`KNN`: k nearest neighbours by cosine similarity, scored in batches with `torch.topk`.
+
+Each test point's k most similar training points vote for their class, uniformly or with
+weight exp(cos / τ) ("similarity"); votes plus Laplace smoothing give the probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from headstart.heads.base import Head
+from headstart.heads.prototype import l2_normalize
+from headstart.heads.registry import register_head
+from headstart.heads.tensors import as_tensor, to_numpy
+
+
+class KNN(Head):
+    """Cosine k-nearest-neighbours with uniform or similarity-weighted votes.
+
+    `n_neighbors` k (capped at the training size); `weights` "uniform" or "similarity";
+    `temperature` τ of the similarity weights; `smoothing` is added to every class's votes;
+    `batch_size` test rows per top-k; `device` for torch.
+    """
+
+    def __init__(
+        self,
+        n_neighbors: int = 5,
+        weights: str = "similarity",
+        temperature: float = 0.1,
+        smoothing: float = 0.1,
+        batch_size: int = 4096,
+        device: str = "cpu",
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.temperature = temperature
+        self.smoothing = smoothing
+        self.batch_size = batch_size
+        self.device = device
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        if self.weights not in ("uniform", "similarity"):
+            raise ValueError(f"weights must be 'uniform' or 'similarity', got {self.weights!r}")
+        if self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be at least 1, got {self.n_neighbors}")
+        self.support_ = l2_normalize(X)
+        self.support_labels_ = y.astype(np.int64)
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        support = as_tensor(self.support_, self.device)
+        labels = torch.as_tensor(self.support_labels_, device=support.device)
+        k = min(self.n_neighbors, len(labels))
+        n_classes = len(self.classes_)
+        out = []
+        for start in range(0, len(X), self.batch_size):
+            queries = as_tensor(l2_normalize(X[start : start + self.batch_size]), self.device)
+            similarity, index = torch.topk(queries @ support.T, k, dim=1)  # (B, k)
+            if self.weights == "uniform":
+                weight = torch.ones_like(similarity)
+            else:  # subtract the row max so exp never overflows; ratios are unchanged
+                weight = torch.exp((similarity - similarity[:, :1]) / self.temperature)
+                weight = weight / weight.sum(dim=1, keepdim=True) * k
+            votes = torch.zeros(len(queries), n_classes, dtype=weight.dtype, device=weight.device)
+            votes.scatter_add_(1, labels[index], weight)
+            out.append(torch.log(votes + self.smoothing))
+        return to_numpy(torch.cat(out))
+
+
+register_head("knn", KNN)

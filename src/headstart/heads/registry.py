@@ -1,0 +1,26 @@
+"""The head registry: `create_head(name, **params)` and `list_heads()`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headstart.heads.base import Head
+from headstart.registry import Registry
+
+HEADS: Registry[Head] = Registry("head")
+
+
+def create_head(name: str, **params: Any) -> Head:
+    """A fresh, unfitted head by registry name (`gda`, `linear-probe`, ...)."""
+    return HEADS.create(name, **params)
+
+
+def list_heads() -> list[tuple[str, str]]:
+    """(name, one-line summary) for every registered head."""
+    return [(entry.name, entry.summary) for entry in HEADS]
+
+
+def register_head(name: str, cls: type[Head]) -> type[Head]:
+    """Register head class `cls` under `name`; its docstring's first line is the summary."""
+    HEADS.register(name, (cls.__doc__ or "").strip().partition("\n")[0])(cls)
+    return cls

@@ -1,0 +1,117 @@
+"""Heads: the scikit-learn contract, reference formulas, persistence and bad input."""
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from headstart.heads import HEADS, GaussianNB, L2Normalize, PCAWhiten, create_head
+from headstart.persistence import load_model, save_model
+
+# a fixed C keeps the contract checks quick; choosing C is tested on its own below
+FAST = {"linear-probe": {"C": 1.0}, "linear-svm": {"C": 1.0}}
+# Every check runs and passes except 8 that scikit-learn itself skips: the array-API checks,
+# because SCIPY_ARRAY_API is not set (heads take NumPy arrays only).
+
+
+def all_heads():
+    return [create_head(name, **FAST.get(name, {})) for name in HEADS.names()]
+
+
+@parametrize_with_checks(all_heads())
+def test_scikit_learn_contract(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([L2Normalize(), PCAWhiten(n_components=2)])
+def test_transforms_follow_the_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 12)) * 2
+    y = np.repeat(np.arange(4), 15)
+    X = centers[y] + rng.normal(size=(60, 12))
+    return X, y, rng.normal(size=(25, 12)) * 2
+
+
+def test_gda_logits_equal_the_closed_form(blobs):
+    X, y, test = blobs
+    head = create_head("gda").fit(X, y)
+    n, d = X.shape
+    means = np.stack([X[y == k].mean(0) for k in range(4)])
+    centred = X - means[y]
+    sigma = centred.T @ centred / (n - 1)
+    precision = d * np.linalg.pinv((n - 1) * sigma + np.trace(sigma) * np.eye(d))
+    priors = np.bincount(y) / n
+    logits = (
+        test @ (means @ precision).T
+        + np.log(priors)
+        - 0.5 * np.einsum("kd,de,ke->k", means, precision, means)
+    )
+    np.testing.assert_allclose(head.scores(test), logits, rtol=1e-5, atol=1e-5)
+    wide = create_head("gda").fit(X[:, :8].repeat(10, axis=1), y)  # N < D: Woodbury branch
+    Xw = X[:, :8].repeat(10, axis=1)
+    sw = Xw - np.stack([Xw[y == k].mean(0) for k in range(4)])[y]
+    sigma_w = sw.T @ sw / (n - 1)
+    pw = 80 * np.linalg.pinv((n - 1) * sigma_w + np.trace(sigma_w) * np.eye(80))
+    means_w = np.stack([Xw[y == k].mean(0) for k in range(4)])
+    np.testing.assert_allclose(wide.coef_, means_w @ pw, rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_nb_equals_its_formula(blobs):
+    X, y, test = blobs
+    head = GaussianNB().fit(X, y)
+    priors = np.bincount(y) / len(y)
+    mu = np.stack([X[y == k].mean(0) for k in range(4)])
+    var = sum(priors[k] * X[y == k].var(0) for k in range(4)) + 1e-9
+    log_joint = np.log(priors) - 0.5 * (((test[:, None, :] - mu) ** 2) / var).sum(-1)
+    np.testing.assert_allclose(head.predict_proba(test), softmax(log_joint, axis=1), atol=1e-10)
+
+
+def test_linear_probe_reaches_scikit_learns_optimum(blobs):
+    X, y, test = blobs
+    ours = create_head("linear-probe", C=0.5, tol=1e-9, max_iter=5000).fit(X, y)
+    reference = LogisticRegression(C=0.5, tol=1e-10, max_iter=10000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-3, atol=1e-4)
+    assert (ours.predict(test) == reference.predict(test)).all()
+
+
+def test_inner_cv_picks_c_from_training_data_only(blobs):
+    X, y, _ = blobs
+    head = create_head("linear-probe", Cs=(0.01, 1.0, 100.0)).fit(X, y)
+    assert head.C_ in (0.01, 1.0, 100.0) and len(head.cv_scores_) == 3
+    one_shot = create_head("linear-probe").fit(X[[0, 15, 30, 45]], y[[0, 15, 30, 45]])
+    assert one_shot.C_ == 1.0 and len(one_shot.cv_scores_) == 0  # no split possible
+
+
+@pytest.mark.parametrize("name", HEADS.names())
+def test_save_load_round_trip(tmp_path, blobs, name):
+    X, y, test = blobs
+    labels = np.array(["cat", "dog", "eel", "fox"])[y]  # string labels survive too
+    model = make_pipeline(L2Normalize(), create_head(name, **FAST.get(name, {}))).fit(X, labels)
+    save_model(model, tmp_path / "m")
+    assert not list(tmp_path.rglob("*.pkl"))
+    loaded = load_model(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict(test), model.predict(test))
+    np.testing.assert_allclose(loaded.predict_proba(test), model.predict_proba(test))
+
+
+def test_bad_input_is_refused_clearly(blobs):
+    X, y, _ = blobs
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        create_head("gda").fit(bad, y)
+    head = create_head("prototype").fit(X, y)
+    with pytest.raises(ValueError, match="12 features"):
+        head.predict(X[:, :5])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        create_head("gda").fit(X, np.zeros(len(X)))
+    # unseen labels cannot be predicted: predictions are always among the training classes
+    assert set(head.predict(X * 3)) <= set(y)
