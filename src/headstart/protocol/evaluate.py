@@ -1,0 +1,133 @@
+"""The few-shot protocol: k shots per class over many seeds, test touched once per fitted head.
+
+Hyper-parameters are chosen inside each head's `fit` from the sampled training items only
+(inner cross-validation); the test labels are used for nothing but the metrics.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import confusion_matrix
+
+from headstart.protocol.metrics import METRICS, classification_metrics
+from headstart.protocol.results import Results
+from headstart.protocol.sampling import ALL, k_shot_indices
+
+CHOSEN = ("C_",)  # fitted attributes that record a hyper-parameter chosen on training data
+
+
+def _full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """predict_proba placed in columns 0..n_classes−1 by the model's `classes_`."""
+    proba = model.predict_proba(X)
+    full = np.zeros((len(X), n_classes))
+    full[:, np.asarray(model.classes_, dtype=np.int64)] = proba
+    return full
+
+
+def _chosen(model: BaseEstimator) -> dict[str, Any]:
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return {name.rstrip("_"): getattr(final, name) for name in CHOSEN if hasattr(final, name)}
+
+
+def evaluate_few_shot(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    heads: Mapping[str, BaseEstimator],
+    shots: Sequence[int | str] = (1, 2, 4, 8, 16, ALL),
+    seeds: int = 20,
+    dataset: str = "",
+    encoder: str = "",
+    class_names: Sequence[str] = (),
+    confusion_for: tuple[str, int | str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Results:
+    """Fit every head on k-shot samples of the training set and score it on the test set.
+
+    Labels are integers 0..K−1. "all" uses the whole training set once (seed 0): it has no
+    sampling variance to average over.
+    """
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    results = Results(
+        provenance={
+            "dataset": dataset,
+            "encoder": encoder,
+            "seeds": seeds,
+            "shots": [str(s) for s in shots],
+            "heads": {name: repr(model) for name, model in heads.items()},
+            "n_train": len(y_train),
+            "n_test": len(y_test),
+            "class_names": list(class_names),
+            "versions": {
+                p: importlib.metadata.version(p)
+                for p in ("headstart", "numpy", "scikit-learn", "torch")
+            },
+            "python": platform.python_version(),
+        }
+    )
+    for shot in shots:
+        for seed in [0] if shot == ALL else range(seeds):
+            index = k_shot_indices(y_train, shot, seed)
+            for name, template in heads.items():
+                model = clone(template).fit(X_train[index], y_train[index])
+                proba = _full_proba(model, X_test, n_classes)  # the one look at the test set
+                for metric, value in classification_metrics(proba, y_test).items():
+                    results.rows.append(
+                        {
+                            "dataset": dataset,
+                            "encoder": encoder,
+                            "head": name,
+                            "shots": shot,
+                            "seed": seed,
+                            "metric": metric,
+                            "value": value,
+                        }
+                    )
+                results.chosen.append(
+                    {"head": name, "shots": str(shot), "seed": seed, **_chosen(model)}
+                )
+                if seed == 0:
+                    _remember(results, name, shot, proba, y_test, n_classes, confusion_for)
+                if progress:
+                    progress(1)
+    return results
+
+
+def _remember(
+    results: Results,
+    head: str,
+    shot: int | str,
+    proba: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    confusion_for: tuple[str, Any] | None,
+) -> None:
+    """Keep seed 0's confusion matrix (for the chosen head and shots) and reliability bins."""
+    key = f"{head}|{shot}"
+    if confusion_for is None or (confusion_for[0] == head and str(confusion_for[1]) == str(shot)):
+        results.confusion[key] = confusion_matrix(
+            y, proba.argmax(1), labels=range(n_classes)
+        ).tolist()
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    edges = np.linspace(0, 1, 11)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, 9)
+    results.reliability[key] = {
+        "confidence": [
+            float(confidence[which == b].mean()) if (which == b).any() else None for b in range(10)
+        ],
+        "accuracy": [
+            float(correct[which == b].mean()) if (which == b).any() else None for b in range(10)
+        ],
+        "count": [int((which == b).sum()) for b in range(10)],
+    }
+
+
+__all__ = ["METRICS", "evaluate_few_shot"]

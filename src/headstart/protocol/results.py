@@ -1,0 +1,141 @@
+"""`Results`: tidy rows (dataset, encoder, head, shots, seed, metric, value) and their summaries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from headstart.protocol.statistics import mean_ci
+
+COLUMNS = ("dataset", "encoder", "head", "shots", "seed", "metric", "value")
+
+
+@dataclass
+class Results:
+    """Rows of one evaluation plus what is needed to report it (provenance, confusions)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    chosen: list[dict[str, Any]] = field(default_factory=list)  # hyper-parameters per fit
+    confusion: dict[str, list[list[int]]] = field(default_factory=dict)  # "head|shots" → matrix
+    reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def values(self, head: str, shots: Any, metric: str) -> dict[int, float]:
+        """seed → value for one head, shot level and metric."""
+        return {
+            r["seed"]: r["value"]
+            for r in self.rows
+            if r["head"] == head and str(r["shots"]) == str(shots) and r["metric"] == metric
+        }
+
+    def heads(self) -> list[str]:
+        return list(dict.fromkeys(r["head"] for r in self.rows))
+
+    def shots(self) -> list[str]:
+        return list(dict.fromkeys(str(r["shots"]) for r in self.rows))
+
+    def metrics(self) -> list[str]:
+        return list(dict.fromkeys(r["metric"] for r in self.rows))
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Mean and 95% CI over seeds for every (head, shots, metric)."""
+        out = []
+        for head in self.heads():
+            for shots in self.shots():
+                for metric in self.metrics():
+                    values = list(self.values(head, shots, metric).values())
+                    if values:
+                        mean, low, high = mean_ci(np.array(values))
+                        out.append(
+                            {
+                                "head": head,
+                                "shots": shots,
+                                "metric": metric,
+                                "mean": mean,
+                                "ci_low": low,
+                                "ci_high": high,
+                                "seeds": len(values),
+                            }
+                        )
+        return out
+
+    def paired(self, reference: str, metric: str = "accuracy") -> list[dict[str, Any]]:
+        """Each head minus `reference` on the same seeds: mean difference and its 95% CI."""
+        out = []
+        for head in self.heads():
+            if head == reference:
+                continue
+            for shots in self.shots():
+                mine, theirs = (
+                    self.values(head, shots, metric),
+                    self.values(reference, shots, metric),
+                )
+                common = sorted(set(mine) & set(theirs))
+                if common:
+                    diff = np.array([mine[s] - theirs[s] for s in common])
+                    mean, low, high = mean_ci(diff)
+                    out.append(
+                        {
+                            "head": head,
+                            "reference": reference,
+                            "shots": shots,
+                            "metric": metric,
+                            "mean_difference": mean,
+                            "ci_low": low,
+                            "ci_high": high,
+                            "seeds": len(common),
+                        }
+                    )
+        return out
+
+    def table(self) -> pa.Table:
+        return pa.table(
+            {c: [str(r[c]) if c == "shots" else r[c] for r in self.rows] for c in COLUMNS}
+        )
+
+    def save(self, folder: str | Path, reference: str | None = None) -> Path:
+        """rows.parquet, rows.csv and summary.json (with paired differences) in `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        table = self.table()
+        pq.write_table(table, folder / "rows.parquet")
+        pacsv.write_csv(table, folder / "rows.csv")
+        reference = reference or (self.heads()[0] if self.heads() else None)
+        summary = {
+            "provenance": self.provenance,
+            "summary": self.summary(),
+            "paired_differences": self.paired(reference) if reference else [],
+            "chosen_hyperparameters": self.chosen,
+            "confusion": self.confusion,
+            "reliability": self.reliability,
+        }
+        (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=_json))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Results:
+        folder = Path(folder)
+        rows = pq.read_table(folder / "rows.parquet").to_pylist()
+        summary = json.loads((folder / "summary.json").read_text())
+        return cls(
+            rows=rows,
+            provenance=summary["provenance"],
+            chosen=summary["chosen_hyperparameters"],
+            confusion=summary["confusion"],
+            reliability=summary["reliability"],
+        )
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,108 @@
+"""The few-shot protocol: sampling, metrics, intervals, and freedom from test-label leaks."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss
+
+from headstart.exceptions import DataError
+from headstart.heads import HEADS, create_head
+from headstart.protocol import (
+    Results,
+    classification_metrics,
+    evaluate_few_shot,
+    k_shot_indices,
+    mean_ci,
+    parse_shots,
+)
+
+QUICK = {"linear-probe": {"Cs": (0.1, 1.0, 10.0)}, "linear-svm": {"Cs": (0.1, 1.0, 10.0)}}
+
+
+@pytest.fixture(scope="module")
+def split():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(3, 10)) * 1.5
+    y_train, y_test = np.repeat(np.arange(3), 20), np.repeat(np.arange(3), 30)
+    X_train = centers[y_train] + rng.normal(size=(60, 10))
+    X_test = centers[y_test] + rng.normal(size=(90, 10))
+    return X_train, y_train, X_test, y_test
+
+
+def test_k_shot_sampling():
+    y = np.repeat(np.arange(3), 10)
+    index = k_shot_indices(y, 4, seed=0)
+    assert np.bincount(y[index]).tolist() == [4, 4, 4]
+    assert (k_shot_indices(y, 4, 0) == index).all() and (k_shot_indices(y, 4, 1) != index).any()
+    with pytest.raises(DataError, match="class 2 has 1 training items, fewer than the 4 shots"):
+        k_shot_indices(np.array([0] * 5 + [1] * 5 + [2]), 4, 0)
+    assert parse_shots("1, 2,all") == [1, 2, "all"]
+    with pytest.raises(DataError, match="positive integers or 'all'"):
+        parse_shots("1,0")
+
+
+def test_metrics_match_their_definitions():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3], [0.2, 0.8]])
+    y = np.array([0, 0, 1, 1])
+    got = classification_metrics(proba, y)
+    assert got["accuracy"] == 0.5 and got["balanced_accuracy"] == 0.5
+    assert got["nll"] == pytest.approx(log_loss(y, proba))
+    # ECE by hand: bins at 0.9 (right), 0.6 (wrong), 0.7 (wrong), 0.8 (right)
+    assert got["ece"] == pytest.approx((0.1 + 0.6 + 0.7 + 0.2) / 4)
+
+
+def test_mean_ci_is_a_t_interval():
+    mean, _low, high = mean_ci(np.array([1.0, 2.0, 3.0]))
+    assert mean == 2.0 and high - mean == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
+    assert np.isnan(mean_ci(np.array([5.0]))[1])
+
+
+def test_permuting_test_labels_changes_no_choice_and_no_prediction(split):
+    X_train, y_train, X_test, y_test = split
+    heads = {n: create_head(n, **QUICK.get(n, {})) for n in HEADS.names()}
+    kwargs = {"heads": heads, "shots": [2, 5], "seeds": 2}
+    first = evaluate_few_shot(X_train, y_train, X_test, y_test, **kwargs)
+    permuted = np.random.default_rng(0).permutation(y_test)
+    second = evaluate_few_shot(X_train, y_train, X_test, permuted, **kwargs)
+    assert first.chosen == second.chosen  # hyper-parameters came from training data only
+    for key in first.confusion:  # same predictions: column sums of the confusion matrix
+        assert (np.sum(first.confusion[key], axis=0) == np.sum(second.confusion[key], axis=0)).all()
+    accuracy = {
+        (r["head"], r["shots"], r["seed"]): r["value"]
+        for r in first.rows
+        if r["metric"] == "accuracy"
+    }
+    assert min(accuracy.values()) > 0.6  # and the heads did learn something
+
+
+def test_results_summary_paired_and_files(tmp_path, split):
+    X_train, y_train, X_test, y_test = split
+    heads = {"gda": create_head("gda"), "prototype": create_head("prototype")}
+    results = evaluate_few_shot(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        heads=heads,
+        shots=[2, "all"],
+        seeds=3,
+        dataset="blobs",
+        encoder="none",
+    )
+    rows = [r for r in results.rows if r["metric"] == "accuracy"]
+    assert len(rows) == 2 * (3 + 1)  # "all" runs once
+    summary = {(s["head"], s["shots"], s["metric"]): s for s in results.summary()}
+    gda2 = summary[("gda", "2", "accuracy")]
+    assert gda2["seeds"] == 3 and gda2["ci_low"] <= gda2["mean"] <= gda2["ci_high"]
+    paired = results.paired("prototype")
+    diffs = next(p for p in paired if p["shots"] == "2")
+    manual = np.mean(
+        [
+            results.values("gda", 2, "accuracy")[s] - results.values("prototype", 2, "accuracy")[s]
+            for s in range(3)
+        ]
+    )
+    assert diffs["mean_difference"] == pytest.approx(manual)
+    folder = results.save(tmp_path / "r")
+    assert {p.name for p in folder.iterdir()} == {"rows.parquet", "rows.csv", "summary.json"}
+    again = Results.load(folder)
+    assert again.rows == [{**r, "shots": str(r["shots"])} for r in results.rows]
