@@ -37,7 +37,7 @@ def k_shot_indices(y: np.ndarray, shots: int | str, seed: int) -> np.ndarray:
         pool = np.flatnonzero(y == label)
         if len(pool) < shots:
             raise DataError(
-                f"class {label!r} has {len(pool)} training items, fewer than the "
+                f"class {label.item()!r} has {len(pool)} training items, fewer than the "
                 f"{shots} shots asked for; lower --shots or add data"
             )
         chosen.append(rng.choice(pool, size=int(shots), replace=False))
