@@ -91,3 +91,64 @@ def test_errors_are_one_clear_line_and_exit_code_2(tmp_path):
     assert "unknown encoder 'mobilenet'" in result.stderr and "mobilenetv2" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_fit_predict_eval_round_trip(tmp_path):
+    from PIL import Image
+
+    for label, value in (("dark", 20), ("light", 230)):
+        for i in range(6):
+            folder = tmp_path / "images" / label
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.new("L", (10, 10), value + i).save(folder / f"{i}.png")
+    store, model = tmp_path / "store", tmp_path / "model"
+    assert (
+        runner.invoke(
+            app,
+            [
+                "embed",
+                str(tmp_path / "images"),
+                "-e",
+                "raw-pixels",
+                "-o",
+                str(store),
+                "-q",
+                "--encoder-option",
+                "size=4",
+            ],
+        ).exit_code
+        == 0
+    )
+    fitted = runner.invoke(
+        app,
+        ["fit", str(store), "--head", "prototype", "-o", str(model), "--param", "metric=euclidean"],
+    )
+    assert fitted.exit_code == 0, fitted.output
+    assert json.loads((model / "model.json").read_text())["params"]["metric"] == "euclidean"
+    # predicting on the image folder rebuilds the store's encoder from its recipe
+    out = tmp_path / "p.csv"
+    result = runner.invoke(
+        app, ["predict", str(model), str(tmp_path / "images"), "-o", str(out), "--top-k", "2", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id,class_1,prob_1,class_2,prob_2" and len(lines) == 13
+    assert all(line.split(",")[1] == line.split("/")[0] for line in lines[1:])
+    evaluated = runner.invoke(
+        app,
+        [
+            "eval",
+            str(store),
+            "--heads",
+            "gda,prototype",
+            "--shots",
+            "1,2",
+            "--seeds",
+            "3",
+            "-o",
+            str(tmp_path / "r"),
+            "-q",
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "2-shot" in evaluated.output and (tmp_path / "r" / "rows.parquet").exists()

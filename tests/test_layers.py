@@ -18,6 +18,7 @@ LAYERS = {  # lower number = lower layer
     "mil": 3,
     "adapt": 3,
     "embedding": 4,
+    "workflow": 4,
     "protocol": 4,
     "persistence": 4,
     "report": 4,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from headstart import workflow
 from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
+from headstart.progress import progress_bar
+from headstart.protocol import Results, parse_shots
 from headstart.store import Store, read_vectors_file, write_vectors
 
 __all__ = [
@@ -20,11 +24,15 @@ __all__ = [
     "embed",
     "encoder_card",
     "encoder_cards",
+    "evaluate",
+    "fit",
     "import_vectors",
     "list_datasets",
     "list_encoders",
     "nearest_class_mean_accuracy",
     "open_store",
+    "parse_shots",
+    "predict",
     "store_info",
 ]
 
@@ -180,3 +188,58 @@ def demo(
             }
         )
     return {"dataset": data.name, "items": len(data), "results": rows}
+
+
+def fit(
+    store: str | Path,
+    head: str,
+    out: str | Path,
+    params: dict[str, Any] | None = None,
+    transforms: Sequence[str] = (),
+) -> Path:
+    """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`."""
+    return workflow.fit_store(Store(store), head, out, params, transforms)
+
+
+def predict(
+    model: str | Path,
+    inputs: str | Path,
+    out: str | Path | None = None,
+    top_k: int = 3,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Top-k predictions for a store, or for images (embedded with the model's encoder)."""
+    source = Path(inputs)
+    if (source / "manifest.json").exists():
+        store = Store(source)
+    else:
+        recipe = workflow.model_recipe(model)
+        data = load_dataset(str(inputs))
+        store = embed(
+            data, recipe["name"], encoder_options=recipe["options"], progress=progress
+        ).store
+    rows = workflow.predict_rows(model, store.vectors(), store.ids, top_k)
+    if out is not None:
+        workflow.write_csv(rows, out)
+    return rows
+
+
+def evaluate(
+    store: str | Path,
+    heads: Sequence[str],
+    shots: Sequence[int | str] = (1, 2, 4, 8, 16, "all"),
+    seeds: int = 20,
+    out: str | Path | None = None,
+    transforms: Sequence[str] = (),
+    progress: bool = True,
+) -> Results:
+    """The honest k-shot grid on a store; saved as rows + summary when `out` is given."""
+    total = len(heads) * sum(1 if s == "all" else seeds for s in shots)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("evaluate", total=total)
+        results = workflow.evaluate_store(
+            Store(store), heads, shots, seeds, transforms, progress=lambda n: bar.advance(task, n)
+        )
+    if out is not None:
+        results.save(out)
+    return results

@@ -144,6 +144,73 @@ def demo(
     console.print(table)
 
 
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@app.command()
+def fit(
+    store: Path,
+    head: str = typer.Option("gda", "--head", help="registered head name"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
+    param: list[str] = typer.Option([], "--param", help="head parameter key=value"),
+    transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
+) -> None:
+    """Fit a head on a store's training rows; saves JSON + safetensors (never pickle)."""
+    folder = api.fit(store, head, out, _options(param), _split(transforms))
+    console.print(f"saved {head} to {folder}")
+
+
+@app.command()
+def predict(
+    model: Path,
+    inputs: str = typer.Argument(..., help="a store folder, an image folder or a CSV manifest"),
+    out: Path = typer.Option(Path("predictions.csv"), "--out", "-o"),
+    top_k: int = typer.Option(3, "--top-k"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Write top-k classes and probabilities per item to a CSV."""
+    rows = api.predict(model, inputs, out, top_k=top_k, progress=not quiet)
+    console.print(f"wrote {len(rows):,} predictions to {out}")
+
+
+@app.command("eval")
+def evaluate(
+    store: Path,
+    heads: str = typer.Option("linear-probe,gda,gaussian-nb,prototype,knn,linear-svm"),
+    shots: str = typer.Option("1,2,4,8,16,all"),
+    seeds: int = typer.Option(20),
+    transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
+    out: Path = typer.Option(Path("results"), "--out", "-o"),
+    metric: str = typer.Option("accuracy", help="metric shown in the table"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """The k-shot grid over seeds: mean ± 95% CI per head and shot count."""
+    results = api.evaluate(
+        store,
+        _split(heads),
+        api.parse_shots(shots),
+        seeds,
+        out,
+        _split(transforms),
+        progress=not quiet,
+    )
+    table = Table(title=f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
+    table.add_column("head", style="bold")
+    shot_levels = results.shots()
+    for level in shot_levels:
+        table.add_column(f"{level}-shot" if level != "all" else "all")
+    cells = {(r["head"], r["shots"]): r for r in results.summary() if r["metric"] == metric}
+    for head in results.heads():
+        row = [head]
+        for level in shot_levels:
+            cell = cells[(head, level)]
+            ci = "" if cell["seeds"] < 2 else f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
+            row.append(f"{cell['mean']:.3f}{ci}")
+        table.add_row(*row)
+    console.print(table)
+
+
 @store_app.command("info")
 def store_info(
     directory: Path,

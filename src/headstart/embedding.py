@@ -112,6 +112,7 @@ def embed_dataset(
         shard_size=shard_size,
         created=datetime.now(UTC).isoformat(),
         versions={"headstart": __version__},
+        recipe=encoder.recipe or {},
     )
     writer = StoreWriter.open(out, manifest, overwrite=overwrite)
     if writer.manifest.complete:

@@ -21,6 +21,7 @@ class Encoder(ABC):
 
     card: EncoderCard
     preprocessor: Callable[[Any], Any]  # picklable, model-free, thread-safe
+    recipe: dict[str, Any] | None = None  # set by create_encoder: name + options
 
     def prepare(self, item: Any) -> Any:
         """Per-item preprocessing; raises `ItemError` for an unusable item."""

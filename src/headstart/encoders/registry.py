@@ -13,8 +13,14 @@ ENCODERS: Registry[Encoder] = Registry("encoder")
 
 
 def create_encoder(name: str, **options: Any) -> Encoder:
-    """Build a registered encoder (`efficientnet-lite0`, `timm:<name>`, ...)."""
-    return ENCODERS.create(name, **options)
+    """Build a registered encoder (`efficientnet-lite0`, `timm:<name>`, ...).
+
+    The encoder remembers how it was made (`recipe`: name and options other than the device),
+    so a store can record it and a fitted model can rebuild the same encoder later.
+    """
+    encoder = ENCODERS.create(name, **options)
+    encoder.recipe = {"name": name, "options": {k: v for k, v in options.items() if k != "device"}}
+    return encoder
 
 
 def list_encoders() -> list[tuple[str, str]]:

@@ -71,6 +71,7 @@ class Manifest:
     complete: bool = False
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)  # how to rebuild the encoder
 
     @property
     def n_shards(self) -> int:

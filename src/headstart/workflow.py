@@ -1,0 +1,160 @@
+"""Fitting, predicting and evaluating heads on stores: the steps behind `headstart fit`,
+`predict` and `eval`. Nothing here is a model; it moves stores, models and results around.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from headstart.exceptions import DataError, StoreError
+from headstart.heads import create_head
+from headstart.persistence import TRANSFORMS, load_model, save_model
+from headstart.protocol import Results, evaluate_few_shot
+from headstart.store import Store
+
+PROVENANCE = "provenance.json"
+HOLDOUT = 0.3  # test share when a store has no official split
+
+
+def train_test(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Labelled train and test rows: the official split, else a fixed stratified 30% holdout."""
+    vectors, labels, split = store.vectors(), store.labels, store.split.astype(str)
+    labelled = labels >= 0
+    if (split == "test").any() and (split == "train").any():
+        train, test = labelled & (split == "train"), labelled & (split == "test")
+        return vectors[train], labels[train], vectors[test], labels[test], "official split"
+    index = np.flatnonzero(labelled)
+    if len(index) < 4:
+        raise DataError(f"store {store.root} has {len(index)} labelled rows; need at least 4")
+    train, test = train_test_split(index, test_size=HOLDOUT, random_state=0, stratify=labels[index])
+    return (
+        vectors[train],
+        labels[train],
+        vectors[test],
+        labels[test],
+        "stratified 30% holdout (seed 0)",
+    )
+
+
+def build_model(
+    head: str, params: dict[str, Any] | None = None, transforms: Sequence[str] = ()
+) -> Any:
+    """A head, behind the named transforms when there are any."""
+    model = create_head(head, **(params or {}))
+    if not transforms:
+        return model
+    unknown = [t for t in transforms if t not in TRANSFORMS]
+    if unknown:
+        raise DataError(f"unknown transform(s) {unknown}; choose from {sorted(TRANSFORMS)}")
+    return Pipeline([*((t, TRANSFORMS[t]()) for t in transforms), (head, model)])
+
+
+def fit_store(
+    store: Store,
+    head: str,
+    out: str | Path,
+    params: dict[str, Any] | None = None,
+    transforms: Sequence[str] = (),
+) -> Path:
+    """Fit on the store's training rows (all labelled rows without a split) and save."""
+    labels, split = store.labels, store.split.astype(str)
+    rows = (labels >= 0) & ((split == "train") if (split == "train").any() else True)
+    if not rows.any():
+        raise DataError(f"store {store.root} has no labelled training rows")
+    model = build_model(head, params, transforms).fit(store.vectors()[rows], labels[rows])
+    folder = save_model(model, out)
+    provenance = {
+        "store": str(store.root),
+        "store_key": store.key,
+        "head": head,
+        "class_names": store.class_names,
+        "encoder": store.card.to_dict(),
+        "recipe": store.manifest.recipe,
+        "trained_rows": int(rows.sum()),
+    }
+    (folder / PROVENANCE).write_text(json.dumps(provenance, indent=1))
+    return folder
+
+
+def predict_rows(
+    model_dir: str | Path, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3
+) -> list[dict[str, Any]]:
+    """Top-k class names and probabilities per row, from a saved model."""
+    model = load_model(model_dir)
+    names = json.loads((Path(model_dir) / PROVENANCE).read_text())["class_names"]
+    proba = model.predict_proba(vectors)
+    classes = np.asarray(model.classes_ if hasattr(model, "classes_") else model[-1].classes_)
+    order = np.argsort(-proba, axis=1)[:, :top_k]
+    rows = []
+    for i, item_id in enumerate(ids):
+        row: dict[str, Any] = {"id": item_id}
+        for rank, column in enumerate(order[i], start=1):
+            label = classes[column]
+            row[f"class_{rank}"] = names[int(label)] if names else str(label)
+            row[f"prob_{rank}"] = round(float(proba[i, column]), 6)
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    path = Path(path)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def model_recipe(model_dir: str | Path) -> dict[str, Any]:
+    """How to rebuild the encoder that produced a model's training embeddings."""
+    provenance = json.loads((Path(model_dir) / PROVENANCE).read_text())
+    if not provenance.get("recipe"):
+        raise StoreError(
+            f"{model_dir}: the training store does not record its encoder recipe; "
+            "embed the inputs yourself and predict on that store"
+        )
+    return provenance["recipe"]
+
+
+def evaluate_store(
+    store: Store,
+    heads: Sequence[str],
+    shots: Sequence[int | str],
+    seeds: int,
+    transforms: Sequence[str] = (),
+    progress: Any = None,
+) -> Results:
+    """The few-shot grid on one store."""
+    X_train, y_train, X_test, y_test, protocol = train_test(store)
+    models = {h: build_model(h, None, transforms) for h in heads}
+    results = evaluate_few_shot(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        models,
+        shots=shots,
+        seeds=seeds,
+        dataset=str(store.manifest.dataset.get("name")),
+        encoder=store.card.name,
+        class_names=store.class_names,
+        progress=progress,
+    )
+    results.provenance.update(
+        {
+            "split": protocol,
+            "store": str(store.root),
+            "store_key": store.key,
+            "encoder_card": store.card.to_dict(),
+            "transforms": list(transforms),
+        }
+    )
+    return results
