@@ -17,6 +17,7 @@ from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
+from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
 
 __all__ = [
@@ -27,12 +28,14 @@ __all__ = [
     "evaluate",
     "fit",
     "import_vectors",
+    "learning_curve",
     "list_datasets",
     "list_encoders",
     "nearest_class_mean_accuracy",
     "open_store",
     "parse_shots",
     "predict",
+    "report",
     "store_info",
 ]
 
@@ -243,3 +246,26 @@ def evaluate(
     if out is not None:
         results.save(out)
     return results
+
+
+def learning_curve(
+    store: str | Path,
+    sizes: Sequence[int] = (1, 2, 5, 10, 20, 50, 100, 200),
+    repeats: int = 5,
+    out: str | Path | None = None,
+) -> Results:
+    """Naive Bayes vs logistic regression: test error against training size."""
+    results = workflow.learning_curve_store(Store(store), sizes, repeats)
+    if out is not None:
+        results.save(out)
+    return results
+
+
+def report(
+    results: str | Path,
+    out: str | Path,
+    learning_curve: str | Path | None = None,
+    confusion_for: tuple[str, str] | None = None,
+) -> Path:
+    """Write the self-contained HTML report of saved evaluation results."""
+    return write_report(results, out, learning_curve, confusion_for)

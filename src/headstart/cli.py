@@ -211,6 +211,31 @@ def evaluate(
     console.print(table)
 
 
+@app.command("learning-curve")
+def learning_curve(
+    store: Path,
+    sizes: str = typer.Option("1,2,5,10,20,50,100,200", help="training items per class"),
+    repeats: int = typer.Option(5),
+    out: Path = typer.Option(Path("learning-curve"), "--out", "-o"),
+) -> None:
+    """Naive Bayes vs logistic regression: test error against training size."""
+    results = api.learning_curve(store, [int(s) for s in _split(sizes)], repeats, out)
+    console.print(f"{len(results.rows):,} rows written to {out}")
+
+
+@app.command()
+def report(
+    results: Path,
+    out: Path = typer.Option(Path("report.html"), "--out", "-o"),
+    learning_curve: Path | None = typer.Option(None, help="results of headstart learning-curve"),
+    confusion: str | None = typer.Option(None, help="head,shots for the confusion matrix"),
+) -> None:
+    """Write one self-contained HTML report of an evaluation."""
+    choice = tuple(_split(confusion)) if confusion else None
+    path = api.report(results, out, learning_curve, choice)
+    console.print(f"report: {path.resolve()}")
+
+
 @store_app.command("info")
 def store_info(
     directory: Path,

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head
 from headstart.persistence import TRANSFORMS, load_model, save_model
-from headstart.protocol import Results, evaluate_few_shot
+from headstart.protocol import Results, evaluate_few_shot, learning_curve
 from headstart.store import Store
 
 PROVENANCE = "provenance.json"
@@ -157,4 +157,22 @@ def evaluate_store(
             "transforms": list(transforms),
         }
     )
+    return results
+
+
+def learning_curve_store(store: Store, sizes: Sequence[int], repeats: int) -> Results:
+    """NB vs logistic regression learning curves on one store."""
+    X_train, y_train, X_test, y_test, protocol = train_test(store)
+    results = learning_curve(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        sizes,
+        repeats,
+        dataset=str(store.manifest.dataset.get("name")),
+        encoder=store.card.name,
+        class_names=store.class_names,
+    )
+    results.provenance.update({"split": protocol, "store": str(store.root)})
     return results

@@ -130,4 +130,31 @@ def _remember(
     }
 
 
-__all__ = ["METRICS", "evaluate_few_shot"]
+def learning_curve(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    sizes: Sequence[int] = (1, 2, 5, 10, 20, 50, 100, 200, 500),
+    repeats: int = 5,
+    heads: Mapping[str, BaseEstimator] | None = None,
+    **kwargs: Any,
+) -> Results:
+    """Test error vs training size for naive Bayes and logistic regression (Zheng et al. 2023).
+
+    Sizes are items per class; the defaults follow the paper: shared-diagonal Gaussian NB and
+    L2 logistic regression with C = 1. Sizes larger than the smallest class are dropped.
+    """
+    from headstart.heads import GaussianNB, LinearProbe
+
+    heads = heads or {"gaussian-nb": GaussianNB(), "logistic-regression": LinearProbe(C=1.0)}
+    smallest = int(np.bincount(y_train).min())
+    usable = [s for s in sizes if s <= smallest]
+    results = evaluate_few_shot(
+        X_train, y_train, X_test, y_test, heads, shots=usable, seeds=repeats, **kwargs
+    )
+    results.provenance["kind"] = "learning-curve"
+    return results
+
+
+__all__ = ["METRICS", "evaluate_few_shot", "learning_curve"]

@@ -1,0 +1,115 @@
+"""Matplotlib figures of a `Results`: few-shot curves, confusion matrix, reliability, NB vs LR.
+
+Each function returns PNG bytes so the report can inline them; nothing here writes files, and
+pyplot is not used (no global figure state, no GUI backend).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from headstart.protocol import Results
+
+
+def subplots(figsize: tuple[float, float]) -> tuple[Figure, Any]:
+    """A figure and its axes without pyplot: no global state, no GUI backend."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots()
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _shot_axis(levels: list[str]) -> tuple[list[float], list[str]]:
+    """Numeric x positions (log2 of shots; "all" one step past the largest)."""
+    numeric = [float(s) for s in levels if s != "all"]
+    top = max(numeric) if numeric else 1.0
+    xs = [np.log2(float(s)) if s != "all" else np.log2(top) + 1.5 for s in levels]
+    return xs, levels
+
+
+def few_shot_curves(results: Results, metric: str = "accuracy") -> bytes:
+    """Mean metric per head vs shots, with its 95% CI as a band."""
+    summary = [s for s in results.summary() if s["metric"] == metric]
+    levels = results.shots()
+    xs, labels = _shot_axis(levels)
+    figure, axis = subplots(figsize=(7, 4.2))
+    for head in results.heads():
+        cells = {s["shots"]: s for s in summary if s["head"] == head}
+        mean = np.array([cells[level]["mean"] for level in levels])
+        low = np.array([cells[level]["ci_low"] for level in levels], dtype=float)
+        high = np.array([cells[level]["ci_high"] for level in levels], dtype=float)
+        line = axis.plot(xs, mean, marker="o", label=head)[0]
+        ok = ~np.isnan(low)
+        axis.fill_between(np.array(xs)[ok], low[ok], high[ok], alpha=0.2, color=line.get_color())
+    axis.set_xticks(xs, [f"{s}" for s in labels])
+    axis.set_xlabel("training items per class (shots)")
+    axis.set_ylabel(f"{metric} (mean, 95% CI band)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def confusion(matrix: list[list[int]], class_names: list[str], title: str) -> bytes:
+    """Row-normalised confusion matrix (rows: true class)."""
+    counts = np.asarray(matrix, dtype=float)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    names = class_names or [str(i) for i in range(len(counts))]
+    figure, axis = subplots(figsize=(1.2 + 0.45 * len(names), 1 + 0.45 * len(names)))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    axis.set_yticks(range(len(names)), names, fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title, fontsize=9)
+    figure.colorbar(image, fraction=0.046)
+    return _png(figure)
+
+
+def reliability(bins: dict[str, list], title: str) -> bytes:
+    """Accuracy vs confidence per bin, against the diagonal of perfect calibration."""
+    figure, axis = subplots(figsize=(4.2, 4.2))
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="calibrated")
+    points = [
+        (c, a) for c, a in zip(bins["confidence"], bins["accuracy"], strict=True) if c is not None
+    ]
+    if points:
+        conf, acc = zip(*points, strict=True)
+        axis.plot(conf, acc, marker="o", label="head")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("confidence")
+    axis.set_ylabel("accuracy")
+    axis.set_title(title, fontsize=9)
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def learning_curves(results: Results, n_classes: int) -> bytes:
+    """Test error vs training-set size (shots × classes) per head, mean and 95% CI band."""
+    figure, axis = subplots(figsize=(6, 4))
+    summary = [s for s in results.summary() if s["metric"] == "accuracy"]
+    for head in results.heads():
+        cells = sorted(
+            (int(s["shots"]), s) for s in summary if s["head"] == head and s["shots"] != "all"
+        )
+        sizes = [shots * n_classes for shots, _ in cells]
+        error = np.array([1 - s["mean"] for _, s in cells])
+        low = np.array([1 - s["ci_high"] for _, s in cells], dtype=float)
+        high = np.array([1 - s["ci_low"] for _, s in cells], dtype=float)
+        line = axis.plot(sizes, error, marker="o", label=head)[0]
+        ok = ~np.isnan(low)
+        axis.fill_between(np.array(sizes)[ok], low[ok], high[ok], alpha=0.2, color=line.get_color())
+    axis.set_xscale("log")
+    axis.set_xlabel("training set size m")
+    axis.set_ylabel("test error")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return _png(figure)
