@@ -15,6 +15,7 @@ from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
+from headstart.heads import list_heads
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
 from headstart.report import write_report
@@ -171,26 +172,25 @@ def nearest_class_mean_accuracy(store: Store) -> dict[str, Any]:
 def demo(
     out: str | Path = "runs/demo",
     limit: int = 1000,
+    seeds: int = 5,
+    shots: Sequence[int | str] = (1, 2, 4, 8, 16, "all"),
     progress: bool = True,
-    encoders: tuple[str, ...] = ("raw-pixels", "efficientnet-lite0"),
+    heads: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The main job on bundled data: embed Fashion-MNIST (else MNIST-5k) and score each encoder
-    with nearest-class-mean on held-out items."""
+    """The main job on bundled data: embed Fashion-MNIST (else MNIST-5k) with
+    EfficientNet-Lite0, run the k-shot grid for every head, and write the HTML report."""
     try:
         data = prepare_dataset("fashion-mnist", limit=limit)
     except DataError:
         data = prepare_dataset("mnist5k", limit=limit)
-    rows = []
-    for name in encoders:
-        result = embed(data, name, Path(out) / f"{data.name}-{name}", progress=progress)
-        rows.append(
-            {
-                "encoder": name,
-                "summary": result.summary(),
-                **nearest_class_mean_accuracy(result.store),
-            }
-        )
-    return {"dataset": data.name, "items": len(data), "results": rows}
+    out = Path(out)
+    embedded = embed(
+        data, "efficientnet-lite0", out / f"{data.name}-efficientnet-lite0", progress=progress
+    )
+    names = list(heads or [name for name, _ in list_heads()])
+    results = evaluate(embedded.store.root, names, shots, seeds, out / "results", progress=progress)
+    path = report(out / "results", out / "report.html")
+    return {"embed": embedded.summary(), "results": results, "report": path}
 
 
 def fit(

@@ -125,22 +125,31 @@ def embed(
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o"),
     limit: int = typer.Option(1000, help="items per split"),
+    seeds: int = typer.Option(5),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """The main job on bundled data: embed a real dataset and score a nearest-class-mean head."""
-    report = api.demo(out, limit=limit, progress=not quiet)
-    table = Table(title=f"{report['dataset']}: nearest class mean ({report['items']:,} items)")
-    for column in ("encoder", "accuracy", "train", "test", "protocol"):
-        table.add_column(column)
-    for row in report["results"]:
-        console.print(row["summary"], markup=False, highlight=False, soft_wrap=True)
-        table.add_row(
-            row["encoder"],
-            f"{row['accuracy']:.3f}",
-            str(row["train"]),
-            str(row["test"]),
-            row["protocol"],
-        )
+    """The main job: embed a real dataset, run the k-shot grid for every head, write a report."""
+    outcome = api.demo(out, limit=limit, seeds=seeds, progress=not quiet)
+    console.print(outcome["embed"], markup=False, highlight=False, soft_wrap=True)
+    _print_grid(outcome["results"], "accuracy", f"k-shot accuracy, {seeds} seeds")
+    console.print(f"report: {outcome['report'].resolve()}")
+
+
+def _print_grid(results: Any, metric: str, title: str) -> None:
+    """Mean [95% CI] of `metric` per head (rows) and shot count (columns)."""
+    table = Table(title=title)
+    table.add_column("head", style="bold")
+    levels = results.shots()
+    for level in levels:
+        table.add_column(f"{level}-shot" if level != "all" else "all")
+    cells = {(r["head"], r["shots"]): r for r in results.summary() if r["metric"] == metric}
+    for head in results.heads():
+        row = [head]
+        for level in levels:
+            cell = cells[(head, level)]
+            ci = "" if cell["seeds"] < 2 else f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
+            row.append(f"{cell['mean']:.3f}{ci}")
+        table.add_row(*row)
     console.print(table)
 
 
@@ -195,20 +204,7 @@ def evaluate(
         _split(transforms),
         progress=not quiet,
     )
-    table = Table(title=f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
-    table.add_column("head", style="bold")
-    shot_levels = results.shots()
-    for level in shot_levels:
-        table.add_column(f"{level}-shot" if level != "all" else "all")
-    cells = {(r["head"], r["shots"]): r for r in results.summary() if r["metric"] == metric}
-    for head in results.heads():
-        row = [head]
-        for level in shot_levels:
-            cell = cells[(head, level)]
-            ci = "" if cell["seeds"] < 2 else f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
-            row.append(f"{cell['mean']:.3f}{ci}")
-        table.add_row(*row)
-    console.print(table)
+    _print_grid(results, metric, f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
 
 
 @app.command("learning-curve")
