@@ -14,7 +14,7 @@ import torch
 
 from headstart.heads.base import Head
 from headstart.heads.registry import register_head
-from headstart.heads.tensors import as_tensor, to_numpy
+from headstart.heads.tensors import as_tensor, compute_dtype, to_numpy
 
 
 def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -43,17 +43,21 @@ def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torc
 class GDA(Head):
     """Shared-covariance Gaussian discriminant with the shrinkage precision of GDA (ICLR 2024).
 
-    Parameters: `priors` "empirical" (class frequencies) or "uniform"; `device` for torch.
+    Parameters: `priors` "empirical" (class frequencies) or "uniform"; `precision` "auto"
+    (float64 for small data on CPU, float32 for large), "float64" or "float32"; `device`.
     """
 
-    def __init__(self, priors: str = "empirical", device: str = "cpu") -> None:
+    def __init__(
+        self, priors: str = "empirical", precision: str = "auto", device: str = "cpu"
+    ) -> None:
         self.priors = priors
+        self.precision = precision
         self.device = device
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.priors not in ("empirical", "uniform"):
             raise ValueError(f"priors must be 'empirical' or 'uniform', got {self.priors!r}")
-        x = as_tensor(X, self.device)
+        x = as_tensor(X, self.device, compute_dtype(self.precision, X, self.device))
         labels = torch.as_tensor(y, device=x.device)
         k = len(self.classes_)
         counts = torch.bincount(labels, minlength=k).to(x.dtype)

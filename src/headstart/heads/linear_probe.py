@@ -9,6 +9,7 @@ import numpy as np
 from headstart.heads.base import Head
 from headstart.heads.lbfgs_path import fit_path
 from headstart.heads.registry import register_head
+from headstart.heads.tensors import compute_dtype
 
 DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
@@ -22,6 +23,8 @@ class LinearProbe(Head):
     samples in some class no split is possible and `default_C` is used. The objective is
     scikit-learn's: C Σ CE + ½‖W‖² (intercept not penalised); `tol` bounds the largest
     gradient entry of the mean-scaled objective, as scikit-learn's lbfgs `tol` does.
+    `precision` "auto" computes in float64 (CPU) for small data and float32 above 10M values,
+    where each L-BFGS step is bound by reading X from memory.
     """
 
     def __init__(
@@ -31,9 +34,10 @@ class LinearProbe(Head):
         cv: int = 5,
         default_C: float = 1.0,
         holdout_above: int = 5000,
-        max_iter: int = 200,
+        max_iter: int = 300,
         tol: float = 1e-4,
         random_state: int = 0,
+        precision: str = "auto",
         device: str = "cpu",
     ) -> None:
         self.C = C
@@ -44,6 +48,7 @@ class LinearProbe(Head):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.precision = precision
         self.device = device
 
     _loss = "multinomial"
@@ -52,6 +57,7 @@ class LinearProbe(Head):
         Cs = [self.C] if self.C is not None else list(self.Cs)
         if any(c <= 0 for c in Cs):
             raise ValueError(f"C values must be positive, got {Cs}")
+        dtype = compute_dtype(self.precision, X, self.device)
         result = fit_path(
             X,
             y,
@@ -65,6 +71,7 @@ class LinearProbe(Head):
             self.max_iter,
             self.tol,
             self.device,
+            dtype,
         )
         self.C_ = result.C
         self.cv_scores_ = np.asarray(result.cv_scores)

@@ -21,3 +21,18 @@ def as_tensor(array: Any, device: str, dtype: torch.dtype | None = None) -> torc
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """float64 NumPy array of a tensor from any device."""
     return tensor.detach().to("cpu", torch.float64).numpy()
+
+
+PRECISIONS = {"auto": None, "float64": torch.float64, "float32": torch.float32}
+FLOAT32_ABOVE = 10_000_000  # values in X above which "auto" computes in float32
+
+
+def compute_dtype(precision: str, X: np.ndarray, device: str) -> torch.dtype:
+    """The dtype a head computes in: "auto" is float64 on CPU for small data, float32 for
+    large data (the big products are bound by reading X from memory) and on GPUs."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    chosen = PRECISIONS[precision]
+    if chosen is not None:
+        return chosen
+    return torch.float32 if X.size > FLOAT32_ABOVE else device_dtype(device)
