@@ -22,6 +22,13 @@ from headstart.protocol.sampling import ALL, k_shot_indices
 CHOSEN = ("C_",)  # fitted attributes that record a hyper-parameter chosen on training data
 
 
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:  # e.g. run from a source tree
+        return "unknown"
+
+
 def _full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
     """predict_proba placed in columns 0..n_classes−1 by the model's `classes_`."""
     proba = model.predict_proba(X)
@@ -65,10 +72,7 @@ def evaluate_few_shot(
             "n_train": len(y_train),
             "n_test": len(y_test),
             "class_names": list(class_names),
-            "versions": {
-                p: importlib.metadata.version(p)
-                for p in ("headstart", "numpy", "scikit-learn", "torch")
-            },
+            "versions": {p: _version(p) for p in ("headstart", "numpy", "scikit-learn", "torch")},
             "python": platform.python_version(),
         }
     )
