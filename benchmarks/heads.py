@@ -33,7 +33,7 @@ from sklearn.svm import LinearSVC
 
 from headstart.heads import create_head
 from headstart.heads.linear_probe import DEFAULT_CS
-from headstart.protocol import ALL, evaluate_few_shot, k_shot_indices
+from headstart.protocol import ALL, evaluate_few_shot, k_shot_indices, parse_shots
 from headstart.store import Store
 from headstart.workflow import train_test
 
@@ -64,10 +64,12 @@ def naive_estimator(name: str, per_class: int, n_train: int):
     }[name]()
 
 
-def naive_grid(X_train, y_train, X_test, y_test, heads, seeds: int, naive_seeds: int) -> dict:
+def naive_grid(
+    X_train, y_train, X_test, y_test, heads, seeds: int, naive_seeds: int, shots=SHOTS
+) -> dict:
     """Time the naive loop per shot level on `naive_seeds` seeds, scaled to `seeds`."""
     levels = {}
-    for shot in SHOTS:
+    for shot in shots:
         runs = [0] if shot == ALL else range(naive_seeds)
         start = time.perf_counter()
         for seed in runs:
@@ -98,6 +100,8 @@ def main() -> None:
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive grid loop")
+    parser.add_argument("--only-grid", action="store_true", help="skip the two fit timings")
+    parser.add_argument("--shots", default="1,2,4,8,16,all", help="shot levels of the grid")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     X_train, y_train, X_test, y_test, _ = train_test(Store(args.store))
@@ -111,6 +115,10 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
     }
 
+    shots = parse_shots(args.shots)
+    if args.only_grid:
+        report.update(grid(args, shots, X_train, y_train, X_test, y_test))
+        return save(report, args.device)
     ours, t_ours = timed(
         lambda: create_head("linear-probe", C=args.C, device=args.device).fit(X_train, y_train)
     )
@@ -141,6 +149,19 @@ def main() -> None:
     }
     print(json.dumps(report["gda"]), flush=True)
 
+    report.update(grid(args, shots, X_train, y_train, X_test, y_test))
+    save(report, args.device)
+
+
+def save(report: dict, device: str) -> None:
+    out = Path(os.environ.get("OUT", OUT))
+    out.mkdir(exist_ok=True)
+    (out / f"heads_{device}.json").write_text(json.dumps(report, indent=1))
+
+
+def grid(args, shots, X_train, y_train, X_test, y_test) -> dict:
+    """Our grid vs the naive loop on the same shot levels."""
+    report: dict = {}
     heads = ["linear-probe", "linear-svm", "gda", "gaussian-nb", "prototype", "knn"]
     on_device = {"linear-probe", "linear-svm", "gda", "knn"}  # the heads that compute in torch
     models = {
@@ -149,15 +170,17 @@ def main() -> None:
     }
     results, t_grid = timed(
         lambda: evaluate_few_shot(
-            X_train, y_train, X_test, y_test, models, shots=SHOTS, seeds=args.seeds
+            X_train, y_train, X_test, y_test, models, shots=shots, seeds=args.seeds
         )
     )
-    fits = len(heads) * (5 * args.seeds + 1)
+    fits = len(heads) * sum(1 if s == ALL else args.seeds for s in shots)
     if args.skip_naive:
         levels = {}
         scaled = float("nan")
     else:
-        levels = naive_grid(X_train, y_train, X_test, y_test, heads, args.seeds, args.naive_seeds)
+        levels = naive_grid(
+            X_train, y_train, X_test, y_test, heads, args.seeds, args.naive_seeds, shots
+        )
         scaled = sum(level["scaled_s"] for level in levels.values())
     accuracy = {
         f"{s['head']}|{s['shots']}": round(s["mean"], 4)
@@ -173,9 +196,7 @@ def main() -> None:
         "accuracy": accuracy,
     }
     print(json.dumps({k: v for k, v in report["grid"].items() if k != "accuracy"}), flush=True)
-    out = Path(os.environ.get("OUT", OUT))
-    out.mkdir(exist_ok=True)
-    (out / f"heads_{args.device}.json").write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

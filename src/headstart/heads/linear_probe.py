@@ -11,7 +11,7 @@ from headstart.heads.lbfgs_path import fit_path
 from headstart.heads.registry import register_head
 from headstart.heads.tensors import compute_dtype
 
-DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+DEFAULT_CS = (1e-2, 1e-1, 1.0, 10.0)
 
 
 class LinearProbe(Head):
