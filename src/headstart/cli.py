@@ -124,8 +124,8 @@ def embed(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o"),
-    limit: int = typer.Option(1000, help="items per split"),
-    seeds: int = typer.Option(5),
+    limit: int = typer.Option(500, help="items per split"),
+    seeds: int = typer.Option(3),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """The main job: embed a real dataset, run the k-shot grid for every head, write a report."""

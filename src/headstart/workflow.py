@@ -131,10 +131,11 @@ def evaluate_store(
     seeds: int,
     transforms: Sequence[str] = (),
     progress: Any = None,
+    head_params: dict[str, dict[str, Any]] | None = None,
 ) -> Results:
-    """The few-shot grid on one store."""
+    """The few-shot grid on one store (`head_params`: parameters per head name)."""
     X_train, y_train, X_test, y_test, protocol = train_test(store)
-    models = {h: build_model(h, None, transforms) for h in heads}
+    models = {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
     results = evaluate_few_shot(
         X_train,
         y_train,
