@@ -177,9 +177,9 @@ DEMO_HEAD_PARAMS = {
 
 def demo(
     out: str | Path = "runs/demo",
-    limit: int = 1000,
-    seeds: int = 5,
-    shots: Sequence[int | str] = (1, 2, 4, 8, 16, "all"),
+    limit: int = 500,
+    seeds: int = 3,
+    shots: Sequence[int | str] = (1, 4, 16, "all"),
     progress: bool = True,
     heads: Sequence[str] | None = None,
 ) -> dict[str, Any]:
