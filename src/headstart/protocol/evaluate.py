@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import confusion_matrix
 
-from headstart.protocol.metrics import METRICS, classification_metrics
+from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import Results
 from headstart.protocol.sampling import ALL, k_shot_indices
 
@@ -119,19 +119,7 @@ def _remember(
         results.confusion[key] = confusion_matrix(
             y, proba.argmax(1), labels=range(n_classes)
         ).tolist()
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y
-    edges = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, 9)
-    results.reliability[key] = {
-        "confidence": [
-            float(confidence[which == b].mean()) if (which == b).any() else None for b in range(10)
-        ],
-        "accuracy": [
-            float(correct[which == b].mean()) if (which == b).any() else None for b in range(10)
-        ],
-        "count": [int((which == b).sum()) for b in range(10)],
-    }
+    results.reliability[key] = calibration_bins(proba, y, bins=10)
 
 
 def learning_curve(

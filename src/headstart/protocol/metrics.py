@@ -8,18 +8,29 @@ from sklearn.metrics import balanced_accuracy_score, f1_score
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "nll", "ece")
 
 
-def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)| over equal-width confidence bins."""
+def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int) -> dict[str, list]:
+    """Mean confidence, accuracy and count per equal-width confidence bin (None when empty)."""
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(total)
+    members = [which == b for b in range(bins)]
+    return {
+        "confidence": [float(confidence[m].mean()) if m.any() else None for m in members],
+        "accuracy": [float(correct[m].mean()) if m.any() else None for m in members],
+        "count": [int(m.sum()) for m in members],
+    }
+
+
+def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)| over equal-width confidence bins."""
+    table = calibration_bins(proba, y, bins)
+    total = sum(
+        n * abs(a - c)
+        for c, a, n in zip(table["confidence"], table["accuracy"], table["count"], strict=True)
+        if n
+    )
+    return float(total / len(y))
 
 
 def classification_metrics(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
