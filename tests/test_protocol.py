@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss
+from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss
 
 from headstart.exceptions import DataError
 from headstart.heads import HEADS, create_head
@@ -48,6 +48,15 @@ def test_metrics_match_their_definitions():
     assert got["nll"] == pytest.approx(log_loss(y, proba))
     # ECE by hand: bins at 0.9 (right), 0.6 (wrong), 0.7 (wrong), 0.8 (right)
     assert got["ece"] == pytest.approx((0.1 + 0.6 + 0.7 + 0.2) / 4)
+    # balanced accuracy and macro-F1 agree with scikit-learn, also when a class is never
+    # predicted (class 3) or never true (class 2)
+    rng = np.random.default_rng(0)
+    y = rng.choice([0, 1, 3], size=200)
+    proba = rng.dirichlet(np.ones(4), size=200)[:, [0, 1, 2, 2]]
+    predicted = proba.argmax(1)
+    got = classification_metrics(proba, y)
+    assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, predicted))
+    assert got["macro_f1"] == pytest.approx(f1_score(y, predicted, average="macro"))
 
 
 def test_mean_ci_is_a_t_interval():

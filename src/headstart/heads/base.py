@@ -28,7 +28,7 @@ class Head(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{self.classes_[0]!r}"
             )
-        self._fit(np.asarray(X, dtype=np.float64), y_index)
+        self._fit(X, y_index)  # float32 stays float32: embeddings are, and copies are not free
         return self
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -40,7 +40,7 @@ class Head(ClassifierMixin, BaseEstimator):
     def _validated(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return np.asarray(X, dtype=np.float64)
+        return X
 
     def scores(self, X: Any) -> np.ndarray:
         """Per-class scores (n, n_classes): logits for probabilistic heads."""
@@ -65,3 +65,10 @@ class Head(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
+
+
+class LinearHead(Head):
+    """A head whose scores are X·coef_ᵀ + intercept_, computed in X's precision."""
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        return (X @ self.coef_.T.astype(X.dtype)).astype(np.float64) + self.intercept_

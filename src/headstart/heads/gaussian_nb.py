@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from headstart.heads.base import Head
+from headstart.heads.base import LinearHead
 from headstart.heads.registry import register_head
 
 
-class GaussianNB(Head):
+class GaussianNB(LinearHead):
     """Gaussian naive Bayes with a shared diagonal variance (a linear generative classifier).
 
     `var_smoothing` is the ε added to every variance (1e-9 as in the paper's code).
@@ -26,17 +26,14 @@ class GaussianNB(Head):
         k = len(self.classes_)
         counts = np.bincount(y, minlength=k).astype(np.float64)
         self.class_prior_ = counts / counts.sum()
-        self.theta_ = np.stack([X[y == c].mean(axis=0) for c in range(k)])
-        per_class = np.stack([X[y == c].var(axis=0) for c in range(k)])
+        self.theta_ = np.stack([X[y == c].mean(axis=0, dtype=np.float64) for c in range(k)])
+        per_class = np.stack([X[y == c].var(axis=0, dtype=np.float64) for c in range(k)])
         self.var_ = self.class_prior_ @ per_class + self.var_smoothing
         # expand −½ Σ (x − μ)²/σ² and drop the x-only term, equal for all classes
         self.coef_ = self.theta_ / self.var_
         self.intercept_ = np.log(self.class_prior_) - 0.5 * np.sum(
             self.theta_**2 / self.var_, axis=1
         )
-
-    def _scores(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef_.T + self.intercept_
 
 
 register_head("gaussian-nb", GaussianNB)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from headstart.heads.base import Head
+from headstart.heads.base import LinearHead
 from headstart.heads.registry import register_head
 from headstart.heads.tensors import as_tensor, compute_dtype, to_numpy
 
@@ -24,23 +24,23 @@ def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torc
     squared norm of the targets' spread so that P is a scaled identity (nearest class mean).
     """
     n, d = centred.shape
-    ridge = (centred * centred).sum() / max(n - 1, 1)
+    # S (n ≥ d) or the Gram matrix CCᵀ (n < d): either has trace tr(S)
+    small = centred @ centred.T if n < d else centred.T @ centred
+    ridge = torch.trace(small) / max(n - 1, 1)
     if ridge <= 0:
         spread = targets - targets.mean(dim=1, keepdim=True)
         ridge = (spread * spread).sum() / max(targets.shape[1] - 1, 1) + 1e-12
         return d * targets / ridge
     if n < d:  # (λI + CᵀC)⁻¹ = (I − Cᵀ(λI + CCᵀ)⁻¹C) / λ
-        gram = centred @ centred.T + ridge * torch.eye(
-            n, dtype=centred.dtype, device=centred.device
-        )
+        gram = small + ridge * torch.eye(n, dtype=centred.dtype, device=centred.device)
         inner = torch.linalg.solve(gram, centred @ targets)
         return d * (targets - centred.T @ inner) / ridge
-    scatter = centred.T @ centred + ridge * torch.eye(d, dtype=centred.dtype, device=centred.device)
+    scatter = small + ridge * torch.eye(d, dtype=centred.dtype, device=centred.device)
     factor = torch.linalg.cholesky(scatter)
     return d * torch.cholesky_solve(targets, factor)
 
 
-class GDA(Head):
+class GDA(LinearHead):
     """Shared-covariance Gaussian discriminant with the shrinkage precision of GDA (ICLR 2024).
 
     Parameters: `priors` "empirical" (class frequencies) or "uniform"; `precision` "auto"
@@ -61,9 +61,8 @@ class GDA(Head):
         labels = torch.as_tensor(y, device=x.device)
         k = len(self.classes_)
         counts = torch.bincount(labels, minlength=k).to(x.dtype)
-        means = torch.zeros(k, x.shape[1], dtype=x.dtype, device=x.device)
-        means.index_add_(0, labels, x)
-        means /= counts[:, None]
+        onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype)
+        means = (onehot.T @ x) / counts[:, None]  # a product: index_add_ is slow on CPU
         weights = shrunk_precision_times(x - means[labels], means.T).T  # (K, D) = μ P
         priors = (
             counts / counts.sum()
@@ -74,9 +73,6 @@ class GDA(Head):
         self.coef_ = to_numpy(weights)
         self.intercept_ = to_numpy(torch.log(priors) - 0.5 * (weights * means).sum(dim=1))
         self.class_prior_ = to_numpy(priors)
-
-    def _scores(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef_.T + self.intercept_
 
 
 register_head("gda", GDA)

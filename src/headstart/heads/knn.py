@@ -48,13 +48,17 @@ class KNN(Head):
         self.support_labels_ = y.astype(np.int64)
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
-        support = as_tensor(self.support_, self.device)
+        # X's precision: float32 embeddings search at twice the speed of float64
+        dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+        support = as_tensor(self.support_, self.device, dtype)
         labels = torch.as_tensor(self.support_labels_, device=support.device)
         k = min(self.n_neighbors, len(labels))
         n_classes = len(self.classes_)
         out = []
         for start in range(0, len(X), self.batch_size):
-            queries = as_tensor(l2_normalize(X[start : start + self.batch_size]), self.device)
+            queries = as_tensor(
+                l2_normalize(X[start : start + self.batch_size]), self.device, dtype
+            )
             similarity, index = torch.topk(queries @ support.T, k, dim=1)  # (B, k)
             if self.weights == "uniform":
                 weight = torch.ones_like(similarity)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from headstart.heads.base import Head
+from headstart.heads.base import LinearHead
 from headstart.heads.lbfgs_path import fit_path
 from headstart.heads.registry import register_head
 from headstart.heads.tensors import compute_dtype
@@ -14,7 +14,7 @@ from headstart.heads.tensors import compute_dtype
 DEFAULT_CS = (1e-2, 1e-1, 1.0, 10.0)
 
 
-class LinearProbe(Head):
+class LinearProbe(LinearHead):
     """Multinomial logistic regression (L2), full-batch L-BFGS, C by inner cross-validation.
 
     `C` fixes the inverse regularisation strength; left as None it is chosen from `Cs` by
@@ -78,9 +78,6 @@ class LinearProbe(Head):
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.n_iter_ = result.n_iter
-
-    def _scores(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef_.T + self.intercept_
 
 
 register_head("linear-probe", LinearProbe)

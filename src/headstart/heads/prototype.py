@@ -14,9 +14,9 @@ from headstart.heads.registry import register_head
 
 
 def l2_normalize(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.maximum(norms, 1e-12)
+    """Rows scaled to unit length (zero rows stay zero), in X's precision."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]  # no (n, d) temporary
+    return X / np.maximum(norms, 1e-12).astype(X.dtype)
 
 
 class Prototype(Head):
@@ -47,7 +47,8 @@ class Prototype(Head):
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         if self.metric == "cosine":
-            return l2_normalize(X) @ self.prototypes_.T / self._tau()
+            cosines = l2_normalize(X) @ self.prototypes_.T.astype(X.dtype)
+            return cosines.astype(np.float64) / self._tau()
         squared = (
             (X**2).sum(axis=1, keepdims=True)
             - 2 * X @ self.prototypes_.T
