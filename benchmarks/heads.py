@@ -83,8 +83,13 @@ def naive_grid(
             index = k_shot_indices(y_train, shot, seed)
             per_class = len(index) // len(np.unique(y_train))
             for name in heads:
-                if per_class < 2 and name in ("linear-probe", "linear-svm"):
-                    model = LogisticRegression() if name == "linear-probe" else LinearSVC()
+                if per_class < 2 and name in ("linear-probe", "linear-svm", "gda"):
+                    # no inner split with one shot; LDA cannot fit one sample per class
+                    model = {
+                        "linear-probe": LogisticRegression,
+                        "linear-svm": LinearSVC,
+                        "gda": NearestCentroid,
+                    }[name]()
                 else:
                     model = naive_estimator(name, per_class, len(index))
                 model.fit(X_train[index], y_train[index])

@@ -22,6 +22,7 @@ LAYERS = {  # lower number = lower layer
     "report": 4,
     "protocol": 4,
     "persistence": 4,
+    "prompts": 4,
     "api": 5,
     "cli": 6,
     "service": 6,

@@ -25,7 +25,7 @@ def split():
     y_train, y_test = np.repeat(np.arange(3), 20), np.repeat(np.arange(3), 30)
     X_train = centers[y_train] + rng.normal(size=(60, 10))
     X_test = centers[y_test] + rng.normal(size=(90, 10))
-    return X_train, y_train, X_test, y_test
+    return X_train, y_train, X_test, y_test, centers  # the centres serve as class "texts"
 
 
 def test_k_shot_sampling():
@@ -36,8 +36,9 @@ def test_k_shot_sampling():
     with pytest.raises(DataError, match="class 2 has 1 training items, fewer than the 4 shots"):
         k_shot_indices(np.array([0] * 5 + [1] * 5 + [2]), 4, 0)
     assert parse_shots("1, 2,all") == [1, 2, "all"]
-    with pytest.raises(DataError, match="positive integers or 'all'"):
-        parse_shots("1,0")
+    assert parse_shots("0,all") == [0, "all"] and len(k_shot_indices(y, 0, 0)) == 0
+    with pytest.raises(DataError, match="integers ≥ 0 or 'all'"):
+        parse_shots("1,-1")
 
 
 def test_metrics_match_their_definitions():
@@ -66,9 +67,14 @@ def test_mean_ci_is_a_t_interval():
 
 
 def test_permuting_test_labels_changes_no_choice_and_no_prediction(split):
-    X_train, y_train, X_test, y_test = split
-    heads = {n: create_head(n, **QUICK.get(n, {})) for n in HEADS.names()}
-    kwargs = {"heads": heads, "shots": [2, 5], "seeds": 2}
+    X_train, y_train, X_test, y_test, texts = split
+    heads = {}
+    for name in HEADS.names():  # every head, the text-conditioned ones with class "texts"
+        params = dict(QUICK.get(name, {}))
+        if "class_embeddings" in create_head(name).get_params():
+            params["class_embeddings"] = texts
+        heads[name] = create_head(name, **params)
+    kwargs = {"heads": heads, "shots": [0, 2, 5], "seeds": 2}
     first = evaluate_few_shot(X_train, y_train, X_test, y_test, **kwargs)
     permuted = np.random.default_rng(0).permutation(y_test)
     second = evaluate_few_shot(X_train, y_train, X_test, permuted, **kwargs)
@@ -84,7 +90,7 @@ def test_permuting_test_labels_changes_no_choice_and_no_prediction(split):
 
 
 def test_results_summary_paired_and_files(tmp_path, split):
-    X_train, y_train, X_test, y_test = split
+    X_train, y_train, X_test, y_test, _ = split
     heads = {"gda": create_head("gda"), "prototype": create_head("prototype")}
     results = evaluate_few_shot(
         X_train,

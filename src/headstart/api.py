@@ -17,6 +17,7 @@ from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads
 from headstart.progress import progress_bar
+from headstart.prompts import DEFAULT_TEMPLATES
 from headstart.protocol import Results, parse_shots
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
@@ -250,9 +251,12 @@ def evaluate(
     transforms: Sequence[str] = (),
     progress: bool = True,
     head_params: dict[str, dict[str, Any]] | None = None,
+    texts: workflow.ClassTexts | None = None,
 ) -> Results:
-    """The honest k-shot grid on a store; saved as rows + summary when `out` is given."""
-    total = len(heads) * sum(1 if s == "all" else seeds for s in shots)
+    """The honest k-shot grid on a store; saved as rows + summary when `out` is given.
+    Zero-shot heads embed `texts` (class names, templates or descriptions) with the store's
+    encoder."""
+    total = len(heads) * sum(1 if s in ("all", 0) else seeds for s in shots)
     with progress_bar(progress) as bar:
         task = bar.add_task("evaluate", total=total)
         results = workflow.evaluate_store(
@@ -263,10 +267,35 @@ def evaluate(
             transforms,
             progress=lambda n: bar.advance(task, n),
             head_params=head_params,
+            texts=texts,
         )
     if out is not None:
         results.save(out)
     return results
+
+
+def _lines_or_list(value: str | None, separator: str) -> list[str] | None:
+    """A file's non-empty lines, or `value` split on `separator`."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file():
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [part.strip() for part in value.split(separator) if part.strip()]
+
+
+def class_texts(
+    names: str | None = None,
+    templates: str | None = None,
+    descriptions: str | Path | None = None,
+) -> workflow.ClassTexts:
+    """Class texts from CLI-style strings: files (one entry per line) or inline lists."""
+    chosen = _lines_or_list(templates, "|")
+    return workflow.ClassTexts(
+        names=_lines_or_list(names, ","),
+        templates=tuple(chosen) if chosen else DEFAULT_TEMPLATES,
+        descriptions=descriptions,
+    )
 
 
 def learning_curve(

@@ -192,9 +192,18 @@ def evaluate(
     transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
     out: Path = typer.Option(Path("results"), "--out", "-o"),
     metric: str = typer.Option("accuracy", help="metric shown in the table"),
+    classnames: str | None = typer.Option(
+        None, help="class names for zero-shot heads: a file (one per line) or a comma list"
+    ),
+    templates: str | None = typer.Option(
+        None, help="prompt templates with {} for the name: a file (one per line) or 'a|b'"
+    ),
+    descriptions: Path | None = typer.Option(
+        None, help="JSON {class name: [descriptor, ...]} for description-based zero-shot"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """The k-shot grid over seeds: mean ± 95% CI per head and shot count."""
+    """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot)."""
     results = api.evaluate(
         store,
         _split(heads),
@@ -203,6 +212,7 @@ def evaluate(
         out,
         _split(transforms),
         progress=not quiet,
+        texts=api.class_texts(classnames, templates, descriptions),
     )
     _print_grid(results, metric, f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
 

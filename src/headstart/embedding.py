@@ -165,7 +165,10 @@ def _embed_shard(
             else:
                 failures.append(
                     describe_failure(
-                        dataset.ids[position], position, dataset.items[position], reason
+                        dataset.ids[position],
+                        position,
+                        dataset.items[position] if dataset.modality == "image" else None,
+                        reason,
                     )
                 )
         if good:

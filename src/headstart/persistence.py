@@ -23,6 +23,7 @@ from headstart.heads import HEADS, Center, L2Normalize, PCAWhiten
 
 TRANSFORMS = {"l2-normalize": L2Normalize, "center": Center, "pca-whiten": PCAWhiten}
 MODEL_FILE, ARRAYS_FILE = "model.json", "arrays.safetensors"
+PARAM_PREFIX = "param."  # safetensors keys of array-valued parameters
 
 
 def _kind(estimator: BaseEstimator) -> str:
@@ -64,8 +65,14 @@ def save_model(model: BaseEstimator, folder: str | Path) -> Path:
                 state[key] = {"array": value.tolist(), "dtype": value.dtype.str}
             else:
                 state[key] = _jsonable(value)
+        params = {}
+        for key, value in model.get_params(deep=False).items():
+            if isinstance(value, np.ndarray):  # e.g. class text embeddings
+                arrays[PARAM_PREFIX + key] = np.ascontiguousarray(value, dtype=np.float64)
+                params[key] = {"array_param": PARAM_PREFIX + key}
+            else:
+                params[key] = _jsonable(value)
         save_file(arrays, str(folder / ARRAYS_FILE))
-        params = {k: _jsonable(v) for k, v in model.get_params(deep=False).items()}
         meta = {"kind": _kind(model), "params": params, "state": state}
     meta["versions"] = {"headstart": __version__, "scikit-learn": sklearn.__version__}
     (folder / MODEL_FILE).write_text(json.dumps(meta, indent=1))
@@ -84,11 +91,16 @@ def load_model(folder: str | Path) -> BaseEstimator:
             [(name, load_model(folder / f"step-{i}")) for i, name in enumerate(meta["steps"])]
         )
     cls = TRANSFORMS.get(meta["kind"]) or HEADS.entry(meta["kind"])[0].factory
-    model = cls(**meta["params"])
+    arrays = load_file(str(folder / ARRAYS_FILE))
+    params = {
+        key: arrays.pop(value["array_param"]) if isinstance(value, dict) else value
+        for key, value in meta["params"].items()
+    }
+    model = cls(**params)
     for key, value in meta["state"].items():
         if isinstance(value, dict) and "array" in value:
             value = np.array(value["array"], dtype=np.dtype(value["dtype"]))
         setattr(model, key, value)
-    for key, array in load_file(str(folder / ARRAYS_FILE)).items():
+    for key, array in arrays.items():
         setattr(model, key, array)
     return model

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,16 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head
 from headstart.persistence import TRANSFORMS, load_model, save_model
+from headstart.prompts import (
+    DEFAULT_TEMPLATES,
+    class_embeddings,
+    description_embeddings,
+    read_descriptions,
+)
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
 from headstart.store import Store
 
@@ -42,6 +50,57 @@ def train_test(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         labels[test],
         "stratified 30% holdout (seed 0)",
     )
+
+
+@dataclass
+class ClassTexts:
+    """Where zero-shot heads get their class embeddings: class `names` (default: the store's)
+    in prompt `templates`, or a JSON file of per-class `descriptions` (descriptors)."""
+
+    names: Sequence[str] | None = None
+    templates: Sequence[str] = DEFAULT_TEMPLATES
+    descriptions: str | Path | None = None
+
+
+def store_encoder(store: Store) -> Any:
+    """The encoder that made `store`, rebuilt from its recorded recipe."""
+    recipe = store.manifest.recipe
+    if not recipe:
+        raise DataError(
+            f"store {store.root} does not record its encoder recipe, so class texts cannot be "
+            "embedded in its space; re-embed it with headstart embed"
+        )
+    return create_encoder(recipe["name"], **recipe.get("options", {}))
+
+
+def class_text_embeddings(store: Store, texts: ClassTexts) -> np.ndarray:
+    """(K, d) class embeddings in the store's space (its encoder must embed texts)."""
+    names = list(texts.names or store.class_names)
+    if len(names) != len(store.class_names):
+        raise DataError(
+            f"{len(names)} class names given for the store's {len(store.class_names)} classes"
+        )
+    encoder = store_encoder(store)
+    if texts.descriptions:
+        return description_embeddings(encoder, names, read_descriptions(texts.descriptions))
+    return class_embeddings(encoder, names, texts.templates)
+
+
+def with_class_texts(
+    heads: Sequence[str],
+    head_params: dict[str, dict[str, Any]] | None,
+    embeddings: np.ndarray,
+    from_descriptions: bool,
+) -> dict[str, dict[str, Any]]:
+    """Parameters per head with `class_embeddings` filled in for the heads that take them."""
+    params = {h: dict((head_params or {}).get(h, {})) for h in heads}
+    for head in heads:
+        accepted = create_head(head).get_params()
+        if "class_embeddings" in accepted:
+            params[head].setdefault("class_embeddings", embeddings)
+            if from_descriptions and "normalize_text" in accepted:
+                params[head].setdefault("normalize_text", False)  # mean cosine over descriptors
+    return params
 
 
 def build_model(
@@ -132,9 +191,16 @@ def evaluate_store(
     transforms: Sequence[str] = (),
     progress: Any = None,
     head_params: dict[str, dict[str, Any]] | None = None,
+    texts: ClassTexts | None = None,
 ) -> Results:
-    """The few-shot grid on one store (`head_params`: parameters per head name)."""
+    """The few-shot grid on one store (`head_params`: parameters per head name). Zero-shot
+    and training-free heads get class embeddings from `texts` (default: the class names in
+    the default prompt) embedded by the store's own encoder."""
     X_train, y_train, X_test, y_test, protocol = train_test(store)
+    if any("class_embeddings" in create_head(h).get_params() for h in heads):
+        texts = texts or ClassTexts()
+        embeddings = class_text_embeddings(store, texts)
+        head_params = with_class_texts(heads, head_params, embeddings, bool(texts.descriptions))
     models = {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
     results = evaluate_few_shot(
         X_train,

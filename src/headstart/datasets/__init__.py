@@ -6,6 +6,8 @@ from headstart.datasets import (  # noqa: F401  (registers the loaders)
     image_folder,
     mnist5k,
     sklearn_digits,
+    text_corpora,
+    text_csv,
 )
 from headstart.datasets.dataset import SPLITS, Dataset
 from headstart.datasets.image_decoding import MAX_PIXELS, ItemError, load_rgb

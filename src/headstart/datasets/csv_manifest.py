@@ -36,7 +36,7 @@ def _read_rows(source: Path) -> list[dict[str, str]]:
         raise DataError(f"{source}: not a UTF-8 text CSV ({error.reason})") from error
 
 
-def _sort_labels(names: set[str]) -> list[str]:
+def sort_labels(names: set[str]) -> list[str]:
     """Numeric labels sort as numbers, anything else alphabetically."""
     try:
         return sorted(names, key=lambda s: (float(s), s))
@@ -78,7 +78,7 @@ def load_csv(path: str | Path, name: str | None = None) -> Dataset:
         shown = "; ".join(problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise DataError(f"{source}: {len(problems)} problem(s): {shown}{more}")
-    class_names = _sort_labels({r["label"] for r in rows if r["label"]})
+    class_names = sort_labels({r["label"] for r in rows if r["label"]})
     index = {c: i for i, c in enumerate(class_names)}
     has = {c: any(r.get(c) for r in rows) for c in OPTIONAL}
     return Dataset(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,23 @@ DATASETS: Registry[Dataset] = Registry("dataset")
 
 
 def load_dataset(name: str, **options: Any) -> Dataset:
-    """Load a registered dataset by name, or an image folder / CSV manifest given as a path."""
+    """Load a registered dataset by name, or an image folder / CSV file given as a path (an
+    image manifest, or texts when the header has a `text` column)."""
     if name not in DATASETS:
         path = Path(name)
-        if path.suffix.lower() == ".csv" and path.exists():
-            return DATASETS.create("csv", path=path, **options)
+        if path.suffix.lower() == ".csv" and path.is_file():
+            return DATASETS.create(_csv_kind(path), path=path, **options)
         if path.is_dir():
             return DATASETS.create("image-folder", path=path, **options)
     return DATASETS.create(name, **options)
+
+
+def _csv_kind(path: Path) -> str:
+    """ "text-csv" when the header names a `text` column and no `path` column, else "csv"."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    columns = {h.strip() for h in header}
+    return "text-csv" if "text" in columns and "path" not in columns else "csv"
 
 
 def list_datasets() -> list[tuple[str, str]]:

@@ -2,9 +2,12 @@
 
 from headstart.encoders import (  # noqa: F401  (registers the encoders)
     bundled,
+    clip,
+    conse,
     hf_adapter,
     open_clip_adapter,
     raw_pixels,
+    sentence,
     timm_adapter,
 )
 from headstart.encoders.base import Encoder

@@ -1,6 +1,8 @@
-"""`open_clip:<arch>/<tag>`: the image tower of an open_clip model (ViT-B-32/laion2b_s34b_b79k).
+"""`open_clip:<arch>/<tag>`: an open_clip model (ViT-B-32/laion2b_s34b_b79k) as a joint
+image–text encoder.
 
-Image vectors are the projected embeddings (`encode_image`), the space shared with text.
+Image vectors are the projected embeddings (`encode_image`); `encode_text` tokenizes prompts
+with the architecture's tokenizer and returns `encode_text` vectors in the same space.
 Needs the `clip` extra; weights come from the hub named by the pretrained tag.
 """
 
@@ -9,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from headstart.cards import EncoderCard
+from headstart.encoders.clip import JointImageEncoder
 from headstart.encoders.registry import ENCODERS, require
-from headstart.encoders.torch_image import TorchImageEncoder
 from headstart.exceptions import WeightsUnavailableError
 
 
@@ -19,7 +21,7 @@ from headstart.exceptions import WeightsUnavailableError
 )
 def create_open_clip(
     spec: str, device: str = "cpu", precision: str = "fp32", resize: str = "center-crop"
-) -> TorchImageEncoder:
+) -> JointImageEncoder:
     """`spec` is `<architecture>/<pretrained tag>`; the tag may be empty for random weights."""
     require("open_clip", "clip", f"encoder 'open_clip:{spec}'")
     import open_clip
@@ -48,4 +50,12 @@ def create_open_clip(
         versions={"torch": torch.__version__.split("+")[0], "open_clip": open_clip.__version__},
         extra={"precision": precision},
     )
-    return TorchImageEncoder(card, model.encode_image, model, device=device, precision=precision)
+    tokenizer = open_clip.get_tokenizer(arch)
+    target = torch.device(device)
+
+    def text_features(texts: list[str]) -> torch.Tensor:
+        return model.encode_text(tokenizer(texts).to(target))
+
+    return JointImageEncoder(
+        card, model.encode_image, model, device=device, precision=precision, text=text_features
+    )

@@ -19,7 +19,9 @@ from headstart.protocol.metrics import METRICS, calibration_bins, classification
 from headstart.protocol.results import Results
 from headstart.protocol.sampling import ALL, k_shot_indices
 
-CHOSEN = ("C_",)  # fitted attributes that record a hyper-parameter chosen on training data
+# fitted attributes that record a hyper-parameter chosen on training data
+CHOSEN = ("C_", "alpha_", "beta_")
+UNLABELLED = -1
 
 
 def _version(package: str) -> str:
@@ -37,9 +39,36 @@ def _full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarr
     return full
 
 
+def _final(model: BaseEstimator) -> BaseEstimator:
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
 def _chosen(model: BaseEstimator) -> dict[str, Any]:
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    final = _final(model)
     return {name.rstrip("_"): getattr(final, name) for name in CHOSEN if hasattr(final, name)}
+
+
+def _fit_at(
+    template: BaseEstimator, shot: int | str, index: np.ndarray, X: np.ndarray, y: np.ndarray
+) -> BaseEstimator | None:
+    """A clone fitted on the k-shot sample `index` of the training split (None: the head
+    cannot run at this shot level).
+
+    Heads that learn from unlabelled data (`uses_unlabelled`) get the whole training split,
+    labelled only at `index` (−1 elsewhere). At 0 shots only label-free heads run; a
+    zero-shot head is fitted on its class text embeddings, one per class.
+    """
+    model, final = clone(template), _final(template)
+    if getattr(final, "uses_unlabelled", False):
+        masked = np.full(len(y), UNLABELLED)
+        masked[index] = y[index]
+        return model.fit(X, masked)
+    if shot == 0:
+        texts = getattr(final, "class_embeddings", None)
+        if not getattr(final, "label_free", False) or texts is None:
+            return None
+        return model.fit(np.asarray(texts), np.arange(len(texts)))
+    return model.fit(X[index], y[index])
 
 
 def evaluate_few_shot(
@@ -59,7 +88,8 @@ def evaluate_few_shot(
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
     Labels are integers 0..K−1. "all" uses the whole training set once (seed 0): it has no
-    sampling variance to average over.
+    sampling variance to average over; neither has 0 shots, where only label-free heads
+    (zero-shot, TFUP) run.
     """
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     results = Results(
@@ -77,10 +107,12 @@ def evaluate_few_shot(
         }
     )
     for shot in shots:
-        for seed in [0] if shot == ALL else range(seeds):
+        for seed in [0] if shot in (ALL, 0) else range(seeds):
             index = k_shot_indices(y_train, shot, seed)
             for name, template in heads.items():
-                model = clone(template).fit(X_train[index], y_train[index])
+                model = _fit_at(template, shot, index, X_train, y_train)
+                if model is None:
+                    continue
                 proba = _full_proba(model, X_test, n_classes)  # the one look at the test set
                 for metric, value in classification_metrics(proba, y_test).items():
                     results.rows.append(

@@ -16,10 +16,10 @@ def parse_shots(text: str) -> list[int | str]:
         part = part.strip().lower()
         if part == ALL:
             shots.append(ALL)
-        elif part.isdigit() and int(part) > 0:
+        elif part.isdigit():
             shots.append(int(part))
         else:
-            raise DataError(f"shot counts are positive integers or 'all'; got {part!r}")
+            raise DataError(f"shot counts are integers ≥ 0 or 'all'; got {part!r}")
     return shots
 
 
@@ -31,6 +31,8 @@ def k_shot_indices(y: np.ndarray, shots: int | str, seed: int) -> np.ndarray:
     """
     if shots == ALL:
         return np.arange(len(y))
+    if shots == 0:  # zero-shot: no labelled items
+        return np.empty(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
     chosen = []
     for label in np.unique(y):

@@ -28,27 +28,35 @@ def _png(figure: Any) -> bytes:
 
 
 def _shot_axis(levels: list[str]) -> tuple[list[float], list[str]]:
-    """Numeric x positions (log2 of shots; "all" one step past the largest)."""
-    numeric = [float(s) for s in levels if s != "all"]
-    top = max(numeric) if numeric else 1.0
-    xs = [np.log2(float(s)) if s != "all" else np.log2(top) + 1.5 for s in levels]
+    """Numeric x positions: log2 of shots; "0" (zero-shot) one step before the smallest,
+    "all" one step past the largest."""
+    numeric = [float(s) for s in levels if s not in ("all", "0")]
+    top, bottom = (max(numeric), min(numeric)) if numeric else (1.0, 1.0)
+    position = {"all": np.log2(top) + 1.5, "0": np.log2(bottom) - 1.5}
+    xs = [position[s] if s in position else float(np.log2(float(s))) for s in levels]
     return xs, levels
 
 
 def few_shot_curves(results: Results, metric: str = "accuracy") -> bytes:
-    """Mean metric per head vs shots, with its 95% CI as a band."""
+    """Mean metric per head vs shots, with its 95% CI as a band; a head evaluated only at
+    0 shots (zero-shot) is also drawn as a dashed reference line."""
     summary = [s for s in results.summary() if s["metric"] == metric]
     levels = results.shots()
     xs, labels = _shot_axis(levels)
+    x_of = dict(zip(levels, xs, strict=True))
     figure, axis = subplots(figsize=(7, 4.2))
     for head in results.heads():
         cells = {s["shots"]: s for s in summary if s["head"] == head}
-        mean = np.array([cells[level]["mean"] for level in levels])
-        low = np.array([cells[level]["ci_low"] for level in levels], dtype=float)
-        high = np.array([cells[level]["ci_high"] for level in levels], dtype=float)
-        line = axis.plot(xs, mean, marker="o", label=head)[0]
+        own = [level for level in levels if level in cells]
+        at = np.array([x_of[level] for level in own])
+        mean = np.array([cells[level]["mean"] for level in own])
+        low = np.array([cells[level]["ci_low"] for level in own], dtype=float)
+        high = np.array([cells[level]["ci_high"] for level in own], dtype=float)
+        line = axis.plot(at, mean, marker="o", label=head)[0]
+        if own == ["0"]:
+            axis.axhline(mean[0], linestyle="--", linewidth=1, color=line.get_color())
         ok = ~np.isnan(low)
-        axis.fill_between(np.array(xs)[ok], low[ok], high[ok], alpha=0.2, color=line.get_color())
+        axis.fill_between(at[ok], low[ok], high[ok], alpha=0.2, color=line.get_color())
     axis.set_xticks(xs, [f"{s}" for s in labels])
     axis.set_xlabel("training items per class (shots)")
     axis.set_ylabel(f"{metric} (mean, 95% CI band)")

@@ -187,6 +187,6 @@ def _remove_store_files(root: Path) -> None:
 
 
 def describe_failure(item_id: str, position: int, item: Any, reason: str) -> dict[str, str]:
-    """The failures-file row for one skipped item."""
+    """The failures-file row for one skipped item (`path` only for items read from files)."""
     path = item if isinstance(item, str | Path) else ""
     return {"id": item_id, "item": str(position), "path": str(path), "reason": reason}

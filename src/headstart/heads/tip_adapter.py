@@ -1,0 +1,173 @@
+"""`TipAdapter`: the training-free cache model of Tip-Adapter (Zhang et al., ECCV 2022).
+
+Keys K are the L2-normalised support features, values L their one-hot labels. For a query f
+(normalised), logits = s·f·Tᵀ + α·exp(−β(1 − f·Kᵀ))·L, with the zero-shot text classifier T
+and s = 100 (CLIP's logit scale). The official code searches α and β on a validation set — on
+ImageNet, the test set. Here they are chosen by leave-one-out on the support set: each
+support item is scored by the cache of all the others (one Gram matrix serves every fold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import logsumexp
+
+from headstart.heads.base import Head
+from headstart.heads.prototype import l2_normalize
+from headstart.heads.registry import register_head
+from headstart.heads.zero_shot import text_rows
+
+# the official search: β over (0, 7], α over (0, 3] (search_scale [7, 3])
+DEFAULT_BETAS = tuple(np.round(np.linspace(0.5, 7.0, 14), 2))
+DEFAULT_ALPHAS = tuple(np.round(np.linspace(0.25, 3.0, 12), 2))
+MAX_LOO = 4000  # above this many support items, leave-one-out runs on a random subset
+
+
+def cache_logits(affinity: np.ndarray, values: np.ndarray, beta: float) -> np.ndarray:
+    """exp(−β(1 − A))·L for affinities A = f·Kᵀ (n, m) and values L (m, K)."""
+    return np.exp(-beta * (1.0 - affinity)) @ values
+
+
+def choose_alpha_beta(
+    zero_shot: np.ndarray,
+    gram: np.ndarray,
+    values: np.ndarray,
+    y: np.ndarray,
+    alphas: Sequence[float],
+    betas: Sequence[float],
+) -> tuple[float, float, float]:
+    """(α, β, accuracy) maximising leave-one-out accuracy; ties go to the lower held-out NLL.
+
+    `gram` (n, m) holds the affinities of n held-out rows to all m keys, with the row's own
+    key masked out (affinity −inf gives it weight 0).
+    """
+    best = (-1.0, -np.inf, 1.0, 1.0)
+    rows = np.arange(len(y))
+    for beta in betas:
+        cache = cache_logits(gram, values, beta)
+        for alpha in alphas:
+            logits = zero_shot + alpha * cache
+            accuracy = float((logits.argmax(1) == y).mean())
+            log_likelihood = float((logits[rows, y] - logsumexp(logits, axis=1)).mean())
+            if (accuracy, log_likelihood) > best[:2]:
+                best = (accuracy, log_likelihood, float(alpha), float(beta))
+    return best[2], best[3], best[0]
+
+
+class TipAdapter(Head):
+    """Tip-Adapter: zero-shot text logits plus a cache of the labelled support set.
+
+    `alpha`/`beta` fix the cache weight and sharpness; left as None they are chosen from
+    `alphas` × `betas` by leave-one-out accuracy on the support set (with one item per
+    class no item can be left out, and α = β = 1, the paper's initialisation, is used).
+    `logit_scale` multiplies the zero-shot cosines (100 for CLIP).
+    """
+
+    def __init__(
+        self,
+        class_embeddings: np.ndarray | None = None,
+        alpha: float | None = None,
+        beta: float | None = None,
+        alphas: Sequence[float] = DEFAULT_ALPHAS,
+        betas: Sequence[float] = DEFAULT_BETAS,
+        logit_scale: float = 100.0,
+        random_state: int = 0,
+    ) -> None:
+        self.class_embeddings = class_embeddings
+        self.alpha = alpha
+        self.beta = beta
+        self.alphas = alphas
+        self.betas = betas
+        self.logit_scale = logit_scale
+        self.random_state = random_state
+
+    def _zero_shot(self, features: np.ndarray) -> np.ndarray:
+        return self.logit_scale * (features @ self.text_.T.astype(features.dtype))
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.text_ = text_rows(self.class_embeddings, self.classes_, X.shape[1])
+        self.keys_ = l2_normalize(X)
+        self.values_ = np.eye(len(self.classes_))[y]
+        alphas = [self.alpha] if self.alpha is not None else list(self.alphas)
+        betas = [self.beta] if self.beta is not None else list(self.betas)
+        self.alpha_, self.beta_, self.loo_accuracy_ = alphas[0], betas[0], float("nan")
+        if len(alphas) * len(betas) > 1 and np.bincount(y).min() >= 2:
+            held = np.arange(len(y))
+            if len(y) > MAX_LOO:
+                held = np.random.default_rng(self.random_state).choice(len(y), MAX_LOO, False)
+            gram = (self.keys_[held] @ self.keys_.T).astype(np.float64)
+            gram[np.arange(len(held)), held] = -np.inf  # leave the item itself out
+            zero_shot = self._zero_shot(self.keys_[held]).astype(np.float64)
+            self.alpha_, self.beta_, self.loo_accuracy_ = choose_alpha_beta(
+                zero_shot, gram, self.values_, y[held], alphas, betas
+            )
+        elif len(alphas) * len(betas) > 1:  # one item in some class: the paper's initial values
+            self.alpha_, self.beta_ = 1.0, 1.0
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        features = l2_normalize(X)
+        affinity = (features @ self.keys_.T.astype(features.dtype)).astype(np.float64)
+        cache = cache_logits(affinity, self.values_, self.beta_)
+        return self._zero_shot(features).astype(np.float64) + self.alpha_ * cache
+
+
+register_head("tip-adapter", TipAdapter)
+
+
+class TipAdapterF(TipAdapter):
+    """Tip-Adapter-F: the cache keys become parameters, fine-tuned by cross-entropy on the
+    support set (AdamW, lr 1e-3, eps 1e-4, cosine schedule, `epochs` 20 as in the paper).
+
+    α and β are chosen first, as for `TipAdapter` (leave-one-out on the support set), and kept.
+    """
+
+    def __init__(
+        self,
+        class_embeddings: np.ndarray | None = None,
+        alpha: float | None = None,
+        beta: float | None = None,
+        alphas: Sequence[float] = DEFAULT_ALPHAS,
+        betas: Sequence[float] = DEFAULT_BETAS,
+        logit_scale: float = 100.0,
+        epochs: int = 20,
+        lr: float = 1e-3,
+        batch_size: int = 256,
+        random_state: int = 0,
+    ) -> None:
+        super().__init__(class_embeddings, alpha, beta, alphas, betas, logit_scale, random_state)
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        super()._fit(X, y)
+        generator = torch.Generator().manual_seed(self.random_state)
+        features = torch.as_tensor(self.keys_, dtype=torch.float32)
+        keys = torch.nn.Parameter(features.clone())
+        values = torch.as_tensor(self.values_, dtype=torch.float32)
+        zero_shot = torch.as_tensor(self._zero_shot(self.keys_), dtype=torch.float32)
+        labels = torch.as_tensor(y)
+        optimiser = torch.optim.AdamW([keys], lr=self.lr, eps=1e-4)
+        steps_per_epoch = -(-len(y) // self.batch_size)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimiser, max(1, self.epochs * steps_per_epoch)
+        )
+        for _ in range(self.epochs):
+            order = torch.randperm(len(y), generator=generator)
+            for start in range(0, len(y), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                affinity = features[batch] @ keys.T
+                cache = torch.exp(-self.beta_ * (1.0 - affinity)) @ values
+                loss = F.cross_entropy(zero_shot[batch] + self.alpha_ * cache, labels[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+        self.keys_ = keys.detach().double().numpy()
+
+
+register_head("tip-adapter-f", TipAdapterF)

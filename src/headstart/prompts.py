@@ -1,0 +1,133 @@
+"""Class texts → class embeddings for zero-shot heads: prompt templates and descriptions.
+
+A class embedding is built in the encoder's own joint space. With templates (CLIP's prompt
+ensembling), it is the renormalised mean of the normalised embeddings of every template
+filled with the class name. With descriptions (Menon & Vondrick, ICLR 2023), it is the plain
+mean of the normalised descriptor embeddings, so that its dot product with a normalised image
+is the mean cosine over descriptors, the paper's score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from headstart.exceptions import DataError
+
+DEFAULT_TEMPLATES = ("a photo of a {}.",)
+TEXT_TEMPLATES = ("{}", "a text about {}.")  # for text corpora: the name itself, and a topic
+
+
+class TextEmbedder(Protocol):
+    """An encoder that can embed free text into its own space (`encode_text`)."""
+
+    def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def text_encoder_of(encoder: Any) -> TextEmbedder:
+    """The encoder itself if it embeds texts, or a clear error naming it."""
+    if not hasattr(encoder, "encode_text"):
+        raise DataError(
+            f"encoder {encoder.name!r} has no text side: zero-shot heads need a joint "
+            "image-text space (clip, open_clip, conse) or a text encoder (minilm, st:...)"
+        )
+    return encoder
+
+
+def class_embeddings(
+    encoder: Any, class_names: Sequence[str], templates: Sequence[str] = DEFAULT_TEMPLATES
+) -> np.ndarray:
+    """(K, d) prompt-ensemble embeddings: mean over templates, normalised."""
+    if not templates or any("{}" not in t for t in templates):
+        raise DataError(f"every template needs a '{{}}' for the class name, got {list(templates)}")
+    texts = [t.format(name) for name in class_names for t in templates]
+    vectors = _normalise(text_encoder_of(encoder).encode_text(texts))
+    return _normalise(vectors.reshape(len(class_names), len(templates), -1).mean(axis=1))
+
+
+def read_descriptions(path: str | Path) -> dict[str, list[str]]:
+    """A JSON object {class name: [descriptor, ...]}, checked."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"cannot read descriptions {source}: {error}") from error
+    if not isinstance(data, dict):
+        raise DataError(f"{source}: expected a JSON object of class name → list of descriptors")
+    for name, descriptors in data.items():
+        if not isinstance(descriptors, list) or not all(isinstance(d, str) for d in descriptors):
+            raise DataError(f"{source}: class {name!r} must map to a list of strings")
+    return data
+
+
+def description_embeddings(
+    encoder: Any,
+    class_names: Sequence[str],
+    descriptions: Mapping[str, Sequence[str]],
+    pattern: str = "{name}, which {descriptor}",
+) -> np.ndarray:
+    """(K, d) mean normalised embedding of "{class}, which {descriptor}" per class.
+
+    A class without descriptors falls back to its bare name (one descriptor: the name).
+    """
+    missing = [c for c in class_names if not descriptions.get(c)]
+    texts, owner = [], []
+    for k, name in enumerate(class_names):
+        for descriptor in descriptions.get(name) or []:
+            texts.append(pattern.format(name=name, descriptor=descriptor))
+            owner.append(k)
+        if name in missing:
+            texts.append(name)
+            owner.append(k)
+    vectors = _normalise(text_encoder_of(encoder).encode_text(texts))
+    owner_index = np.asarray(owner)
+    return np.stack([vectors[owner_index == k].mean(axis=0) for k in range(len(class_names))])
+
+
+def read_differential_descriptions(path: str | Path) -> dict[str, dict[str, list[str]]]:
+    """JSON {class i: {class j: [what an i has that a j has not, ...]}}, checked."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"cannot read differential descriptions {source}: {error}") from error
+    ok = isinstance(data, dict) and all(
+        isinstance(row, dict)
+        and all(isinstance(v, list) and all(isinstance(d, str) for d in v) for v in row.values())
+        for row in data.values()
+    )
+    if not ok:
+        raise DataError(f"{source}: expected {{class: {{other class: [descriptions]}}}}")
+    return data
+
+
+def differential_embeddings(
+    encoder: Any, class_names: Sequence[str], pairs: Mapping[str, Mapping[str, Sequence[str]]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per ordered pair (i, j): the sum (K, K, d) and count (K, K) of the normalised
+    embeddings of i's descriptions against j — the inputs of the `fudd` head."""
+    index = {name: k for k, name in enumerate(class_names)}
+    texts, owners = [], []
+    for first, row in pairs.items():
+        for second, descriptions in row.items():
+            if first in index and second in index and first != second:
+                texts += list(descriptions)
+                owners += [(index[first], index[second])] * len(descriptions)
+    if not texts:
+        raise DataError("no differential description names two of the classes")
+    vectors = _normalise(text_encoder_of(encoder).encode_text(texts))
+    k = len(class_names)
+    sums, counts = np.zeros((k, k, vectors.shape[1])), np.zeros((k, k))
+    for (i, j), vector in zip(owners, vectors, strict=True):
+        sums[i, j] += vector
+        counts[i, j] += 1
+    return sums, counts

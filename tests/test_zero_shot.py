@@ -1,0 +1,295 @@
+"""Zero-shot and training-free heads: equations of the papers, recomputed here by hand."""
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax, softmax
+
+from headstart.heads import GDAZeroShot, TipAdapter, ZeroShot, create_head
+from headstart.heads.tfup import TFUP
+from headstart.persistence import load_model, save_model
+from headstart.protocol import evaluate_few_shot
+
+
+def unit(a):
+    return a / np.linalg.norm(a, axis=-1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def joint():
+    """Images near their class text in a 16-d joint space: 4 classes."""
+    rng = np.random.default_rng(0)
+    texts = unit(rng.normal(size=(4, 16)))
+    y = np.repeat(np.arange(4), 8)
+    X = texts[y] * 2.0 + rng.normal(size=(32, 16)) * 0.6
+    y_test = np.repeat(np.arange(4), 25)
+    X_test = texts[y_test] * 2.0 + rng.normal(size=(100, 16)) * 0.6
+    return texts, X, y, X_test, y_test
+
+
+def test_zero_shot_is_scaled_cosine(joint):
+    texts, X, y, X_test, _ = joint
+    head = ZeroShot(class_embeddings=texts).fit(X, y)
+    np.testing.assert_allclose(head.scores(X_test), 100 * unit(X_test) @ texts.T, atol=1e-10)
+    with pytest.raises(ValueError, match="have 16 dimensions but the features have 5"):
+        ZeroShot(class_embeddings=texts).fit(X[:, :5], y)
+    with pytest.raises(ValueError, match="label 7 has no text"):
+        ZeroShot(class_embeddings=texts).fit(X, np.where(y == 3, 7, y))
+
+
+def test_description_scores_are_mean_cosines(joint):
+    """Menon & Vondrick: s(c, x) = mean over descriptors d of cos(x, φ(d))."""
+    texts, X, y, X_test, _ = joint
+    rng = np.random.default_rng(1)
+    descriptors = [unit(texts[k] + rng.normal(size=(3, 16)) * 0.5) for k in range(4)]
+    table = np.stack([d.mean(0) for d in descriptors])  # what description_embeddings builds
+    head = ZeroShot(class_embeddings=table, normalize_text=False, temperature=1.0).fit(X, y)
+    expected = np.stack([(unit(X_test) @ d.T).mean(1) for d in descriptors], axis=1)
+    np.testing.assert_allclose(head.scores(X_test), expected, atol=1e-10)
+
+
+def test_tip_adapter_logits_equal_the_paper(joint):
+    texts, X, y, X_test, _ = joint
+    head = TipAdapter(class_embeddings=texts, alpha=1.7, beta=5.5).fit(X, y)
+    f, keys = unit(X_test), unit(X)
+    expected = 100 * f @ texts.T + 1.7 * np.exp(-5.5 * (1 - f @ keys.T)) @ np.eye(4)[y]
+    np.testing.assert_allclose(head.scores(X_test), expected, atol=1e-9)
+    searched = TipAdapter(class_embeddings=texts).fit(X, y)
+    assert searched.alpha_ > 0 and searched.beta_ > 0 and searched.loo_accuracy_ > 0.5
+    one_shot = TipAdapter(class_embeddings=texts).fit(X[::8], y[::8])
+    assert (one_shot.alpha_, one_shot.beta_) == (1.0, 1.0)
+
+
+def test_gda_zero_shot_logits_equal_the_paper(joint):
+    texts, X, y, X_test, _ = joint
+    head = GDAZeroShot(class_embeddings=texts, alpha=0.3).fit(X, y)
+    f, support = unit(X_test), unit(X)
+    n, d = support.shape
+    means = np.stack([support[y == k].mean(0) for k in range(4)])
+    centred = support - means[y]
+    sigma = centred.T @ centred / (n - 1)
+    precision = d * np.linalg.pinv((n - 1) * sigma + np.trace(sigma) * np.eye(d))
+    W = means @ precision
+    b = np.log(0.25) - 0.5 * np.einsum("kd,kd->k", W, means)  # uniform priors
+    expected = 100 * f @ texts.T + 0.3 * (f @ W.T + b)
+    np.testing.assert_allclose(head.scores(X_test), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_tfup_cache_and_multi_level_similarity(joint):
+    texts, X, _y, X_test, y_test = joint
+    head = TFUP(class_embeddings=texts, per_class=3).fit(X)  # no labels at all
+    assert head.n_pseudo_labelled_ == 12 and head.classes_.tolist() == [0, 1, 2, 3]
+    support = unit(X)
+    log_p = log_softmax(10 * support @ texts.T, axis=1)
+    p = np.exp(log_p)
+    for c in range(4):  # the 3 most prototypical of the top-6 items of class c
+        top = np.argsort(-log_p[:, c], kind="stable")[:6]
+        kl = np.array([[np.sum(p[i] * (log_p[i] - log_p[j])) for j in top] for i in top])
+        keep = top[np.argsort(kl.sum(1), kind="stable")[:3]]
+        np.testing.assert_allclose(head.keys_[3 * c : 3 * c + 3], support[keep])
+    f = unit(X_test)
+    log_q = log_softmax(10 * f @ texts.T, axis=1)
+    q = np.exp(log_q)
+    cache_log = log_softmax(10 * head.keys_ @ texts.T, axis=1)
+    kl = np.array(
+        [[np.sum(q[i] * (log_q[i] - cache_log[j])) for j in range(12)] for i in range(100)]
+    )
+    z = (kl - kl.mean(1, keepdims=True)) / kl.std(1, keepdims=True)
+    scaled = (z - z.min(1, keepdims=True)) / (z.max(1, keepdims=True) - z.min(1, keepdims=True))
+    affinity = (f @ head.keys_.T) * 2 * (1 - scaled)
+    expected = 100 * f @ texts.T + 0.3 * np.exp(-(1 - affinity)) @ head.values_
+    np.testing.assert_allclose(head.scores(X_test), expected, atol=1e-8)
+    assert (head.predict(X_test) == y_test).mean() > 0.8
+
+
+def test_training_free_heads_round_trip_and_run_in_the_protocol(tmp_path, joint):
+    texts, X, y, X_test, y_test = joint
+    heads = {
+        "zero-shot": create_head("zero-shot", class_embeddings=texts),
+        "tip-adapter": create_head("tip-adapter", class_embeddings=texts),
+        "gda-zero-shot": create_head("gda-zero-shot", class_embeddings=texts),
+        "tfup": create_head("tfup", class_embeddings=texts),
+    }
+    for name, head in heads.items():
+        fitted = head.fit(X, y)
+        save_model(fitted, tmp_path / name)
+        again = load_model(tmp_path / name)
+        np.testing.assert_array_equal(again.predict_proba(X_test), fitted.predict_proba(X_test))
+    results = evaluate_few_shot(X, y, X_test, y_test, heads, shots=[0, 2], seeds=2)
+    ran = {(r["head"], r["shots"]) for r in results.rows}
+    assert ("zero-shot", 0) in ran and ("tfup", 0) in ran and ("tip-adapter", 0) not in ran
+    assert ("tip-adapter", 2) in ran and ("gda-zero-shot", 2) in ran
+    proba = softmax(heads["zero-shot"].scores(X_test), axis=1)
+    zero = [r["value"] for r in results.rows if r["head"] == "zero-shot" and r["shots"] == 0]
+    assert zero[0] == pytest.approx((proba.argmax(1) == y_test).mean())  # accuracy comes first
+
+
+def test_lbl2vec_label_vectors_are_seed_and_nearest_documents(joint):
+    texts, X, _y, X_test, y_test = joint
+    seeds = unit(texts + np.random.default_rng(2).normal(size=texts.shape) * 0.2)
+    head = create_head("lbl2vec", class_embeddings=seeds, offset=0.1, min_docs=2).fit(X)
+    documents = unit(X)
+    for k in range(4):
+        cos = documents @ seeds[k]
+        chosen = np.flatnonzero(cos >= cos.max() - 0.1)
+        if len(chosen) < 2:
+            chosen = np.argsort(-cos, kind="stable")[:2]
+        expected = unit(np.vstack([seeds[k], documents[chosen]]).mean(0))
+        np.testing.assert_allclose(head.label_vectors_[k], expected, atol=1e-10)
+        assert head.documents_per_class_[k] == len(chosen)
+    assert (head.predict(X_test) == y_test).mean() > 0.8
+
+
+def test_conse_maps_photos_near_their_class_names():
+    from skimage import data
+
+    from headstart.encoders import create_encoder
+    from headstart.prompts import class_embeddings
+
+    encoder = create_encoder("conse")
+    photos = [data.chelsea(), data.coffee(), data.rocket()]
+    X = encoder.encode(photos)
+    assert X.shape == (3, 384) and encoder.card.name == "conse"
+    # the definition: posterior-weighted mean of the top-10 ImageNet name embeddings
+    logits = encoder.image.encode(photos[:1])
+    p = softmax(logits.astype(np.float64), axis=1)[0]
+    top = np.argsort(-p)[:10]
+    expected = (p[top] / p[top].sum()) @ encoder.name_vectors[top]
+    np.testing.assert_allclose(X[0], expected, atol=1e-5)
+    texts = class_embeddings(encoder, ["cat", "cup of coffee", "space rocket"])
+    head = ZeroShot(class_embeddings=texts).fit(texts, np.arange(3))
+    assert head.predict(X).tolist() == [0, 1, 2]
+
+
+def test_tip_adapter_f_fine_tunes_only_the_keys(joint):
+    texts, X, y, _X_test, _y_test = joint
+    # a weak text side, so that the support set is not already fitted perfectly
+    settings = {"class_embeddings": texts, "alpha": 1.0, "beta": 1.0, "logit_scale": 1.0}
+    plain = TipAdapter(**settings).fit(X, y)
+    tuned = create_head("tip-adapter-f", **settings).fit(X, y)
+    assert (tuned.alpha_, tuned.beta_) == (plain.alpha_, plain.beta_)
+    assert not np.allclose(tuned.keys_, plain.keys_)
+
+    def support_nll(model):
+        return -log_softmax(model.scores(X), axis=1)[np.arange(len(y)), y].mean()
+
+    assert support_nll(tuned) < support_nll(plain)  # the cross-entropy it minimises went down
+
+
+def test_pac_bayes_bounds():
+    from headstart.protocol.pac_bayes import binary_kl, pac_bayes_bound, rank_prompts
+
+    m, kl = 1000, np.log(20)  # uniform prior over 20 prompts
+    budget = (kl + np.log(2 * np.sqrt(m) / 0.05)) / m
+    assert pac_bayes_bound(0.1, m, kl, form="sqrt") == pytest.approx(0.1 + np.sqrt(budget / 2))
+    tight = pac_bayes_bound(0.1, m, kl)
+    assert binary_kl(0.1, tight) == pytest.approx(budget, rel=1e-6)  # the kl-inverse
+    assert 0.1 < tight < pac_bayes_bound(0.1, m, kl, form="sqrt")  # tighter than Pinsker
+    ranked = rank_prompts({"a {}": 0.2, "b {}": 0.1, "c {}": 0.3}, m=500)
+    assert [r.prompt for r in ranked] == ["b {}", "a {}", "c {}"]
+    assert ranked[0].kl == pytest.approx(np.log(3))
+    # a prior that favours a prompt can change the choice
+    ranked = rank_prompts({"a": 0.11, "b": 0.10}, m=50, log_prior={"a": -0.01, "b": -30.0})
+    assert ranked[0].prompt == "a"
+
+
+def test_fudd_reranks_the_top_k_by_differential_descriptions(joint):
+    texts, X, y, X_test, _ = joint
+    rng = np.random.default_rng(3)
+    sums = rng.normal(size=(4, 4, 16)) * (1 - np.eye(4))[..., None]
+    counts = np.ones((4, 4)) - np.eye(4)
+    counts[2, :] = 0  # class 2 has no descriptions: falls back to its template embedding
+    sums[2, :] = 0
+    head = create_head(
+        "fudd", class_embeddings=texts, pair_sums=sums, pair_counts=counts, top_k=3
+    ).fit(X, y)
+    f = unit(X_test)
+    cosines = f @ texts.T
+    scores = head.scores(X_test)
+    for row in range(len(f)):
+        top = np.argsort(-cosines[row], kind="stable")[:3]
+        embedding = np.stack(
+            [unit(sums[i, [j for j in top if j != i]].sum(0)) if i != 2 else texts[2] for i in top]
+        )
+        expected = top[np.argsort(-(f[row] @ embedding.T), kind="stable")]
+        order = np.argsort(-scores[row], kind="stable")
+        assert order[:3].tolist() == expected.tolist()
+        assert order[3:].tolist() == np.argsort(-cosines[row], kind="stable")[3:].tolist()
+
+
+def test_cased_names_come_from_the_retrieved_captions():
+    from headstart.heads.cased import CaSED, caption_words
+
+    captions = [
+        "A photo of two cats on a sofa",
+        "the cat sleeps",
+        "rockets launching into space",
+        "a rocket on the launch pad",
+    ]
+    words, incidence = caption_words(captions)
+    assert "cat" in words and "rocket" in words and "photo" not in words and "the" not in words
+    assert incidence[0, words.index("cat")] == 1 and incidence[2, words.index("rocket")] == 1
+    rng = np.random.default_rng(4)
+    word_vectors = unit(rng.normal(size=(len(words), 16)))
+    cat, rocket = word_vectors[words.index("cat")], word_vectors[words.index("rocket")]
+    caption_vectors = unit(np.stack([cat, cat, rocket, rocket]) + rng.normal(size=(4, 16)) * 0.1)
+    model = CaSED(caption_vectors, word_vectors, incidence, words, k=2, min_count=2)
+    images = unit(np.stack([cat, rocket]) + rng.normal(size=(2, 16)) * 0.1)
+    assert model.predict_names(images) == ["cat", "rocket"]
+    scores = model.candidate_scores(images)
+    # only words in both retrieved captions are candidates; p is a mixture of two softmaxes
+    assert set(np.flatnonzero(scores[0])) <= {words.index("cat")} | set(
+        np.flatnonzero(incidence[[0, 1]].sum(0) >= 2)
+    )
+    np.testing.assert_allclose(scores.sum(1), 1.0)
+
+
+def test_hf_clip_adapter_on_a_tiny_random_config(tmp_path):
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from headstart.encoders import create_encoder
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, "a": 2, "photo": 3, "of": 4, "cat": 5, "dog": 6, ".": 7}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=words, pad_token="[PAD]", unk_token="[UNK]"
+    )
+    tokenizer.save_pretrained(tmp_path)
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
+    config = transformers.CLIPConfig(
+        text_config={
+            **small,
+            "vocab_size": 8,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 16,
+        },
+        vision_config={**small, "image_size": 32, "patch_size": 8, "num_attention_heads": 2},
+        projection_dim=24,
+    )
+    torch.manual_seed(0)
+    transformers.CLIPModel(config).save_pretrained(tmp_path)
+    encoder = create_encoder(f"clip:{tmp_path}")
+    assert encoder.card.output_dim == 24 and encoder.card.input_size == 32
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(2)]
+    vectors = encoder.encode(images)
+    texts = encoder.encode_text(["a photo of a cat .", "a photo of a dog ."])
+    assert vectors.shape == (2, 24) and texts.shape == (2, 24)
+    model = transformers.CLIPModel.from_pretrained(tmp_path).eval()
+    with torch.inference_mode():
+        pixels = encoder.to_tensor([encoder.prepare(i) for i in images])
+        direct = model.get_image_features(pixel_values=pixels)
+        tokens = tokenizer(
+            ["a photo of a cat .", "a photo of a dog ."], return_tensors="pt", padding=True
+        )
+        direct_text = model.get_text_features(**tokens)
+    direct = direct if isinstance(direct, torch.Tensor) else direct.pooler_output
+    direct_text = (
+        direct_text if isinstance(direct_text, torch.Tensor) else direct_text.pooler_output
+    )
+    np.testing.assert_allclose(vectors, direct.numpy(), atol=1e-5)
+    np.testing.assert_allclose(texts, direct_text.numpy(), atol=1e-5)
+    head = ZeroShot(class_embeddings=texts).fit(texts, np.arange(2))  # runs in the joint space
+    assert head.predict_proba(vectors).shape == (2, 2)
