@@ -14,7 +14,7 @@ import torch
 
 from headstart.heads.base import LinearHead
 from headstart.heads.registry import register_head
-from headstart.heads.tensors import as_tensor, compute_dtype, to_numpy
+from headstart.heads.tensors import as_tensor, compute_dtype, product, to_numpy
 
 
 def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -25,15 +25,15 @@ def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torc
     """
     n, d = centred.shape
     # S (n ≥ d) or the Gram matrix CCᵀ (n < d): either has trace tr(S)
-    small = centred @ centred.T if n < d else centred.T @ centred
+    small = product(centred, centred.T) if n < d else product(centred.T, centred)
     ridge = torch.trace(small) / max(n - 1, 1)
     if ridge <= 0:
         spread = targets - targets.mean(dim=1, keepdim=True)
         ridge = (spread * spread).sum() / max(targets.shape[1] - 1, 1) + 1e-12
         return d * targets / ridge
     if n < d:  # (λI + CᵀC)⁻¹ = (I − Cᵀ(λI + CCᵀ)⁻¹C) / λ
-        gram = small + ridge * torch.eye(n, dtype=centred.dtype, device=centred.device)
-        inner = torch.linalg.solve(gram, centred @ targets)
+        regularised = small + ridge * torch.eye(n, dtype=centred.dtype, device=centred.device)
+        inner = torch.linalg.solve(regularised, centred @ targets)
         return d * (targets - centred.T @ inner) / ridge
     scatter = small + ridge * torch.eye(d, dtype=centred.dtype, device=centred.device)
     factor = torch.linalg.cholesky(scatter)

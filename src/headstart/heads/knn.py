@@ -12,7 +12,7 @@ import torch
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
-from headstart.heads.tensors import as_tensor, to_numpy
+from headstart.heads.tensors import as_tensor, product, to_numpy
 
 
 class KNN(Head):
@@ -59,7 +59,7 @@ class KNN(Head):
             queries = as_tensor(
                 l2_normalize(X[start : start + self.batch_size]), self.device, dtype
             )
-            similarity, index = torch.topk(queries @ support.T, k, dim=1)  # (B, k)
+            similarity, index = torch.topk(product(queries, support.T), k, dim=1)  # (B, k)
             if self.weights == "uniform":
                 weight = torch.ones_like(similarity)
             else:  # subtract the row max so exp never overflows; ratios are unchanged

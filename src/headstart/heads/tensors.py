@@ -36,3 +36,11 @@ def compute_dtype(precision: str, X: np.ndarray, device: str) -> torch.dtype:
     if chosen is not None:
         return chosen
     return torch.float32 if X.size > FLOAT32_ABOVE else device_dtype(device)
+
+
+def product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b. On CPU through NumPy: its BLAS (OpenBLAS) ran large products about twice as
+    fast as torch's MKL on the AMD EPYC benchmark machine (benchmarks/RESULTS.md)."""
+    if a.device.type == "cpu" and b.device.type == "cpu":
+        return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
+    return a @ b
