@@ -35,7 +35,11 @@ def saved(tmp_path_factory):
     y_train, y_test = np.repeat(np.arange(3), 30), np.repeat(np.arange(3), 20)
     X_train = centers[y_train] + rng.normal(size=(90, 8))
     X_test = centers[y_test] + rng.normal(size=(60, 8))
-    heads = {"gda": create_head("gda"), "prototype": create_head("prototype")}
+    heads = {
+        "gda": create_head("gda"),
+        "prototype": create_head("prototype"),
+        "zero-shot": create_head("zero-shot", class_embeddings=centers),  # a 0-shot row
+    }
     folder = tmp_path_factory.mktemp("results")
     evaluate_few_shot(
         X_train,
@@ -43,7 +47,7 @@ def saved(tmp_path_factory):
         X_test,
         y_test,
         heads,
-        shots=[1, 4, "all"],
+        shots=[0, 1, 4, "all"],
         seeds=4,
         dataset="blobs",
         encoder="none",

@@ -15,9 +15,8 @@ from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
-from headstart.heads import list_heads
+from headstart.heads import list_heads, needs_class_texts
 from headstart.progress import progress_bar
-from headstart.prompts import DEFAULT_TEMPLATES
 from headstart.protocol import Results, parse_shots
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
@@ -174,6 +173,8 @@ def nearest_class_mean_accuracy(store: Store) -> dict[str, Any]:
 DEMO_HEAD_PARAMS = {
     name: {"Cs": (0.1, 1.0, 10.0), "max_iter": 100} for name in ("linear-probe", "linear-svm")
 }
+# the zero-shot row of the demo: heads on the ConSE joint space (Lite0 posteriors × MiniLM)
+DEMO_TEXT_HEADS = ("zero-shot", "tip-adapter", "gda-zero-shot", "tfup")
 
 
 def demo(
@@ -185,7 +186,8 @@ def demo(
     heads: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The main job on bundled data: embed Fashion-MNIST (else MNIST-5k) with
-    EfficientNet-Lite0, run the k-shot grid for every head, and write the HTML report."""
+    EfficientNet-Lite0, run the k-shot grid for every head; embed it in the ConSE joint space
+    and add zero-shot (0 shots) and training-free heads; write one HTML report."""
     try:
         data = prepare_dataset("fashion-mnist", limit=limit)
     except DataError:
@@ -194,16 +196,20 @@ def demo(
     embedded = embed(
         data, "efficientnet-lite0", out / f"{data.name}-efficientnet-lite0", progress=progress
     )
-    names = list(heads or [name for name, _ in list_heads()])
+    names = list(heads or [n for n, _ in list_heads() if not needs_class_texts(n)])
     results = evaluate(
-        embedded.store.root,
-        names,
-        shots,
-        seeds,
-        out / "results",
-        progress=progress,
-        head_params=DEMO_HEAD_PARAMS,
+        embedded.store.root, names, shots, seeds, progress=progress, head_params=DEMO_HEAD_PARAMS
     )
+    joint = embed(data, "conse", out / f"{data.name}-conse", progress=progress)
+    zero_shot = evaluate(
+        joint.store.root,
+        list(DEMO_TEXT_HEADS),
+        [0, *(s for s in shots if s != 0)],
+        seeds,
+        progress=progress,
+    )
+    results.extend(zero_shot, "conse")
+    results.save(out / "results")
     path = report(out / "results", out / "report.html")
     return {"embed": embedded.summary(), "results": results, "report": path}
 
@@ -293,7 +299,7 @@ def class_texts(
     chosen = _lines_or_list(templates, "|")
     return workflow.ClassTexts(
         names=_lines_or_list(names, ","),
-        templates=tuple(chosen) if chosen else DEFAULT_TEMPLATES,
+        templates=tuple(chosen) if chosen else None,
         descriptions=descriptions,
     )
 

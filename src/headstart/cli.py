@@ -141,12 +141,15 @@ def _print_grid(results: Any, metric: str, title: str) -> None:
     table.add_column("head", style="bold")
     levels = results.shots()
     for level in levels:
-        table.add_column(f"{level}-shot" if level != "all" else "all")
+        table.add_column({"all": "all", "0": "zero-shot"}.get(level, f"{level}-shot"))
     cells = {(r["head"], r["shots"]): r for r in results.summary() if r["metric"] == metric}
     for head in results.heads():
         row = [head]
         for level in levels:
-            cell = cells[(head, level)]
+            cell = cells.get((head, level))
+            if cell is None:  # e.g. a head that needs labels, at 0 shots
+                row.append("—")
+                continue
             ci = "" if cell["seeds"] < 2 else f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
             row.append(f"{cell['mean']:.3f}{ci}")
         table.add_row(*row)

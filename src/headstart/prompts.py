@@ -19,7 +19,6 @@ import numpy as np
 from headstart.exceptions import DataError
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
-TEXT_TEMPLATES = ("{}", "a text about {}.")  # for text corpora: the name itself, and a topic
 
 
 class TextEmbedder(Protocol):
@@ -43,10 +42,18 @@ def text_encoder_of(encoder: Any) -> TextEmbedder:
     return encoder
 
 
+def default_templates(encoder: Any) -> tuple[str, ...]:
+    """The encoder's own prompt format (`default_templates`), else CLIP's "a photo of a {}."
+    A text encoder or ConSE, whose image side mixes bare class names, matches bare names."""
+    return tuple(getattr(encoder, "default_templates", DEFAULT_TEMPLATES))
+
+
 def class_embeddings(
-    encoder: Any, class_names: Sequence[str], templates: Sequence[str] = DEFAULT_TEMPLATES
+    encoder: Any, class_names: Sequence[str], templates: Sequence[str] | None = None
 ) -> np.ndarray:
-    """(K, d) prompt-ensemble embeddings: mean over templates, normalised."""
+    """(K, d) prompt-ensemble embeddings: mean over templates (default: the encoder's),
+    normalised."""
+    templates = default_templates(encoder) if templates is None else templates
     if not templates or any("{}" not in t for t in templates):
         raise DataError(f"every template needs a '{{}}' for the class name, got {list(templates)}")
     texts = [t.format(name) for name in class_names for t in templates]

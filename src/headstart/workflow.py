@@ -20,7 +20,6 @@ from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head
 from headstart.persistence import TRANSFORMS, load_model, save_model
 from headstart.prompts import (
-    DEFAULT_TEMPLATES,
     class_embeddings,
     description_embeddings,
     read_descriptions,
@@ -58,7 +57,7 @@ class ClassTexts:
     in prompt `templates`, or a JSON file of per-class `descriptions` (descriptors)."""
 
     names: Sequence[str] | None = None
-    templates: Sequence[str] = DEFAULT_TEMPLATES
+    templates: Sequence[str] | None = None  # None: the encoder's own default
     descriptions: str | Path | None = None
 
 

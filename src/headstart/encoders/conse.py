@@ -42,6 +42,8 @@ def imagenet_class_names(first_lemma_only: bool = True) -> list[str]:
 class ConSEEncoder(Encoder):
     """Images → posterior-weighted mean of class-name text embeddings (the text space)."""
 
+    default_templates = ("{}",)  # images are mixtures of bare class names
+
     def __init__(
         self, image: Encoder, text: Encoder, class_names: Sequence[str], top: int = 10
     ) -> None:

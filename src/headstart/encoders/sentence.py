@@ -38,6 +38,8 @@ def prepare_text(item: Any) -> str:
 class SentenceEncoder(Encoder):
     """A sentence-transformers model behind the `Encoder` contract; also embeds class texts."""
 
+    default_templates = ("{}",)  # documents against bare class names or keywords
+
     def __init__(self, card: EncoderCard, model: Any) -> None:
         self.card = card
         self.model = model
@@ -63,7 +65,9 @@ class SentenceEncoder(Encoder):
 def _load(source: str, device: str, local: bool) -> Any:
     require("sentence_transformers", "text", f"text encoder {source!r}")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # headstart shows its own progress
     try:
         return SentenceTransformer(source, device=device, local_files_only=local)
     except (OSError, ValueError) as error:

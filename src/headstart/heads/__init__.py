@@ -10,7 +10,7 @@ from headstart.heads.lbl2vec import Lbl2Vec
 from headstart.heads.linear_probe import LinearProbe
 from headstart.heads.linear_svm import LinearSVM
 from headstart.heads.prototype import Prototype
-from headstart.heads.registry import HEADS, create_head, list_heads
+from headstart.heads.registry import HEADS, create_head, list_heads, needs_class_texts
 from headstart.heads.tfup import TFUP
 from headstart.heads.tip_adapter import TipAdapter, TipAdapterF
 from headstart.heads.transforms import Center, L2Normalize, PCAWhiten
@@ -37,4 +37,5 @@ __all__ = [
     "ZeroShot",
     "create_head",
     "list_heads",
+    "needs_class_texts",
 ]

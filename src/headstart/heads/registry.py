@@ -20,6 +20,11 @@ def list_heads() -> list[tuple[str, str]]:
     return [(entry.name, entry.summary) for entry in HEADS]
 
 
+def needs_class_texts(name: str) -> bool:
+    """Whether head `name` is conditioned on class text embeddings (zero-shot family)."""
+    return "class_embeddings" in HEADS.entry(name)[0].factory().get_params()
+
+
 def register_head(name: str, cls: type[Head]) -> type[Head]:
     """Register head class `cls` under `name`; its docstring's first line is the summary."""
     HEADS.register(name, (cls.__doc__ or "").strip().partition("\n")[0])(cls)

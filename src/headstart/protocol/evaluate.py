@@ -56,18 +56,22 @@ def _fit_at(
 
     Heads that learn from unlabelled data (`uses_unlabelled`) get the whole training split,
     labelled only at `index` (−1 elsewhere). At 0 shots only label-free heads run; a
-    zero-shot head is fitted on its class text embeddings, one per class.
+    zero-shot head is fitted on its class text embeddings, one per class, and runs at no
+    other level (labelled items would not change it).
     """
     model, final = clone(template), _final(template)
     if getattr(final, "uses_unlabelled", False):
         masked = np.full(len(y), UNLABELLED)
         masked[index] = y[index]
         return model.fit(X, masked)
+    label_free = getattr(final, "label_free", False)
     if shot == 0:
         texts = getattr(final, "class_embeddings", None)
-        if not getattr(final, "label_free", False) or texts is None:
+        if not label_free or texts is None:
             return None
         return model.fit(np.asarray(texts), np.arange(len(texts)))
+    if label_free:  # learns nothing from labelled items: its one result is at 0 shots
+        return None
     return model.fit(X[index], y[index])
 
 

@@ -35,11 +35,22 @@ class Results:
             if r["head"] == head and str(r["shots"]) == str(shots) and r["metric"] == metric
         }
 
+    def extend(self, other: Results, key: str) -> None:
+        """Add another evaluation's rows and records (e.g. zero-shot heads on a joint-space
+        store next to the heads on image features); its provenance goes under `key`."""
+        self.rows.extend(other.rows)
+        self.chosen.extend(other.chosen)
+        self.confusion.update(other.confusion)
+        self.reliability.update(other.reliability)
+        self.provenance[key] = other.provenance
+
     def heads(self) -> list[str]:
         return list(dict.fromkeys(r["head"] for r in self.rows))
 
     def shots(self) -> list[str]:
-        return list(dict.fromkeys(str(r["shots"]) for r in self.rows))
+        """Shot levels present, in order: 0 (zero-shot), 1, 2, ..., "all"."""
+        levels = dict.fromkeys(str(r["shots"]) for r in self.rows)
+        return sorted(levels, key=lambda s: (s == "all", int(s) if s.isdigit() else 0))
 
     def metrics(self) -> list[str]:
         return list(dict.fromkeys(r["metric"] for r in self.rows))
