@@ -66,6 +66,51 @@ def test_minilm_puts_similar_texts_together(minilm):
         minilm.prepare("   ")
 
 
+@pytest.fixture(scope="module")
+def r8_store(tmp_path_factory, minilm):
+    data = load_dataset("reuters-r8").take(64, seed=1)
+    folder = tmp_path_factory.mktemp("r8") / "store"
+    embed_dataset(data, minilm, folder, progress=False)
+    return folder
+
+
+def test_zero_shot_eval_and_prompt_bounds_from_the_cli(r8_store, tmp_path):
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+    from headstart.protocol import Results
+
+    runner = CliRunner()
+    out = tmp_path / "results"
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(r8_store),
+            "--heads",
+            "zero-shot,tip-adapter,prototype",
+            "--shots",
+            "0,2",
+            "--seeds",
+            "2",
+            "--templates",
+            "{}|news about {}",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "zero-shot" in result.output
+    rows = Results.load(out).rows
+    zero = [r["value"] for r in rows if r["head"] == "zero-shot" and r["metric"] == "accuracy"]
+    assert len(zero) == 1 and zero[0] > 0.3  # class names alone beat chance (0.125) on R8
+    assert {str(r["shots"]) for r in rows if r["head"] == "prototype"} == {"2"}
+    ranked = runner.invoke(app, ["prompts", str(r8_store), "--templates", "{}|news about {}"])
+    assert ranked.exit_code == 0, ranked.output
+    assert "bound" in ranked.output and "news about {}" in ranked.output
+
+
 def test_text_store_and_head_on_r8(tmp_path, minilm):
     data = load_dataset("reuters-r8").take(48, seed=0)  # 48 per split, classes balanced
     data.items[3] = ""  # an unusable text is skipped and recorded, not fatal

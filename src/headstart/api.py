@@ -304,6 +304,13 @@ def class_texts(
     )
 
 
+def rank_templates(
+    store: str | Path, templates: Sequence[str], delta: float = 0.05
+) -> list[dict[str, Any]]:
+    """Zero-shot prompt templates ranked by PAC-Bayes bound on the store's training rows."""
+    return workflow.rank_templates(Store(store), templates, delta=delta)
+
+
 def learning_curve(
     store: str | Path,
     sizes: Sequence[int] = (1, 2, 5, 10, 20, 50, 100, 200),

@@ -220,6 +220,28 @@ def evaluate(
     _print_grid(results, metric, f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
 
 
+@app.command()
+def prompts(
+    store: Path,
+    templates: str = typer.Option(..., help="candidate templates with {}: a file or 'a|b|c'"),
+    delta: float = typer.Option(0.05, help="the bound holds with probability 1 − delta"),
+) -> None:
+    """Rank zero-shot prompt templates by a PAC-Bayes bound (uniform prior) on training data."""
+    candidates = api.class_texts(templates=templates).templates or ()
+    table = Table(title=f"PAC-Bayes bound on the test error (δ = {delta}); best first")
+    for column in ("template", "train error", "KL", "bound", "test error"):
+        table.add_column(column)
+    for row in api.rank_templates(store, list(candidates), delta):
+        table.add_row(
+            row["template"],
+            f"{row['train_error']:.3f}",
+            f"{row['kl']:.2f}",
+            f"{row['bound']:.3f}",
+            f"{row['test_error']:.3f}",
+        )
+    console.print(table)
+
+
 @app.command("learning-curve")
 def learning_curve(
     store: Path,

@@ -25,6 +25,7 @@ from headstart.prompts import (
     read_descriptions,
 )
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
+from headstart.protocol.pac_bayes import rank_prompts
 from headstart.store import Store
 
 PROVENANCE = "provenance.json"
@@ -242,3 +243,34 @@ def learning_curve_store(store: Store, sizes: Sequence[int], repeats: int) -> Re
     )
     results.provenance.update({"split": protocol, "store": str(store.root)})
     return results
+
+
+def rank_templates(
+    store: Store,
+    templates: Sequence[str],
+    names: Sequence[str] | None = None,
+    delta: float = 0.05,
+) -> list[dict[str, Any]]:
+    """Prompt templates ranked by their PAC-Bayes bound (uniform prior over `templates`),
+    computed from the training rows only; each row also reports the test error, which takes no
+    part in the ranking."""
+    X_train, y_train, X_test, y_test, _ = train_test(store)
+    encoder = store_encoder(store)
+    names = list(names or store.class_names)
+    train_errors, test_errors = {}, {}
+    for template in templates:
+        texts = class_embeddings(encoder, names, (template,))
+        head = create_head("zero-shot", class_embeddings=texts).fit(texts, np.arange(len(names)))
+        train_errors[template] = float(np.mean(head.predict(X_train) != y_train))
+        test_errors[template] = float(np.mean(head.predict(X_test) != y_test))
+    ranked = rank_prompts(train_errors, m=len(y_train), delta=delta)
+    return [
+        {
+            "template": r.prompt,
+            "train_error": r.train_error,
+            "kl": r.kl,
+            "bound": r.bound,
+            "test_error": test_errors[r.prompt],
+        }
+        for r in ranked
+    ]

@@ -39,6 +39,16 @@ def imagenet_class_names(first_lemma_only: bool = True) -> list[str]:
     return [n.split(",")[0].strip() for n in names] if first_lemma_only else names
 
 
+def conse_combine(logits: np.ndarray, name_vectors: np.ndarray, top: int) -> np.ndarray:
+    """(n, C) classifier logits → (n, d): the posterior-weighted mean of the top-`top` class
+    name vectors, weights renormalised over those classes."""
+    probabilities = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1)
+    weights, index = torch.topk(probabilities, top, dim=1)  # (n, T)
+    weights = (weights / weights.sum(dim=1, keepdim=True)).numpy()
+    combined = np.einsum("nt,ntd->nd", weights, name_vectors[index.numpy()])
+    return combined.astype(np.float32)
+
+
 class ConSEEncoder(Encoder):
     """Images → posterior-weighted mean of class-name text embeddings (the text space)."""
 
@@ -71,12 +81,7 @@ class ConSEEncoder(Encoder):
         self.preprocessor = image.preprocessor
 
     def encode_batch(self, prepared: Sequence[np.ndarray]) -> np.ndarray:
-        logits = torch.as_tensor(self.image.encode_batch(prepared), dtype=torch.float64)
-        probabilities = torch.softmax(logits, dim=1)
-        weights, index = torch.topk(probabilities, self.top, dim=1)  # (n, T)
-        weights = (weights / weights.sum(dim=1, keepdim=True)).numpy()
-        combined = np.einsum("nt,ntd->nd", weights, self.name_vectors[index.numpy()])
-        return combined.astype(np.float32)
+        return conse_combine(self.image.encode_batch(prepared), self.name_vectors, self.top)
 
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Class prompts in the same space as the images."""
