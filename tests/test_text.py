@@ -126,3 +126,66 @@ def test_text_store_and_head_on_r8(tmp_path, minilm):
     head = create_head("prototype").fit(vectors[train], labels[train])
     accuracy = (head.predict(vectors[~train]) == labels[~train]).mean()
     assert accuracy > 0.6  # 8 classes: chance is 0.125
+
+
+def test_descriptions_and_differential_descriptions_from_the_cli(r8_store, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+    from headstart.protocol import Results
+
+    descriptions = tmp_path / "descriptions.json"
+    descriptions.write_text(
+        json.dumps(
+            {
+                "earn": ["reports quarterly earnings per share", "announces a dividend"],
+                "acq": ["agrees to acquire a company", "completes a merger"],
+            }
+        )
+    )
+    differential = tmp_path / "differential.json"
+    differential.write_text(
+        json.dumps({"earn": {"acq": ["net profit per share"]}, "acq": {"earn": ["takeover bid"]}})
+    )
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(r8_store),
+            "--heads",
+            "zero-shot,fudd",
+            "--shots",
+            "0",
+            "--descriptions",
+            str(descriptions),
+            "--differential",
+            str(differential),
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    heads = {r["head"] for r in Results.load(out).rows}
+    assert heads == {"zero-shot", "fudd"}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"earn": "not a list"}')
+    failed = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(r8_store),
+            "--heads",
+            "zero-shot",
+            "--shots",
+            "0",
+            "--descriptions",
+            str(bad),
+            "-q",
+        ],
+    )
+    assert isinstance(failed.exception, DataError)  # main() turns it into exit code 2
+    assert "must map to a list of strings" in str(failed.exception)

@@ -293,3 +293,39 @@ def test_hf_clip_adapter_on_a_tiny_random_config(tmp_path):
     np.testing.assert_allclose(texts, direct_text.numpy(), atol=1e-5)
     head = ZeroShot(class_embeddings=texts).fit(texts, np.arange(2))  # runs in the joint space
     assert head.predict_proba(vectors).shape == (2, 2)
+
+
+def test_generated_descriptions_are_cached_and_versioned(tmp_path):
+    from headstart.prompts import generate_descriptions
+
+    calls = []
+
+    def generator(name):
+        calls.append(name)
+        return [f"has the shape of a {name}", f"is often seen near a {name} stand"]
+
+    cache = tmp_path / "descriptions.json"
+    first = generate_descriptions(["cat", "dog"], generator, cache, version="v1")
+    assert first["dog"][0] == "has the shape of a dog" and calls == ["cat", "dog"]
+    again = generate_descriptions(["cat", "dog", "eel"], generator, cache, version="v1")
+    assert calls == ["cat", "dog", "eel"] and again["cat"] == first["cat"]  # only eel is new
+    generate_descriptions(["cat"], generator, cache, version="v2")  # new version: regenerated
+    assert calls[-1] == "cat"
+    with pytest.raises(Exception, match="list of strings"):
+        generate_descriptions(["fox"], lambda name: "not a list", cache, version="v2")
+
+
+def test_clip_adapter_names_its_extra(monkeypatch):
+    import importlib.util
+
+    from headstart.encoders import create_encoder
+    from headstart.exceptions import MissingExtraError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "transformers" else real(name, *a),
+    )
+    with pytest.raises(MissingExtraError, match=r"pip install 'headstart\[hf\]'"):
+        create_encoder("clip:openai/clip-vit-base-patch32")

@@ -294,6 +294,7 @@ def class_texts(
     names: str | None = None,
     templates: str | None = None,
     descriptions: str | Path | None = None,
+    differential: str | Path | None = None,
 ) -> workflow.ClassTexts:
     """Class texts from CLI-style strings: files (one entry per line) or inline lists."""
     chosen = _lines_or_list(templates, "|")
@@ -301,6 +302,7 @@ def class_texts(
         names=_lines_or_list(names, ","),
         templates=tuple(chosen) if chosen else None,
         descriptions=descriptions,
+        differential=differential,
     )
 
 

@@ -204,6 +204,9 @@ def evaluate(
     descriptions: Path | None = typer.Option(
         None, help="JSON {class name: [descriptor, ...]} for description-based zero-shot"
     ),
+    differential: Path | None = typer.Option(
+        None, help="JSON {class: {other class: [descriptions]}} for the fudd head"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot)."""
@@ -215,7 +218,7 @@ def evaluate(
         out,
         _split(transforms),
         progress=not quiet,
-        texts=api.class_texts(classnames, templates, descriptions),
+        texts=api.class_texts(classnames, templates, descriptions, differential),
     )
     _print_grid(results, metric, f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
 

@@ -10,7 +10,7 @@ is the mean cosine over descriptors, the paper's score.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -138,3 +138,43 @@ def differential_embeddings(
         sums[i, j] += vector
         counts[i, j] += 1
     return sums, counts
+
+
+DescriptionGenerator = Callable[[str], Sequence[str]]
+CACHE_FORMAT = "headstart-descriptions/1"
+
+
+def generate_descriptions(
+    class_names: Sequence[str],
+    generator: DescriptionGenerator,
+    cache: str | Path,
+    version: str,
+) -> dict[str, list[str]]:
+    """Descriptors per class from a user-supplied `generator` (e.g. an LLM client: class name
+    → list of descriptors), cached in a JSON file that records `version`.
+
+    The cache is reused only when its version matches; classes missing from it are generated
+    and added, so an interrupted run loses nothing already generated. Each class is written
+    as soon as it is generated.
+    """
+    path = Path(cache)
+    stored: dict[str, Any] = {"format": CACHE_FORMAT, "version": version, "descriptions": {}}
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise DataError(f"description cache {path} is not valid JSON: {error}") from error
+        if previous.get("format") == CACHE_FORMAT and previous.get("version") == version:
+            stored = previous
+    for name in class_names:
+        if name in stored["descriptions"]:
+            continue
+        descriptors = generator(name)
+        if isinstance(descriptors, str) or not all(isinstance(d, str) for d in descriptors):
+            raise DataError(f"the generator must return a list of strings for {name!r}")
+        stored["descriptions"][name] = list(descriptors)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(json.dumps(stored, indent=1, ensure_ascii=False), encoding="utf-8")
+        temporary.replace(path)
+    return {name: stored["descriptions"][name] for name in class_names}

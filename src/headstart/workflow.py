@@ -22,7 +22,9 @@ from headstart.persistence import TRANSFORMS, load_model, save_model
 from headstart.prompts import (
     class_embeddings,
     description_embeddings,
+    differential_embeddings,
     read_descriptions,
+    read_differential_descriptions,
 )
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
 from headstart.protocol.pac_bayes import rank_prompts
@@ -55,11 +57,13 @@ def train_test(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 @dataclass
 class ClassTexts:
     """Where zero-shot heads get their class embeddings: class `names` (default: the store's)
-    in prompt `templates`, or a JSON file of per-class `descriptions` (descriptors)."""
+    in prompt `templates`, or a JSON file of per-class `descriptions` (descriptors); FuDD also
+    reads a JSON file of pairwise `differential` descriptions."""
 
     names: Sequence[str] | None = None
     templates: Sequence[str] | None = None  # None: the encoder's own default
     descriptions: str | Path | None = None
+    differential: str | Path | None = None
 
 
 def store_encoder(store: Store) -> Any:
@@ -73,17 +77,22 @@ def store_encoder(store: Store) -> Any:
     return create_encoder(recipe["name"], **recipe.get("options", {}))
 
 
-def class_text_embeddings(store: Store, texts: ClassTexts) -> np.ndarray:
+def class_text_embeddings(store: Store, texts: ClassTexts, encoder: Any = None) -> np.ndarray:
     """(K, d) class embeddings in the store's space (its encoder must embed texts)."""
+    names = _class_names(store, texts)
+    encoder = encoder or store_encoder(store)
+    if texts.descriptions:
+        return description_embeddings(encoder, names, read_descriptions(texts.descriptions))
+    return class_embeddings(encoder, names, texts.templates)
+
+
+def _class_names(store: Store, texts: ClassTexts) -> list[str]:
     names = list(texts.names or store.class_names)
     if len(names) != len(store.class_names):
         raise DataError(
             f"{len(names)} class names given for the store's {len(store.class_names)} classes"
         )
-    encoder = store_encoder(store)
-    if texts.descriptions:
-        return description_embeddings(encoder, names, read_descriptions(texts.descriptions))
-    return class_embeddings(encoder, names, texts.templates)
+    return names
 
 
 def with_class_texts(
@@ -199,8 +208,18 @@ def evaluate_store(
     X_train, y_train, X_test, y_test, protocol = train_test(store)
     if any("class_embeddings" in create_head(h).get_params() for h in heads):
         texts = texts or ClassTexts()
-        embeddings = class_text_embeddings(store, texts)
+        encoder = store_encoder(store)
+        embeddings = class_text_embeddings(store, texts, encoder)
         head_params = with_class_texts(heads, head_params, embeddings, bool(texts.descriptions))
+        if texts.differential:
+            sums, counts = differential_embeddings(
+                encoder,
+                _class_names(store, texts),
+                read_differential_descriptions(texts.differential),
+            )
+            for head in heads:
+                if "pair_sums" in create_head(head).get_params():
+                    head_params[head].update(pair_sums=sums, pair_counts=counts)
     models = {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
     results = evaluate_few_shot(
         X_train,
