@@ -45,3 +45,16 @@ def imagenet_names() -> list[str]:
 
 def random_image(rng: np.random.Generator, size: tuple[int, int] = (40, 30)) -> np.ndarray:
     return rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def hide_module(monkeypatch):
+    """hide_module(name): `importlib.util.find_spec` reports that module as not installed."""
+    real = importlib.util.find_spec
+
+    def hide(name: str) -> None:
+        monkeypatch.setattr(
+            importlib.util, "find_spec", lambda n, *a: None if n == name else real(n, *a)
+        )
+
+    return hide

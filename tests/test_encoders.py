@@ -86,15 +86,8 @@ def test_raw_pixels_is_the_resized_image():
     assert encoder.card.output_dim == 16
 
 
-def test_missing_extra_names_the_pip_extra(monkeypatch):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "open_clip" else real(name, *a),
-    )
+def test_missing_extra_names_the_pip_extra(hide_module):
+    hide_module("open_clip")
     with pytest.raises(MissingExtraError, match=r"pip install 'headstart\[clip\]'"):
         create_encoder("open_clip:ViT-B-32/openai")
 

@@ -315,17 +315,10 @@ def test_generated_descriptions_are_cached_and_versioned(tmp_path):
         generate_descriptions(["fox"], lambda name: "not a list", cache, version="v2")
 
 
-def test_clip_adapter_names_its_extra(monkeypatch):
-    import importlib.util
-
+def test_clip_adapter_names_its_extra(hide_module):
     from headstart.encoders import create_encoder
     from headstart.exceptions import MissingExtraError
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "transformers" else real(name, *a),
-    )
+    hide_module("transformers")
     with pytest.raises(MissingExtraError, match=r"pip install 'headstart\[hf\]'"):
         create_encoder("clip:openai/clip-vit-base-patch32")
