@@ -1,0 +1,248 @@
+"""`MILClassifier`: a bag classifier on instance embeddings, trained many bags per step.
+
+Instances are standardised with training statistics, embedded (Linear + ReLU), pooled by a
+registered aggregator and classified (Linear). Training packs a batch of bags into one
+instance matrix (no padding), so one optimizer step sees `batch_size` bags (`batch_size=1` is
+the classic one-bag-per-step loop). Early stopping watches the loss on a stratified validation
+split of the training bags; the best epoch's weights are kept. Saved as JSON + safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.numpy import load_file, save_file
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedShuffleSplit
+from torch import nn
+
+from headstart.exceptions import DataError
+from headstart.mil.aggregators import AGGREGATORS
+from headstart.mil.bags import Bags
+
+
+class MILNet(nn.Module):
+    """Instance embedding → aggregator → linear classifier."""
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        n_classes: int,
+        aggregator: str,
+        attention_dim: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.pool = AGGREGATORS.create(aggregator, dim=hidden, attention_dim=attention_dim)
+        self.head = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor, segments: torch.Tensor, n: int, hidden=None):
+        """Packed bags → bag logits (B, K), attention (N,) or None, its logits, bag embeddings."""
+        h = self.embed(x)
+        pooled, attention, attention_logits = self.pool(h, segments, n, hidden)
+        return self.head(pooled), attention, attention_logits, pooled
+
+
+class MILClassifier(ClassifierMixin, BaseEstimator):
+    """Multiple-instance classifier: `fit(bags)`, `predict_proba(bags)`, `instance_scores`.
+
+    `aggregator`: a registered name (mean, max, attention, gated, ...); `batch_size` bags per
+    step; `epochs` at most, stopping after `patience` epochs without a lower validation loss
+    (`validation_fraction` of the training bags, stratified; 0 disables early stopping).
+    """
+
+    def __init__(
+        self,
+        aggregator: str = "attention",
+        hidden: int = 128,
+        attention_dim: int = 64,
+        dropout: float = 0.0,
+        lr: float = 5e-4,
+        weight_decay: float = 1e-4,
+        epochs: int = 100,
+        batch_size: int = 16,
+        patience: int = 10,
+        validation_fraction: float = 0.1,
+        standardize: bool = True,
+        random_state: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        self.aggregator = aggregator
+        self.hidden = hidden
+        self.attention_dim = attention_dim
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.random_state = random_state
+        self.device = device
+
+    # --- fitting -------------------------------------------------------------------------
+    def fit(self, bags: Bags, y: Any = None) -> MILClassifier:
+        """Train on `bags` with labels `y` (default: the bags' own labels)."""
+        labels = np.asarray(bags.labels if y is None else y)
+        if len(labels) != len(bags):
+            raise DataError(f"{len(labels)} labels for {len(bags)} bags")
+        if (labels < 0).any():
+            bag = int(np.flatnonzero(labels < 0)[0])
+            raise DataError(f"bag {bags.ids[bag]!r} (#{bag}) has no label")
+        self.classes_, y_index = np.unique(labels, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise DataError(f"training bags have a single class ({self.classes_[0]}); need two")
+        self.n_features_in_ = bags.dim
+        train_instances = bags.instances
+        self.mean_ = train_instances.mean(0) if self.standardize else np.zeros(bags.dim, np.float32)
+        scale = train_instances.std(0) if self.standardize else np.ones(bags.dim, np.float32)
+        self.scale_ = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+        data = self._prepared(bags)
+        train, held = self._split(y_index)
+        torch.manual_seed(self.random_state)
+        self.model_ = self._network().to(self.device)
+        optimiser = torch.optim.Adam(
+            self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
+        generator = np.random.default_rng(self.random_state)
+        targets = torch.as_tensor(y_index, device=self.device)
+        best, best_state, waited = np.inf, None, 0
+        self.history_: list[dict[str, float]] = []
+        for epoch in range(self.epochs):
+            self.model_.train()
+            order = generator.permutation(train)
+            total = 0.0
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                x, segments = data.packed(batch, self.device)
+                logits = self.model_(x, segments, len(batch))[0]
+                loss = F.cross_entropy(logits, targets[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach()) * len(batch)
+            record = {"epoch": epoch, "train_loss": total / len(order)}
+            if len(held):
+                record["validation_loss"] = self._loss(data, held, targets)
+                if record["validation_loss"] < best - 1e-6:
+                    best, waited = record["validation_loss"], 0
+                    best_state = {
+                        k: v.detach().clone() for k, v in self.model_.state_dict().items()
+                    }
+                else:
+                    waited += 1
+            self.history_.append(record)
+            if len(held) and waited >= self.patience:
+                break
+        if best_state is not None:
+            self.model_.load_state_dict(best_state)
+        self.n_epochs_ = len(self.history_)
+        return self
+
+    def _network(self) -> MILNet:
+        return MILNet(
+            self.n_features_in_,
+            self.hidden,
+            len(self.classes_),
+            self.aggregator,
+            self.attention_dim,
+            self.dropout,
+        )
+
+    def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Training and validation bag indices (stratified; none when too few bags)."""
+        everything = np.arange(len(y))
+        n_held = round(self.validation_fraction * len(y))
+        if n_held < len(self.classes_) or np.bincount(y).min() < 2:
+            return everything, everything[:0]
+        splitter = StratifiedShuffleSplit(1, test_size=n_held, random_state=self.random_state)
+        train, held = next(splitter.split(np.zeros(len(y)), y))
+        return np.sort(train), np.sort(held)
+
+    def _prepared(self, bags: Bags) -> Bags:
+        if bags.dim != self.n_features_in_:
+            raise DataError(
+                f"bags have {bags.dim} features per instance; the model was fitted on "
+                f"{self.n_features_in_}"
+            )
+        standardised = (bags.instances - self.mean_) / self.scale_
+        return Bags(standardised, bags.offsets, bags.labels, bags.ids, bags.name)
+
+    @torch.inference_mode()
+    def _loss(self, data: Bags, index: np.ndarray, targets: torch.Tensor) -> float:
+        self.model_.eval()
+        x, segments = data.packed(index, self.device)
+        logits = self.model_(x, segments, len(index))[0]
+        return float(F.cross_entropy(logits, targets[index]))
+
+    # --- prediction ----------------------------------------------------------------------
+    @torch.inference_mode()
+    def _outputs(self, bags: Bags, batch_size: int = 64):
+        """Per batch of bags (in order): logits and attention."""
+        self.model_.eval()
+        data = self._prepared(bags)
+        for start in range(0, len(bags), batch_size):
+            index = np.arange(start, min(start + batch_size, len(bags)))
+            x, segments = data.packed(index, self.device)
+            logits, attention, _, _ = self.model_(x, segments, len(index))
+            yield index, logits.float().cpu().numpy(), attention
+
+    def predict_proba(self, bags: Bags) -> np.ndarray:
+        """(B, K) class probabilities of every bag."""
+        chunks = [torch.softmax(torch.from_numpy(z), 1).numpy() for _, z, _ in self._outputs(bags)]
+        return np.concatenate(chunks)
+
+    def predict(self, bags: Bags) -> np.ndarray:
+        return self.classes_[self.predict_proba(bags).argmax(1)]
+
+    def instance_scores(self, bags: Bags) -> list[np.ndarray]:
+        """Attention weight of every instance, one array per bag (attention aggregators)."""
+        if not self.model_.pool.attention:
+            raise ValueError(f"aggregator {self.aggregator!r} has no attention")
+        scores = []
+        for index, _, attention in self._outputs(bags):
+            flat = attention.float().cpu().numpy()
+            scores += np.split(flat, np.cumsum(bags.sizes[index])[:-1])
+        return scores
+
+    # --- persistence ---------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """JSON parameters + safetensors weights and statistics (no pickle)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            f"model.{k}": v.detach().cpu().numpy() for k, v in self.model_.state_dict().items()
+        }
+        arrays.update(mean=self.mean_.astype(np.float32), scale=self.scale_)
+        save_file(arrays, str(folder / "weights.safetensors"))
+        meta = {
+            "params": self.get_params(),
+            "classes": self.classes_.tolist(),
+            "n_features_in": int(self.n_features_in_),
+        }
+        (folder / "mil.json").write_text(json.dumps(meta, indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> MILClassifier:
+        folder = Path(folder)
+        if not (folder / "mil.json").is_file():
+            raise DataError(f"{folder} is not a saved MIL model (no mil.json)")
+        meta = json.loads((folder / "mil.json").read_text())
+        model = cls(**meta["params"])
+        model.classes_ = np.asarray(meta["classes"])
+        model.n_features_in_ = meta["n_features_in"]
+        arrays = load_file(str(folder / "weights.safetensors"))
+        model.mean_, model.scale_ = arrays.pop("mean"), arrays.pop("scale")
+        model.model_ = model._network().to(model.device)
+        state = {k.removeprefix("model."): torch.from_numpy(v) for k, v in arrays.items()}
+        model.model_.load_state_dict(state)
+        return model

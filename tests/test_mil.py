@@ -1,0 +1,94 @@
+"""Multiple-instance learning: bags, classic sets, aggregators and the batched classifier."""
+
+import numpy as np
+import pytest
+import torch
+
+from headstart.exceptions import DataError
+from headstart.mil import AGGREGATORS, Bags, MILClassifier, load_bags
+
+
+def toy_bags(n_bags=60, dim=6, seed=0):
+    """Positive bags hold at least one instance shifted along the first feature."""
+    rng = np.random.default_rng(seed)
+    bags, labels, key = [], [], []
+    for b in range(n_bags):
+        size = int(rng.integers(3, 12))
+        x = rng.normal(size=(size, dim))
+        label = b % 2
+        marks = np.zeros(size, int)
+        if label:
+            hit = rng.choice(size, size=int(rng.integers(1, 3)), replace=False)
+            x[hit, 0] += 4.0
+            marks[hit] = 1
+        bags.append(x)
+        labels.append(label)
+        key.append(marks)
+    return Bags.from_list(bags, labels, instance_labels=np.concatenate(key))
+
+
+def test_classic_sets_load_with_bag_labels():
+    musk1 = load_bags("musk1")
+    assert len(musk1) == 92 and musk1.dim == 166 and len(musk1.instances) == 476
+    assert musk1.labels.sum() == 47  # 47 positive, 45 negative bags
+    elephant = load_bags("elephant")
+    assert len(elephant) == 200 and elephant.dim == 230 and elephant.labels.sum() == 100
+
+
+@pytest.mark.parametrize("name", AGGREGATORS.names())
+def test_aggregators_are_permutation_invariant_and_bags_independent(name):
+    torch.manual_seed(0)
+    pool = AGGREGATORS.create(name, dim=8, attention_dim=5)
+    bags = toy_bags(dim=8)
+    x, segments = bags.packed(np.arange(5))
+    pooled = pool(x, segments, 5)[0]
+    for row in range(5):
+        own = x[segments == row]
+        shuffled = own[torch.randperm(len(own))]
+        alone = pool(shuffled, torch.zeros(len(own), dtype=torch.long), 1)[0]
+        np.testing.assert_allclose(alone.detach(), pooled[row : row + 1].detach(), atol=1e-5)
+
+
+def test_bad_bags_are_named():
+    good = np.ones((3, 4))
+    with pytest.raises(DataError, match=r"bag 'b' \(#1\) is empty"):
+        Bags.from_list([good, np.ones((0, 4))], [0, 1], ids=["a", "b"])
+    with pytest.raises(DataError, match=r"bag 'b' \(#1\) has shape \(3, 5\)"):
+        Bags.from_list([good, np.ones((3, 5))], [0, 1], ids=["a", "b"])
+    nan = good.copy()
+    nan[2, 1] = np.nan
+    with pytest.raises(
+        DataError, match=r"bag 'b' \(#1\) has a NaN or infinite value in instance 2"
+    ):
+        Bags.from_list([good, nan], [0, 1], ids=["a", "b"])
+    with pytest.raises(DataError, match="single class"):
+        MILClassifier(epochs=1).fit(Bags.from_list([good, good], [1, 1]))
+
+
+def test_batched_training_learns_and_attends_to_the_key_instances(tmp_path):
+    bags = toy_bags(n_bags=120)
+    train, test = bags.subset(np.arange(80)), bags.subset(np.arange(80, 120))
+    model = MILClassifier("gated", hidden=32, attention_dim=16, epochs=60, lr=1e-2).fit(train)
+    assert (model.predict(test) == test.labels).mean() >= 0.9
+    scores = model.instance_scores(test)
+    positive = [i for i in range(len(test)) if test.labels[i] == 1]
+    on_key = [
+        test.instance_labels[test.offsets[i] : test.offsets[i + 1]][scores[i].argmax()] == 1
+        for i in positive
+    ]
+    assert np.mean(on_key) > 0.8  # the highest attention falls on a key instance
+    for attention, size in zip(scores, test.sizes, strict=True):
+        assert len(attention) == size and abs(attention.sum() - 1) < 1e-5
+    model.save(tmp_path / "mil")
+    again = MILClassifier.load(tmp_path / "mil")
+    np.testing.assert_allclose(again.predict_proba(test), model.predict_proba(test), atol=1e-6)
+    with pytest.raises(DataError, match="7 features per instance"):
+        model.predict(Bags.from_list([np.ones((2, 7))], [0]))
+
+
+def test_packed_batches_predict_like_one_bag_at_a_time():
+    bags = toy_bags()
+    model = MILClassifier("attention", hidden=16, epochs=3).fit(bags)
+    together = model.predict_proba(bags)
+    alone = np.concatenate([model.predict_proba(bags.subset([i])) for i in range(len(bags))])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
