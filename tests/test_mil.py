@@ -92,3 +92,63 @@ def test_packed_batches_predict_like_one_bag_at_a_time():
     together = model.predict_proba(bags)
     alone = np.concatenate([model.predict_proba(bags.subset([i])) for i in range(len(bags))])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_aem_term_is_the_attention_entropy():
+    from headstart.mil.regularizers import create_regularizer, negative_entropy
+
+    attention = torch.tensor([0.5, 0.5, 0.2, 0.3, 0.5, 1.0])
+    segments = torch.tensor([0, 0, 1, 1, 1, 2])
+    expected = [
+        0.5 * np.log(0.5) * 2,
+        0.2 * np.log(0.2) + 0.3 * np.log(0.3) + 0.5 * np.log(0.5),
+        0.0,
+    ]
+    np.testing.assert_allclose(negative_entropy(attention, segments, 3), expected, atol=1e-6)
+    term = create_regularizer("aem:0.5")(attention, segments, 3)
+    assert float(term) == pytest.approx(0.5 * np.mean(expected), abs=1e-6)
+    bags = toy_bags()
+    plain = MILClassifier("attention", epochs=15, lr=1e-2, validation_fraction=0).fit(bags)
+    spread = MILClassifier(
+        "attention", epochs=15, lr=1e-2, validation_fraction=0, regularizers=("aem:1.0",)
+    ).fit(bags)
+
+    def mean_entropy(model):
+        return np.mean([-(a * np.log(a + 1e-12)).sum() for a in model.instance_scores(bags)])
+
+    assert mean_entropy(spread) > mean_entropy(plain)  # the term does what it says
+    with pytest.raises(ValueError, match="need an attention aggregator"):
+        MILClassifier("mean", epochs=1, regularizers=("aem",)).fit(bags)
+
+
+def test_mnist_bags_attention_finds_the_target_digit():
+    from headstart.datasets import load_dataset
+    from headstart.mil.digit_bags import train_test_bags
+
+    digits = load_dataset("mnist5k")
+    pixels = digits.items.reshape(len(digits), -1) / 255.0
+    first = np.arange(len(digits)) % 5 != 0  # disjoint pools (the file is sorted by digit)
+    train, test = train_test_bags(
+        pixels[first],
+        digits.labels[first],
+        pixels[~first],
+        digits.labels[~first],
+        target=9,
+        n_train=200,
+        n_test=200,
+    )
+    assert train.labels.mean() == 0.5 and (train.sizes >= 1).all()
+    for bags in (train, test):  # every positive bag holds a 9, no negative bag does
+        has_target = [
+            bags.instance_labels[bags.offsets[i] : bags.offsets[i + 1]].any()
+            for i in range(len(bags))
+        ]
+        assert (np.array(has_target) == bags.labels.astype(bool)).all()
+    model = MILClassifier("attention", hidden=64, epochs=40, lr=1e-3).fit(train)
+    assert (model.predict(test) == test.labels).mean() > 0.7  # chance: 0.5 (raw pixels, MLP)
+    scores = model.instance_scores(test)
+    positive = np.flatnonzero(test.labels == 1)
+    top_is_nine = [
+        test.instance_labels[test.offsets[i] + scores[i].argmax()] == 1 for i in positive
+    ]
+    assert np.mean(top_is_nine) > 0.7  # highest attention on a 9 in most positive bags

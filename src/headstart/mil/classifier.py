@@ -24,6 +24,7 @@ from torch import nn
 from headstart.exceptions import DataError
 from headstart.mil.aggregators import AGGREGATORS
 from headstart.mil.bags import Bags
+from headstart.mil.regularizers import create_regularizer
 
 
 class MILNet(nn.Module):
@@ -53,8 +54,9 @@ class MILNet(nn.Module):
 class MILClassifier(ClassifierMixin, BaseEstimator):
     """Multiple-instance classifier: `fit(bags)`, `predict_proba(bags)`, `instance_scores`.
 
-    `aggregator`: a registered name (mean, max, attention, gated, ...); `batch_size` bags per
-    step; `epochs` at most, stopping after `patience` epochs without a lower validation loss
+    `aggregator`: a registered name (mean, max, attention, gated, ...); `regularizers`: names
+    of registered plug-ins ("aem", "aem:0.05"); `batch_size` bags per step; `epochs` at
+    most, stopping after `patience` epochs without a lower validation loss
     (`validation_fraction` of the training bags, stratified; 0 disables early stopping).
     """
 
@@ -71,6 +73,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 10,
         validation_fraction: float = 0.1,
         standardize: bool = True,
+        regularizers: tuple[str, ...] = (),
         random_state: int = 0,
         device: str = "cpu",
     ) -> None:
@@ -85,6 +88,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.standardize = standardize
+        self.regularizers = regularizers
         self.random_state = random_state
         self.device = device
 
@@ -109,6 +113,9 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         train, held = self._split(y_index)
         torch.manual_seed(self.random_state)
         self.model_ = self._network().to(self.device)
+        penalties = [create_regularizer(spec) for spec in self.regularizers]
+        if penalties and not self.model_.pool.attention:
+            raise ValueError(f"regularizers {list(self.regularizers)} need an attention aggregator")
         optimiser = torch.optim.Adam(
             self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
@@ -123,8 +130,10 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 x, segments = data.packed(batch, self.device)
-                logits = self.model_(x, segments, len(batch))[0]
+                logits, attention, _, _ = self.model_(x, segments, len(batch))
                 loss = F.cross_entropy(logits, targets[batch])
+                for penalty in penalties:
+                    loss = loss + penalty(attention, segments, len(batch))
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()

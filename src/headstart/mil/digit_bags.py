@@ -1,0 +1,70 @@
+"""MNIST-bags and Fashion-MNIST-bags (Ilse et al. 2018): bags of real images (or their
+embeddings) labelled positive when they contain the target class.
+
+Bag sizes ~ Normal(mean, sd), rounded and clipped at 1; bags are balanced (half positive, each
+with at least one target instance, the rest drawn from the whole pool; half negative, drawn
+from the non-target pool). Train bags come from the train pool and test bags from the test
+pool, so no image appears on both sides. Instance labels mark the target instances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from headstart.exceptions import DataError
+from headstart.mil.bags import Bags
+
+
+def make_bags(
+    X: np.ndarray,
+    y: np.ndarray,
+    target: int,
+    n_bags: int,
+    mean_size: float = 10.0,
+    sd: float = 2.0,
+    seed: int = 0,
+    name: str = "digit-bags",
+) -> Bags:
+    """`n_bags` balanced bags of rows of X (images flattened, or embeddings)."""
+    flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+    y = np.asarray(y)
+    positives, negatives = np.flatnonzero(y == target), np.flatnonzero(y != target)
+    if len(positives) == 0 or len(negatives) == 0:
+        raise DataError(f"the pool needs items of class {target} and of other classes")
+    rng = np.random.default_rng(seed)
+    sizes = np.clip(np.round(rng.normal(mean_size, sd, n_bags)), 1, None).astype(int)
+    bags, labels, marks = [], [], []
+    for b, size in enumerate(sizes):
+        if b % 2 == 0:  # positive: one target instance, the rest from the whole pool
+            rows = np.concatenate([rng.choice(positives, 1), rng.choice(len(y), size - 1)])
+            rows = rng.permutation(rows)
+        else:
+            rows = rng.choice(negatives, size)
+        bags.append(flat[rows])
+        labels.append(int((y[rows] == target).any()))
+        marks.append((y[rows] == target).astype(np.int64))
+    return Bags.from_list(
+        bags,
+        labels,
+        [f"{name}-{b}" for b in range(n_bags)],
+        name=name,
+        instance_labels=np.concatenate(marks),
+    )
+
+
+def train_test_bags(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    target: int = 9,
+    n_train: int = 100,
+    n_test: int = 1000,
+    mean_size: float = 10.0,
+    sd: float = 2.0,
+    seed: int = 0,
+) -> tuple[Bags, Bags]:
+    """Train bags from the train pool, test bags from the disjoint test pool."""
+    train = make_bags(X_train, y_train, target, n_train, mean_size, sd, seed, "train")
+    test = make_bags(X_test, y_test, target, n_test, mean_size, sd, seed + 10_000, "test")
+    return train, test
