@@ -152,3 +152,29 @@ def test_mnist_bags_attention_finds_the_target_digit():
         test.instance_labels[test.offsets[i] + scores[i].argmax()] == 1 for i in positive
     ]
     assert np.mean(top_is_nine) > 0.7  # highest attention on a 9 in most positive bags
+
+
+def test_feature_folder_reads_slides_and_names_bad_files(tmp_path):
+    import h5py
+
+    from headstart.mil.feature_folder import read_feature_folder
+
+    rng = np.random.default_rng(0)
+    for slide, n in (("s1", 5), ("s2", 9)):
+        with h5py.File(tmp_path / f"{slide}.h5", "w") as h5:
+            h5["features"] = rng.normal(size=(n, 16)).astype(np.float32)
+            h5["coords"] = rng.integers(0, 1000, size=(n, 2))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("slide_id,label,group\ns1,tumor,p1\ns2,normal,p1\n")
+    bags = read_feature_folder(tmp_path, labels)
+    assert len(bags) == 2 and bags.sizes.tolist() == [5, 9] and bags.dim == 16
+    assert bags.class_names == ["normal", "tumor"] and bags.labels.tolist() == [1, 0]
+    assert bags.groups.tolist() == ["p1", "p1"]
+    with h5py.File(tmp_path / "s3.h5", "w") as h5:
+        h5["coords"] = np.zeros((3, 2))
+    labels.write_text("slide_id,label\ns1,tumor\ns3,normal\ns4,normal\n")
+    with pytest.raises(DataError) as error:
+        read_feature_folder(tmp_path, labels)
+    message = str(error.value)
+    assert "s3.h5 has no 'features' dataset" in message and "line 4:" in message
+    assert "s4.h5 does not exist" in message

@@ -1,0 +1,69 @@
+"""Whole-slide bags from a CLAM / TRIDENT feature folder: one `<slide>.h5` per slide with a
+`features` dataset (patches × dims) and usually `coords`, plus a CSV of slide labels
+(`slide_id,label[,group]`, e.g. group = patient for grouped cross-validation).
+
+Every problem (a slide listed without its file, a file without `features`, dimensions that
+disagree, an empty slide) is collected and reported at once, naming the file, before any
+training starts. h5 files hold arrays only; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from headstart.datasets.csv_manifest import sort_labels
+from headstart.exceptions import DataError, MissingExtraError
+from headstart.mil.bags import Bags
+
+
+def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
+    """Bags of patch features, one per slide listed in `labels_csv`, in its order."""
+    try:
+        import h5py
+    except ImportError as error:
+        raise MissingExtraError(
+            "reading .h5 feature files needs h5py: pip install 'headstart[mil]'"
+        ) from error
+    folder, labels_csv = Path(folder), Path(labels_csv)
+    if not labels_csv.is_file():
+        raise DataError(f"slide label file {labels_csv} does not exist")
+    with open(labels_csv, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"slide_id", "label"} <= set(rows[0]):
+        raise DataError(f"{labels_csv}: expected a header with slide_id,label[,group] and rows")
+    problems, bags, dims = [], [], set()
+    for line, row in enumerate(rows, start=2):
+        path = folder / f"{row['slide_id']}.h5"
+        if not path.is_file():
+            problems.append(f"line {line}: {path} does not exist")
+            continue
+        with h5py.File(path, "r") as h5:
+            if "features" not in h5:
+                problems.append(f"{path} has no 'features' dataset (found {sorted(h5)})")
+                continue
+            features = np.asarray(h5["features"], dtype=np.float32)
+        features = features.reshape(-1, features.shape[-1]) if features.ndim == 3 else features
+        if features.ndim != 2 or len(features) == 0:
+            problems.append(f"{path}: features of shape {features.shape} are not (patches, dims)")
+            continue
+        dims.add(features.shape[1])
+        bags.append(features)
+    if len(dims) > 1:
+        problems.append(f"slides disagree on the feature dimension: {sorted(dims)}")
+    if problems:
+        shown = "; ".join(problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise DataError(f"{folder}: {len(problems)} problem(s): {shown}{more}")
+    class_names = sort_labels({row["label"] for row in rows})
+    index = {name: k for k, name in enumerate(class_names)}
+    return Bags.from_list(
+        bags,
+        [index[row["label"]] for row in rows],
+        [row["slide_id"] for row in rows],
+        name=folder.name,
+        groups=np.array([row.get("group") or row["slide_id"] for row in rows], dtype=object),
+        class_names=class_names,
+    )
