@@ -178,3 +178,39 @@ def test_feature_folder_reads_slides_and_names_bad_files(tmp_path):
     message = str(error.value)
     assert "s3.h5 has no 'features' dataset" in message and "line 4:" in message
     assert "s4.h5 does not exist" in message
+
+
+def test_mil_eval_from_the_cli_uses_the_same_folds_for_every_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+    from headstart.protocol import Results
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "mil",
+            "eval",
+            "--dataset",
+            "musk1",
+            "--models",
+            "mean,attention",
+            "--regularizers",
+            "none,aem",
+            "--folds",
+            "3",
+            "--repeats",
+            "1",
+            "--epochs",
+            "5",
+            "-o",
+            str(tmp_path / "cv"),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = Results.load(tmp_path / "cv").rows
+    heads = {r["head"] for r in rows}
+    assert heads == {"mean", "attention", "attention+aem"}  # plug-ins need attention
+    assert {r["metric"] for r in rows} == {"accuracy", "balanced_accuracy", "auc"}
+    assert "cross-validation" in result.output

@@ -16,8 +16,10 @@ from headstart.embedding import EmbedResult, embed_dataset, store_key
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
+from headstart.mil import AGGREGATORS, MILClassifier, load_bags
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
+from headstart.protocol.mil_cv import cross_validate_mil
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
 
@@ -311,6 +313,38 @@ def rank_templates(
 ) -> list[dict[str, Any]]:
     """Zero-shot prompt templates ranked by PAC-Bayes bound on the store's training rows."""
     return workflow.rank_templates(Store(store), templates, delta=delta)
+
+
+def mil_evaluate(
+    dataset: str,
+    models: Sequence[str] = ("attention", "gated"),
+    regularizers: Sequence[str] = ("none",),
+    folds: int = 10,
+    repeats: int = 5,
+    out: str | Path | None = None,
+    progress: bool = True,
+    **params: Any,
+) -> Results:
+    """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
+    only combine with attention aggregators; other pairs are left out)."""
+    bags = load_bags(dataset)
+    estimators = {}
+    for model in models:
+        attends = AGGREGATORS.create(model, dim=1, attention_dim=1).attention
+        for regularizer in regularizers:
+            if regularizer != "none" and not attends:
+                continue
+            name = model if regularizer == "none" else f"{model}+{regularizer}"
+            plug_ins = () if regularizer == "none" else (regularizer,)
+            estimators[name] = MILClassifier(model, regularizers=plug_ins, **params)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("cross-validate", total=folds * repeats * len(estimators))
+        results = cross_validate_mil(
+            bags, estimators, folds, repeats, progress=lambda n: bar.advance(task, n)
+        )
+    if out is not None:
+        results.save(out)
+    return results
 
 
 def learning_curve(

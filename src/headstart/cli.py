@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 store_app = typer.Typer(help="Inspect and build embedding stores.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
+mil_app = typer.Typer(help="Multiple-instance learning on bags.", no_args_is_help=True)
+app.add_typer(mil_app, name="mil")
 console = Console()
 
 
@@ -141,7 +143,9 @@ def _print_grid(results: Any, metric: str, title: str) -> None:
     table.add_column("head", style="bold")
     levels = results.shots()
     for level in levels:
-        table.add_column({"all": "all", "0": "zero-shot"}.get(level, f"{level}-shot"))
+        table.add_column(
+            {"all": "all", "0": "zero-shot", "cv": "cross-validation"}.get(level, f"{level}-shot")
+        )
     cells = {(r["head"], r["shots"]): r for r in results.summary() if r["metric"] == metric}
     for head in results.heads():
         row = [head]
@@ -243,6 +247,32 @@ def prompts(
             f"{row['test_error']:.3f}",
         )
     console.print(table)
+
+
+@mil_app.command("eval")
+def mil_eval(
+    dataset: str = typer.Option(..., help="bag set (musk1, elephant, ...) or a classic CSV"),
+    models: str = typer.Option("attention,gated", help="aggregators: mean,max,attention,gated"),
+    regularizers: str = typer.Option("none", help="none and/or plug-ins: none,aem,aem:0.05"),
+    folds: int = typer.Option(10),
+    repeats: int = typer.Option(5),
+    epochs: int = typer.Option(100),
+    out: Path | None = typer.Option(None, "--out", "-o"),
+    metric: str = typer.Option("accuracy", help="metric shown in the table"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Repeated stratified k-fold CV of MIL models (same folds for all): mean ± 95% CI."""
+    results = api.mil_evaluate(
+        dataset,
+        _split(models),
+        _split(regularizers),
+        folds,
+        repeats,
+        out,
+        epochs=epochs,
+        progress=not quiet,
+    )
+    _print_grid(results, metric, f"{dataset}: {metric}, {folds}-fold CV × {repeats}")
 
 
 @app.command("learning-curve")
