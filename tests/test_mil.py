@@ -214,3 +214,28 @@ def test_mil_eval_from_the_cli_uses_the_same_folds_for_every_model(tmp_path):
     assert heads == {"mean", "attention", "attention+aem"}  # plug-ins need attention
     assert {r["metric"] for r in rows} == {"accuracy", "balanced_accuracy", "auc"}
     assert "cross-validation" in result.output
+
+
+def test_selective_scan_equals_the_naive_recurrence():
+    from headstart.mil.selective_scan import selective_scan
+
+    torch.manual_seed(0)
+    batch, length, dim, n = 2, 37, 5, 4
+    u = torch.randn(batch, length, dim, dtype=torch.float64)
+    delta = torch.nn.functional.softplus(torch.randn(batch, length, dim, dtype=torch.float64))
+    A = -torch.exp(torch.randn(dim, n, dtype=torch.float64)) * 4  # strongly decaying states
+    B = torch.randn(batch, length, n, dtype=torch.float64)
+    C = torch.randn(batch, length, n, dtype=torch.float64)
+    D = torch.randn(dim, dtype=torch.float64)
+    h = torch.zeros(batch, dim, n, dtype=torch.float64)
+    expected = []
+    for t in range(length):  # h_t = exp(Δ_t A) h_{t−1} + Δ_t u_t B_t ; y_t = h_t C_t + D u_t
+        h = (
+            torch.exp(delta[:, t, :, None] * A) * h
+            + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :]
+        )
+        expected.append(torch.einsum("bdn,bn->bd", h, C[:, t]) + D * u[:, t])
+    expected = torch.stack(expected, dim=1)
+    for chunk in (1, 8, 16, 64):
+        got = selective_scan(u, delta, A, B, C, D, chunk=chunk)
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-9, atol=1e-9)
