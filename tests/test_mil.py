@@ -253,3 +253,26 @@ def test_mamba_mil_trains_and_reads_the_sequence_in_order():
     assert not torch.allclose(reversed_order, pool(x, segments, 3)[0][:1])  # order matters
     model = MILClassifier("mamba", hidden=16, attention_dim=8, epochs=25, lr=1e-2).fit(bags)
     assert (model.predict(bags) == bags.labels).mean() > 0.9
+
+
+def test_mhim_masks_exactly_the_instances_it_chose():
+    from headstart.mil.regularizers import MHIM
+
+    mining = MHIM(ratio=0.5, drop=1.0)  # hide all of the top half of every bag
+    attention = torch.tensor([0.1, 0.6, 0.3, 0.5, 0.2, 0.2, 0.1])
+    segments = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    hidden = mining.choose(attention, segments, 2, torch.Generator().manual_seed(0))
+    # bag 0: top ⌈1.5⌉ = 2 of (0.1, 0.6, 0.3) → rows 1, 2; bag 1: top 2 of (0.5, 0.2, 0.2, 0.1)
+    assert torch.nonzero(hidden).squeeze(1).tolist()[:2] == [1, 2] and hidden[3]
+    assert int(hidden.sum()) == 4
+    pool = AGGREGATORS.create("attention", dim=3, attention_dim=4)
+    h = torch.randn(7, 3)
+    _, weights, _ = pool(h, segments, 2, hidden)
+    assert torch.all(weights[hidden] < 1e-12) and torch.allclose(
+        torch.stack([weights[:3].sum(), weights[3:].sum()]), torch.ones(2)
+    )  # the student never sees them; the rest still sum to one per bag
+    bags = toy_bags()
+    model = MILClassifier(
+        "attention", hidden=16, epochs=10, lr=1e-2, regularizers=("mhim:0.5",)
+    ).fit(bags)
+    assert (model.predict(bags) == bags.labels).mean() > 0.8

@@ -9,6 +9,7 @@ split of the training bags; the best epoch's weights are kept. Saved as JSON + s
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -113,9 +114,14 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         train, held = self._split(y_index)
         torch.manual_seed(self.random_state)
         self.model_ = self._network().to(self.device)
-        penalties = [create_regularizer(spec) for spec in self.regularizers]
-        if penalties and not self.model_.pool.attention:
+        plug_ins = [create_regularizer(spec) for spec in self.regularizers]
+        if plug_ins and not self.model_.pool.attention:
             raise ValueError(f"regularizers {list(self.regularizers)} need an attention aggregator")
+        # MHIM's EMA teacher starts from the student's initial weights (the paper starts it
+        # from a separately trained baseline)
+        mining = next((p for p in plug_ins if p.needs_teacher), None)
+        teacher = copy.deepcopy(self.model_).eval().requires_grad_(False) if mining else None
+        masks = torch.Generator().manual_seed(self.random_state)
         optimiser = torch.optim.Adam(
             self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
@@ -130,13 +136,23 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 x, segments = data.packed(batch, self.device)
-                logits, attention, _, _ = self.model_(x, segments, len(batch))
+                hidden, teacher_pooled = None, None
+                if teacher is not None:
+                    with torch.no_grad():
+                        _, hard, _, teacher_pooled = teacher(x, segments, len(batch))
+                    hidden = mining.choose(hard, segments, len(batch), masks)
+                logits, attention, _, pooled = self.model_(x, segments, len(batch), hidden)
                 loss = F.cross_entropy(logits, targets[batch])
-                for penalty in penalties:
-                    loss = loss + penalty(attention, segments, len(batch))
+                for plug_in in plug_ins:
+                    if plug_in.needs_teacher:
+                        loss = loss + plug_in.consistency(pooled, teacher_pooled)
+                    else:
+                        loss = loss + plug_in(attention, segments, len(batch))
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
+                if teacher is not None:
+                    mining.update(teacher, self.model_)
                 total += float(loss.detach()) * len(batch)
             record = {"epoch": epoch, "train_loss": total / len(order)}
             if len(held):

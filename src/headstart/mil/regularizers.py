@@ -5,9 +5,13 @@ returns a term added to the cross-entropy. Names may carry a strength: "aem:0.05
 - `aem` (Zhang et al. 2024, Attention Entropy Maximization): λ·Σ_i a_i log a_i per bag,
   averaged over the bags of the step: minimising it maximises the attention entropy, so the
   model spreads attention instead of collapsing onto a few instances (λ = 0.1 by default).
+- `mhim` (Tang et al. 2023): an EMA teacher's most-attended instances are partly hidden from
+  the student, plus a teacher–student consistency term (see `MHIM`).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -27,6 +31,7 @@ class AEM:
     """Attention-entropy maximisation: λ · mean over bags of Σ_i a_i log a_i."""
 
     needs_attention = True
+    needs_teacher = False
 
     def __init__(self, strength: float = 0.1) -> None:
         self.strength = strength
@@ -38,7 +43,63 @@ class AEM:
 REGULARIZERS.register("aem", "attention entropy maximisation (λ, default 0.1)")(AEM)
 
 
-def create_regularizer(spec: str) -> AEM:
-    """ "name" or "name:strength" → a regularizer."""
-    name, _, strength = spec.partition(":")
-    return REGULARIZERS.create(name, **({"strength": float(strength)} if strength else {}))
+class MHIM:
+    """Masked hard instance mining (Tang et al., ICCV 2023), as a training plug-in.
+
+    An EMA teacher (momentum 0.9999) sees the whole bag; in each bag the student does not see
+    a random `drop` share of the ⌈`ratio`·size⌉ instances the teacher attends to most (the
+    "hard" ones), and a consistency term `weight`·CE(softmax(teacher/0.1), softmax(student/1))
+    on the bag embeddings is added to the loss.
+    """
+
+    needs_attention = True
+    needs_teacher = True
+
+    def __init__(
+        self,
+        weight: float = 0.1,
+        ratio: float = 0.03,
+        drop: float = 0.5,
+        momentum: float = 0.9999,
+        teacher_temperature: float = 0.1,
+        student_temperature: float = 1.0,
+    ) -> None:
+        self.weight, self.ratio, self.drop, self.momentum = weight, ratio, drop, momentum
+        self.teacher_temperature = teacher_temperature
+        self.student_temperature = student_temperature
+
+    def choose(
+        self, attention: torch.Tensor, segments: torch.Tensor, n: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """(N,) bool: the instances hidden from the student."""
+        hidden = torch.zeros_like(attention, dtype=torch.bool)
+        for bag in range(n):
+            rows = torch.nonzero(segments == bag).squeeze(1)
+            top = max(1, math.ceil(self.ratio * len(rows)))
+            hardest = rows[torch.topk(attention[rows], min(top, len(rows))).indices]
+            keep = torch.rand(len(hardest), generator=generator) >= self.drop
+            hidden[hardest[~keep.to(hardest.device)]] = True
+        return hidden
+
+    def consistency(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        target = torch.softmax(teacher / self.teacher_temperature, dim=1)
+        log_q = torch.log_softmax(student / self.student_temperature, dim=1)
+        return self.weight * -(target * log_q).sum(1).mean()
+
+    @torch.no_grad()
+    def update(self, teacher: torch.nn.Module, student: torch.nn.Module) -> None:
+        """teacher ← momentum·teacher + (1 − momentum)·student."""
+        for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
+            t.mul_(self.momentum).add_(s.detach(), alpha=1 - self.momentum)
+
+
+REGULARIZERS.register("mhim", "masked hard instance mining with an EMA teacher")(MHIM)
+
+
+def create_regularizer(spec: str) -> AEM | MHIM:
+    """ "name" or "name:value" → a regularizer (value: AEM's λ, MHIM's consistency weight)."""
+    name, _, value = spec.partition(":")
+    if not value:
+        return REGULARIZERS.create(name)
+    key = "weight" if name == "mhim" else "strength"
+    return REGULARIZERS.create(name, **{key: float(value)})
