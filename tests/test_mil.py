@@ -38,7 +38,7 @@ def test_classic_sets_load_with_bag_labels():
 @pytest.mark.parametrize("name", AGGREGATORS.names())
 def test_aggregators_are_permutation_invariant_and_bags_independent(name):
     torch.manual_seed(0)
-    pool = AGGREGATORS.create(name, dim=8, attention_dim=5)
+    pool = AGGREGATORS.create(name, dim=8, attention_dim=5).eval()  # no training-time masking
     bags = toy_bags(dim=8)
     x, segments = bags.packed(np.arange(5))
     pooled = pool(x, segments, 5)[0]
@@ -276,3 +276,27 @@ def test_mhim_masks_exactly_the_instances_it_chose():
         "attention", hidden=16, epochs=10, lr=1e-2, regularizers=("mhim:0.5",)
     ).fit(bags)
     assert (model.predict(bags) == bags.labels).mean() > 0.8
+
+
+def test_acmil_masks_top_instances_in_training_and_spreads_branches():
+    from headstart.mil.acmil import branch_diversity
+
+    torch.manual_seed(0)
+    pool = AGGREGATORS.create("acmil", dim=6, attention_dim=4, branches=3, top_k=2, mask_drop=1.0)
+    h, segments = torch.randn(9, 6), torch.tensor([0] * 5 + [1] * 4)
+    pool.train()
+    pool(h, segments, 2)
+    attention = pool.branch_attention  # (N, M)
+    raw = pool.w(torch.tanh(pool.V(h)) * torch.sigmoid(pool.U(h)))
+    for rows in (torch.arange(5), torch.arange(5, 9)):
+        for m in range(3):
+            top = rows[torch.topk(raw[rows, m], 2).indices]
+            assert torch.all(attention[top, m] < 1e-12)  # mask_drop = 1: all top-2 hidden
+    # diversity = mean pairwise cosine of the branch attention vectors, per bag
+    a = torch.tensor([[0.5, 0.5], [0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])
+    expected = (1.0 + 0.0) / 2  # bag 0: identical branches (cos 1); bag 1: orthogonal (cos 0)
+    got = branch_diversity(a, torch.tensor([0, 0, 1, 1]), 2)
+    assert float(got) == pytest.approx(expected)
+    model = MILClassifier("acmil", hidden=16, attention_dim=8, epochs=15, lr=1e-2)
+    bags = toy_bags()
+    assert (model.fit(bags).predict(bags) == bags.labels).mean() > 0.8

@@ -1,6 +1,6 @@
 """Multiple-instance learning on bags of embeddings: `Bags`, loaders, aggregators, classifier."""
 
-from headstart.mil import mamba  # noqa: F401  (registers the mamba aggregator)
+from headstart.mil import acmil, mamba  # noqa: F401  (register their aggregators)
 from headstart.mil.aggregators import AGGREGATORS
 from headstart.mil.bags import Bags
 from headstart.mil.classic import BAG_SETS, CLASSIC, load_bags, read_classic

@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from torch import nn
 
 from headstart.exceptions import DataError
+from headstart.mil.acmil import branch_diversity
 from headstart.mil.aggregators import AGGREGATORS
 from headstart.mil.bags import Bags
 from headstart.mil.regularizers import create_regularizer
@@ -44,6 +45,8 @@ class MILNet(nn.Module):
         self.embed = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.pool = AGGREGATORS.create(aggregator, dim=hidden, attention_dim=attention_dim)
         self.head = nn.Linear(hidden, n_classes)
+        branches = getattr(self.pool, "branches", 0)  # ACMIL: one classifier per branch
+        self.branch_heads = nn.ModuleList(nn.Linear(hidden, n_classes) for _ in range(branches))
 
     def forward(self, x: torch.Tensor, segments: torch.Tensor, n: int, hidden=None):
         """Packed bags → bag logits (B, K), attention (N,) or None, its logits, bag embeddings."""
@@ -143,6 +146,8 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                     hidden = mining.choose(hard, segments, len(batch), masks)
                 logits, attention, _, pooled = self.model_(x, segments, len(batch), hidden)
                 loss = F.cross_entropy(logits, targets[batch])
+                if len(self.model_.branch_heads):
+                    loss = loss + self._acmil_terms(segments, len(batch), targets[batch])
                 for plug_in in plug_ins:
                     if plug_in.needs_teacher:
                         loss = loss + plug_in.consistency(pooled, teacher_pooled)
@@ -171,6 +176,14 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             self.model_.load_state_dict(best_state)
         self.n_epochs_ = len(self.history_)
         return self
+
+    def _acmil_terms(self, segments: torch.Tensor, n: int, y: torch.Tensor) -> torch.Tensor:
+        """ACMIL: cross-entropy of every branch's classifier + branch-attention diversity."""
+        pool, heads = self.model_.pool, self.model_.branch_heads
+        branch_loss = torch.stack(
+            [F.cross_entropy(head(pool.branch_embeddings[:, m]), y) for m, head in enumerate(heads)]
+        ).mean()
+        return branch_loss + branch_diversity(pool.branch_attention, segments, n)
 
     def _network(self) -> MILNet:
         return MILNet(
