@@ -300,3 +300,27 @@ def test_acmil_masks_top_instances_in_training_and_spreads_branches():
     model = MILClassifier("acmil", hidden=16, attention_dim=8, epochs=15, lr=1e-2)
     bags = toy_bags()
     assert (model.fit(bags).predict(bags) == bags.labels).mean() > 0.8
+
+
+def test_scmil_supcon_term_equals_its_formula():
+    from headstart.mil.regularizers import SCMIL, supervised_contrastive
+
+    torch.manual_seed(0)
+    z = torch.randn(5, 3, dtype=torch.float64)
+    y = torch.tensor([0, 0, 1, 1, 2])  # the last bag has no positive: not an anchor
+    unit = z / z.norm(dim=1, keepdim=True)
+    expected = []
+    for i in range(4):
+        others = [a for a in range(5) if a != i]
+        denominator = torch.logsumexp(torch.stack([unit[i] @ unit[a] / 0.5 for a in others]), 0)
+        positives = [p for p in others if y[p] == y[i]]
+        expected.append(-np.mean([float(unit[i] @ unit[p] / 0.5 - denominator) for p in positives]))
+    got = supervised_contrastive(z, y, temperature=0.5)
+    assert float(got) == pytest.approx(np.mean(expected))
+    ce = torch.tensor(2.0, dtype=torch.float64)
+    curriculum = SCMIL(temperature=0.5)
+    assert float(curriculum.combine(ce, z, y, 0.0)) == pytest.approx(float(got))  # all SupCon
+    assert float(curriculum.combine(ce, z, y, 1.0)) == pytest.approx(2.0)  # all cross-entropy
+    model = MILClassifier("mean", hidden=16, epochs=15, lr=1e-2, regularizers=("scmil",))
+    bags = toy_bags()
+    assert (model.fit(bags).predict(bags) == bags.labels).mean() > 0.8  # works without attention

@@ -17,6 +17,7 @@ from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
 from headstart.mil import AGGREGATORS, MILClassifier, load_bags
+from headstart.mil.regularizers import create_regularizer
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
 from headstart.protocol.mil_cv import cross_validate_mil
@@ -326,13 +327,16 @@ def mil_evaluate(
     **params: Any,
 ) -> Results:
     """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
-    only combine with attention aggregators; other pairs are left out)."""
+    that read attention are left out for aggregators without it)."""
     bags = load_bags(dataset)
     estimators = {}
     for model in models:
         attends = AGGREGATORS.create(model, dim=1, attention_dim=1).attention
         for regularizer in regularizers:
-            if regularizer != "none" and not attends:
+            reads_attention = (
+                regularizer != "none" and create_regularizer(regularizer).needs_attention
+            )
+            if reads_attention and not attends:
                 continue
             name = model if regularizer == "none" else f"{model}+{regularizer}"
             plug_ins = () if regularizer == "none" else (regularizer,)

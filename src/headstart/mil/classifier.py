@@ -118,7 +118,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         torch.manual_seed(self.random_state)
         self.model_ = self._network().to(self.device)
         plug_ins = [create_regularizer(spec) for spec in self.regularizers]
-        if plug_ins and not self.model_.pool.attention:
+        if any(p.needs_attention for p in plug_ins) and not self.model_.pool.attention:
             raise ValueError(f"regularizers {list(self.regularizers)} need an attention aggregator")
         # MHIM's EMA teacher starts from the student's initial weights (the paper starts it
         # from a separately trained baseline)
@@ -146,12 +146,16 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                     hidden = mining.choose(hard, segments, len(batch), masks)
                 logits, attention, _, pooled = self.model_(x, segments, len(batch), hidden)
                 loss = F.cross_entropy(logits, targets[batch])
+                for plug_in in plug_ins:  # curricula that reweigh the cross-entropy itself
+                    if plug_in.needs_embeddings:
+                        progress = epoch / max(1, self.epochs - 1)
+                        loss = plug_in.combine(loss, pooled, targets[batch], progress)
                 if len(self.model_.branch_heads):
                     loss = loss + self._acmil_terms(segments, len(batch), targets[batch])
                 for plug_in in plug_ins:
                     if plug_in.needs_teacher:
                         loss = loss + plug_in.consistency(pooled, teacher_pooled)
-                    else:
+                    elif not plug_in.needs_embeddings:
                         loss = loss + plug_in(attention, segments, len(batch))
                 optimiser.zero_grad()
                 loss.backward()

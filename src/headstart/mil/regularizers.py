@@ -6,7 +6,9 @@ returns a term added to the cross-entropy. Names may carry a strength: "aem:0.05
   averaged over the bags of the step: minimising it maximises the attention entropy, so the
   model spreads attention instead of collapsing onto a few instances (λ = 0.1 by default).
 - `mhim` (Tang et al. 2023): an EMA teacher's most-attended instances are partly hidden from
-  the student, plus a teacher–student consistency term (see `MHIM`).
+  the student, plus a teacher–student consistency term (see `MHIM`);
+- `scmil` (Juyal et al. 2024): supervised contrastive loss on bag embeddings, handing over to
+  cross-entropy along a curriculum (see `SCMIL`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class AEM:
 
     needs_attention = True
     needs_teacher = False
+    needs_embeddings = False
 
     def __init__(self, strength: float = 0.1) -> None:
         self.strength = strength
@@ -54,6 +57,7 @@ class MHIM:
 
     needs_attention = True
     needs_teacher = True
+    needs_embeddings = False
 
     def __init__(
         self,
@@ -96,10 +100,53 @@ class MHIM:
 REGULARIZERS.register("mhim", "masked hard instance mining with an EMA teacher")(MHIM)
 
 
-def create_regularizer(spec: str) -> AEM | MHIM:
+def supervised_contrastive(
+    embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 0.07
+) -> torch.Tensor:
+    """SupCon (Khosla et al. 2020) over a batch: for every anchor with at least one positive,
+    −mean over its positives p of log(exp(z·z_p/τ) / Σ_{a≠anchor} exp(z·z_a/τ)), averaged."""
+    z = torch.nn.functional.normalize(embeddings, dim=1)
+    similarity = z @ z.T / temperature
+    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    similarity = similarity.masked_fill(self_mask, float("-inf"))
+    log_prob = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~self_mask
+    counts = positives.sum(1)
+    anchors = counts > 0
+    if not anchors.any():
+        return embeddings.new_zeros(())
+    per_anchor = log_prob.masked_fill(~positives, 0.0).sum(1)[anchors] / counts[anchors]
+    return -per_anchor.mean()
+
+
+class SCMIL:
+    """SC-MIL (Juyal et al., WACV 2024): a bag-level supervised contrastive term with a
+    curriculum, L = (1 − β_t)·SupCon(bag embeddings) + β_t·CE, β_t rising linearly from 0 to 1
+    over the first `warmup` share of the epochs. (SupCon acts on the normalised bag
+    embeddings directly; the paper adds a projection head.)"""
+
+    needs_attention = False
+    needs_teacher = False
+    needs_embeddings = True
+
+    def __init__(self, temperature: float = 0.07, warmup: float = 1.0) -> None:
+        self.temperature, self.warmup = temperature, warmup
+
+    def combine(
+        self, cross_entropy: torch.Tensor, pooled: torch.Tensor, y: torch.Tensor, progress: float
+    ) -> torch.Tensor:
+        beta = min(1.0, progress / self.warmup) if self.warmup > 0 else 1.0
+        contrastive = supervised_contrastive(pooled, y, self.temperature)
+        return beta * cross_entropy + (1 - beta) * contrastive
+
+
+REGULARIZERS.register("scmil", "bag-level supervised contrastive term with a curriculum")(SCMIL)
+
+
+def create_regularizer(spec: str) -> AEM | MHIM | SCMIL:
     """ "name" or "name:value" → a regularizer (value: AEM's λ, MHIM's consistency weight)."""
     name, _, value = spec.partition(":")
     if not value:
         return REGULARIZERS.create(name)
-    key = "weight" if name == "mhim" else "strength"
+    key = {"mhim": "weight", "scmil": "temperature"}.get(name, "strength")
     return REGULARIZERS.create(name, **{key: float(value)})
