@@ -324,3 +324,48 @@ def test_scmil_supcon_term_equals_its_formula():
     model = MILClassifier("mean", hidden=16, epochs=15, lr=1e-2, regularizers=("scmil",))
     bags = toy_bags()
     assert (model.fit(bags).predict(bags) == bags.labels).mean() > 0.8  # works without attention
+
+
+def test_mil_fit_and_predict_from_the_cli(tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    runner = CliRunner()
+    fitted = runner.invoke(
+        app,
+        [
+            "mil",
+            "fit",
+            "--dataset",
+            "musk1",
+            "--model",
+            "gated",
+            "--regularizers",
+            "aem",
+            "--epochs",
+            "5",
+            "-o",
+            str(tmp_path / "model"),
+        ],
+    )
+    assert fitted.exit_code == 0, fitted.output
+    assert not list(tmp_path.rglob("*.pkl"))
+    predicted = runner.invoke(
+        app,
+        [
+            "mil",
+            "predict",
+            str(tmp_path / "model"),
+            "--dataset",
+            "musk1",
+            "-o",
+            str(tmp_path / "bags.csv"),
+        ],
+    )
+    assert predicted.exit_code == 0, predicted.output
+    with open(tmp_path / "bags.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 92 and {"id", "predicted", "probability", "label"} <= set(rows[0])

@@ -351,6 +351,39 @@ def mil_evaluate(
     return results
 
 
+def mil_fit(
+    dataset: str,
+    out: str | Path,
+    model: str = "attention",
+    regularizers: Sequence[str] = (),
+    **params: Any,
+) -> Path:
+    """Fit a MIL model on every labelled bag of `dataset` and save it (JSON + safetensors)."""
+    bags = load_bags(dataset)
+    return MILClassifier(model, regularizers=tuple(regularizers), **params).fit(bags).save(out)
+
+
+def mil_predict(
+    model_dir: str | Path, dataset: str, out: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Bag predictions (id, predicted class, its probability, label) of a saved MIL model."""
+    model = MILClassifier.load(model_dir)
+    bags = load_bags(dataset)
+    proba = model.predict_proba(bags)
+    rows = [
+        {
+            "id": bag_id,
+            "predicted": model.classes_[p.argmax()].item(),
+            "probability": round(float(p.max()), 6),
+            "label": int(label),
+        }
+        for bag_id, p, label in zip(bags.ids, proba, bags.labels, strict=True)
+    ]
+    if out is not None:
+        workflow.write_csv(rows, out)
+    return rows
+
+
 def learning_curve(
     store: str | Path,
     sizes: Sequence[int] = (1, 2, 5, 10, 20, 50, 100, 200),

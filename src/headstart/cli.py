@@ -249,10 +249,13 @@ def prompts(
     console.print(table)
 
 
+BAG_SET = typer.Option(..., help="bag set (musk1, elephant, ...) or a classic CSV")
+
+
 @mil_app.command("eval")
 def mil_eval(
-    dataset: str = typer.Option(..., help="bag set (musk1, elephant, ...) or a classic CSV"),
-    models: str = typer.Option("attention,gated", help="aggregators: mean,max,attention,gated"),
+    dataset: str = BAG_SET,
+    models: str = typer.Option("attention,gated", help="aggregators, e.g. mean,attention,gated"),
     regularizers: str = typer.Option("none", help="none and/or plug-ins: none,aem,aem:0.05"),
     folds: int = typer.Option(10),
     repeats: int = typer.Option(5),
@@ -273,6 +276,30 @@ def mil_eval(
         progress=not quiet,
     )
     _print_grid(results, metric, f"{dataset}: {metric}, {folds}-fold CV × {repeats}")
+
+
+@mil_app.command("fit")
+def mil_fit(
+    dataset: str = BAG_SET,
+    model: str = typer.Option("attention", help="aggregator: mean,max,attention,gated,acmil,mamba"),
+    regularizers: str = typer.Option("", help="plug-ins: aem,mhim,scmil (optionally name:value)"),
+    epochs: int = typer.Option(100),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
+) -> None:
+    """Fit a MIL model on all bags of a set; saves JSON + safetensors (never pickle)."""
+    folder = api.mil_fit(dataset, out, model, _split(regularizers), epochs=epochs)
+    console.print(f"saved {model} to {folder}")
+
+
+@mil_app.command("predict")
+def mil_predict(
+    model: Path,
+    dataset: str = typer.Option(..., help="bag set or classic CSV to predict"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="CSV of bag predictions"),
+) -> None:
+    """Predict every bag of a set with a saved MIL model."""
+    rows = api.mil_predict(model, dataset, out)
+    console.print(f"{len(rows)} bags predicted" + (f" → {out}" if out else ""))
 
 
 @app.command("learning-curve")
