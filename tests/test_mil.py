@@ -369,3 +369,24 @@ def test_mil_fit_and_predict_from_the_cli(tmp_path):
     with open(tmp_path / "bags.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 92 and {"id", "predicted", "probability", "label"} <= set(rows[0])
+
+
+def test_parquet_bags_round_trip_and_label_conflicts(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {
+        "bag": ["a", "a", "b", "b", "b"],
+        "label": [1, 1, 0, 0, 0],
+        "group": ["p1", "p1", "p2", "p2", "p2"],
+        "features": [[0.0, 1.0], [1.0, 1.0], [2.0, 0.0], [3.0, 0.0], [4.0, 0.0]],
+    }
+    pq.write_table(pa.table(rows), tmp_path / "bags.parquet")
+    bags = load_bags(str(tmp_path / "bags.parquet"))
+    assert bags.ids == ["a", "b"] and bags.sizes.tolist() == [2, 3]
+    assert bags.labels.tolist() == [1, 0] and bags.groups.tolist() == ["p1", "p2"]
+    np.testing.assert_array_equal(bags.bag(1)[:, 0], [2.0, 3.0, 4.0])
+    rows["label"][1] = 0
+    pq.write_table(pa.table(rows), tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match=r"bag 'a' has rows with labels \[0, 1\]"):
+        load_bags(str(tmp_path / "bad.parquet"))

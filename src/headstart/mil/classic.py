@@ -79,9 +79,14 @@ def read_classic(path: str | Path, name: str = "") -> Bags:
 
 
 def load_bags(name: str, **options) -> Bags:
-    """A registered bag set by name (`musk1`, ...), or a CSV path in the classic format."""
+    """A registered bag set by name (`musk1`, ...), a CSV path in the classic format, or a
+    Parquet file of instances (see `parquet_bags`)."""
     if name not in BAG_SETS and Path(name).suffix == ".csv":
         return read_classic(name)
+    if name not in BAG_SETS and Path(name).suffix == ".parquet":
+        from headstart.mil.parquet_bags import read_parquet_bags
+
+        return read_parquet_bags(name)
     return BAG_SETS.create(name, **options)
 
 
