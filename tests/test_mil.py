@@ -390,3 +390,21 @@ def test_parquet_bags_round_trip_and_label_conflicts(tmp_path):
     pq.write_table(pa.table(rows), tmp_path / "bad.parquet")
     with pytest.raises(DataError, match=r"bag 'a' has rows with labels \[0, 1\]"):
         load_bags(str(tmp_path / "bad.parquet"))
+
+
+def test_facile_set_model_then_few_shot_instance_head():
+    """FACILE: learn instance features from set-level labels, then fit a head on few
+    labelled instances in that feature space."""
+    from headstart.heads import create_head
+
+    bags = toy_bags(n_bags=100)
+    set_model = MILClassifier("deepset", hidden=16, epochs=30, lr=1e-2).fit(bags)
+    assert (set_model.predict(bags) == bags.labels).mean() > 0.8
+    features = set_model.instance_embeddings(bags.instances)
+    assert features.shape == (len(bags.instances), 16)
+    labels = bags.instance_labels
+    rng = np.random.default_rng(0)
+    shots = np.concatenate([rng.choice(np.flatnonzero(labels == c), 5, False) for c in (0, 1)])
+    head = create_head("linear-probe", C=1.0).fit(features[shots], labels[shots])
+    rest = np.setdiff1d(np.arange(len(labels)), shots)
+    assert (head.predict(features[rest]) == labels[rest]).mean() > 0.8  # key vs other instances

@@ -88,6 +88,21 @@ class AttentionPooling(nn.Module):
         return segment_sum(attention[:, None] * h, segments, n), attention, logits
 
 
+class DeepSetPooling(nn.Module):
+    """DeepSets (Zaheer et al. 2017), the set model FACILE trains on set-level labels:
+    ρ(mean_i φ(x_i)) with φ the instance embedding and ρ a two-layer MLP."""
+
+    attention = False
+
+    def __init__(self, dim: int, **_: object) -> None:
+        super().__init__()
+        self.rho = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
+
+    def forward(self, h, segments, n, hidden=None):
+        counts = segment_sum(torch.ones_like(h[:, :1]), segments, n)
+        return self.rho(segment_sum(h, segments, n) / counts), None, None
+
+
 def _gated(dim: int, attention_dim: int = 128) -> AttentionPooling:
     return AttentionPooling(dim, attention_dim, gated=True)
 
@@ -96,3 +111,4 @@ AGGREGATORS.register("mean", "mean pooling")(MeanPooling)
 AGGREGATORS.register("max", "max pooling")(MaxPooling)
 AGGREGATORS.register("attention", "ABMIL attention pooling (Ilse et al. 2018)")(AttentionPooling)
 AGGREGATORS.register("gated", "gated attention pooling (Ilse et al. 2018)")(_gated)
+AGGREGATORS.register("deepset", "DeepSets set model (FACILE's set-level stage)")(DeepSetPooling)

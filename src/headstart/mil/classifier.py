@@ -255,6 +255,14 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             scores += np.split(flat, np.cumsum(bags.sizes[index])[:-1])
         return scores
 
+    @torch.inference_mode()
+    def instance_embeddings(self, instances: np.ndarray) -> np.ndarray:
+        """The learned instance embedding φ(x) (N, hidden) of raw instance vectors: FACILE's
+        second stage fits a few-shot instance classifier (any head) on these."""
+        self.model_.eval()
+        x = (np.asarray(instances, dtype=np.float32) - self.mean_) / self.scale_
+        return self.model_.embed(torch.from_numpy(x).to(self.device)).cpu().numpy()
+
     # --- persistence ---------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         """JSON parameters + safetensors weights and statistics (no pickle)."""
