@@ -93,3 +93,13 @@ def test_report_renders_in_headless_chromium(saved, tmp_path):
     assert attributes["errors"] == "0"
     console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console  # the page logs nothing, so any console line is a problem
+
+
+def test_report_of_a_mil_cross_validation(tmp_path):
+    results = api.mil_evaluate(
+        "musk1", ["mean", "attention"], ["none"], folds=3, repeats=1, epochs=3, progress=False
+    )
+    results.save(tmp_path / "cv")
+    text = api.report(tmp_path / "cv", tmp_path / "mil.html").read_text()
+    assert "Cross-validated MIL models" in text and text.count('<img class="figure"') == 1
+    assert "balanced_accuracy" in text and "auc" in text

@@ -65,6 +65,29 @@ def few_shot_curves(results: Results, metric: str = "accuracy") -> bytes:
     return _png(figure)
 
 
+def metric_bars(results: Results) -> bytes:
+    """Mean of every metric per model with its 95% CI as error bars (cross-validation)."""
+    summary = results.summary()
+    metrics, heads = results.metrics(), results.heads()
+    figure, axis = subplots(figsize=(7, 4.2))
+    width = 0.8 / max(len(heads), 1)
+    for i, head in enumerate(heads):
+        cells = {s["metric"]: s for s in summary if s["head"] == head}
+        present = [m for m in metrics if m in cells]
+        xs = np.array([metrics.index(m) for m in present]) + (i - (len(heads) - 1) / 2) * width
+        mean = np.array([cells[m]["mean"] for m in present])
+        low = np.array([cells[m]["ci_low"] for m in present], dtype=float)
+        high = np.array([cells[m]["ci_high"] for m in present], dtype=float)
+        errors = np.nan_to_num(np.vstack([mean - low, high - mean]))
+        axis.bar(xs, mean, width, yerr=errors, capsize=3, label=head)
+    axis.set_xticks(range(len(metrics)), metrics)
+    axis.set_ylabel("mean over folds (95% CI)")
+    axis.set_ylim(0, 1.05)
+    axis.grid(alpha=0.3, axis="y")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
 def confusion(matrix: list[list[int]], class_names: list[str], title: str) -> bytes:
     """Row-normalised confusion matrix (rows: true class)."""
     counts = np.asarray(matrix, dtype=float)

@@ -89,8 +89,12 @@ def render_report(
         f"{provenance.get('seeds')} seeds, split: "
         f"{html.escape(str(provenance.get('split', '')))}</p>"
     )
-    parts.append("<h2>Few-shot accuracy</h2>")
-    parts.append(_img(figures.few_shot_curves(results), "accuracy vs shots, 95% CI bands"))
+    if provenance.get("kind") == "mil-cross-validation":
+        parts.append("<h2>Cross-validated MIL models</h2>")
+        parts.append(_img(figures.metric_bars(results), "mean over folds, 95% CI"))
+    else:
+        parts.append("<h2>Few-shot accuracy</h2>")
+        parts.append(_img(figures.few_shot_curves(results), "accuracy vs shots, 95% CI bands"))
     summary = results.summary()
     parts.append(
         _table(
