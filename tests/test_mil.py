@@ -408,3 +408,22 @@ def test_facile_set_model_then_few_shot_instance_head():
     head = create_head("linear-probe", C=1.0).fit(features[shots], labels[shots])
     rest = np.setdiff1d(np.arange(len(labels)), shots)
     assert (head.predict(features[rest]) == labels[rest]).mean() > 0.8  # key vs other instances
+
+
+def test_ins_instance_classifier_finds_key_instances_from_bag_labels():
+    from headstart.mil import InstanceMILClassifier
+
+    bags = toy_bags(n_bags=120)
+    train, test = bags.subset(np.arange(80)), bags.subset(np.arange(80, 120))
+    model = InstanceMILClassifier(hidden=32, epochs=30, lr=1e-2).fit(train)
+    # instances of negative bags never become positive targets
+    negative = np.repeat(train.labels == 0, train.sizes)
+    assert (model.instance_targets_[negative, 1] == 0).all()
+    key = test.instance_labels == 1
+    scores = model.instance_proba(test)
+    assert scores[key].mean() > scores[~key].mean() + 0.3  # key instances found, unlabelled
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(test.labels, model.predict_proba(test)[:, 1]) > 0.9  # bags ranked
+    with pytest.raises(DataError, match="binary bag labels"):
+        InstanceMILClassifier(epochs=1).fit(Bags.from_list([np.ones((2, 6))] * 2, [1, 1]))

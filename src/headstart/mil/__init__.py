@@ -7,6 +7,7 @@ from headstart.mil.classic import BAG_SETS, CLASSIC, load_bags, read_classic
 from headstart.mil.classifier import MILClassifier
 from headstart.mil.digit_bags import make_bags, train_test_bags
 from headstart.mil.feature_folder import read_feature_folder
+from headstart.mil.ins import InstanceMILClassifier
 from headstart.mil.regularizers import REGULARIZERS
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "CLASSIC",
     "REGULARIZERS",
     "Bags",
+    "InstanceMILClassifier",
     "MILClassifier",
     "load_bags",
     "make_bags",
