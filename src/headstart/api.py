@@ -16,11 +16,10 @@ from headstart.embedding import EmbedResult, embed_dataset, store_key
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
-from headstart.mil import AGGREGATORS, MILClassifier, load_bags
-from headstart.mil.regularizers import create_regularizer
+from headstart.mil import MILClassifier, load_bags
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
-from headstart.protocol.mil_cv import cross_validate_mil
+from headstart.protocol.mil_cv import cross_validate_mil, model_grid
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
 
@@ -329,18 +328,7 @@ def mil_evaluate(
     """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
     that read attention are left out for aggregators without it)."""
     bags = load_bags(dataset)
-    estimators = {}
-    for model in models:
-        attends = AGGREGATORS.create(model, dim=1, attention_dim=1).attention
-        for regularizer in regularizers:
-            reads_attention = (
-                regularizer != "none" and create_regularizer(regularizer).needs_attention
-            )
-            if reads_attention and not attends:
-                continue
-            name = model if regularizer == "none" else f"{model}+{regularizer}"
-            plug_ins = () if regularizer == "none" else (regularizer,)
-            estimators[name] = MILClassifier(model, regularizers=plug_ins, **params)
+    estimators = model_grid(models, regularizers, **params)
     with progress_bar(progress) as bar:
         task = bar.add_task("cross-validate", total=folds * repeats * len(estimators))
         results = cross_validate_mil(

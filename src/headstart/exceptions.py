@@ -31,3 +31,12 @@ class WeightsUnavailableError(HeadstartError, OSError):
 
 class StoreError(HeadstartError):
     """An embedding store is missing, corrupt, or belongs to another run."""
+
+
+def raise_problems(source: object, problems: list[str], shown: int = 10) -> None:
+    """Stop with every collected problem of `source` in one DataError (the first `shown`
+    listed), so a user fixes a file in one pass; does nothing when there are none."""
+    if problems:
+        listed = "; ".join(problems[:shown])
+        more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+        raise DataError(f"{source}: {len(problems)} problem(s): {listed}{more}")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from headstart.exceptions import DataError
+from headstart.heads.prototype import l2_normalize
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
 
@@ -25,11 +26,6 @@ class TextEmbedder(Protocol):
     """An encoder that can embed free text into its own space (`encode_text`)."""
 
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
 
 
 def text_encoder_of(encoder: Any) -> TextEmbedder:
@@ -57,8 +53,8 @@ def class_embeddings(
     if not templates or any("{}" not in t for t in templates):
         raise DataError(f"every template needs a '{{}}' for the class name, got {list(templates)}")
     texts = [t.format(name) for name in class_names for t in templates]
-    vectors = _normalise(text_encoder_of(encoder).encode_text(texts))
-    return _normalise(vectors.reshape(len(class_names), len(templates), -1).mean(axis=1))
+    vectors = l2_normalize(text_encoder_of(encoder).encode_text(texts))
+    return l2_normalize(vectors.reshape(len(class_names), len(templates), -1).mean(axis=1))
 
 
 def read_descriptions(path: str | Path) -> dict[str, list[str]]:
@@ -95,7 +91,7 @@ def description_embeddings(
         if name in missing:
             texts.append(name)
             owner.append(k)
-    vectors = _normalise(text_encoder_of(encoder).encode_text(texts))
+    vectors = l2_normalize(text_encoder_of(encoder).encode_text(texts))
     owner_index = np.asarray(owner)
     return np.stack([vectors[owner_index == k].mean(axis=0) for k in range(len(class_names))])
 
@@ -131,7 +127,7 @@ def differential_embeddings(
                 owners += [(index[first], index[second])] * len(descriptions)
     if not texts:
         raise DataError("no differential description names two of the classes")
-    vectors = _normalise(text_encoder_of(encoder).encode_text(texts))
+    vectors = l2_normalize(text_encoder_of(encoder).encode_text(texts))
     k = len(class_names)
     sums, counts = np.zeros((k, k, vectors.shape[1])), np.zeros((k, k))
     for (i, j), vector in zip(owners, vectors, strict=True):

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
-from headstart.heads import create_head
+from headstart.heads import create_head, needs_class_texts
 from headstart.persistence import TRANSFORMS, load_model, save_model
 from headstart.prompts import (
     class_embeddings,
@@ -96,19 +96,30 @@ def _class_names(store: Store, texts: ClassTexts) -> list[str]:
 
 
 def with_class_texts(
+    store: Store,
     heads: Sequence[str],
     head_params: dict[str, dict[str, Any]] | None,
-    embeddings: np.ndarray,
-    from_descriptions: bool,
+    texts: ClassTexts,
 ) -> dict[str, dict[str, Any]]:
-    """Parameters per head with `class_embeddings` filled in for the heads that take them."""
+    """Parameters per head, with what the text-conditioned heads take filled in: class
+    embeddings (descriptions: kept unnormalised, the mean cosine over descriptors) and, for
+    FuDD, the pairwise differential descriptions — all embedded by the store's encoder."""
     params = {h: dict((head_params or {}).get(h, {})) for h in heads}
+    accepted = {h: create_head(h).get_params() for h in heads}
+    encoder = store_encoder(store)
+    embeddings = class_text_embeddings(store, texts, encoder)
+    pairs = None
+    if texts.differential:
+        pairs = differential_embeddings(
+            encoder, _class_names(store, texts), read_differential_descriptions(texts.differential)
+        )
     for head in heads:
-        accepted = create_head(head).get_params()
-        if "class_embeddings" in accepted:
+        if "class_embeddings" in accepted[head]:
             params[head].setdefault("class_embeddings", embeddings)
-            if from_descriptions and "normalize_text" in accepted:
-                params[head].setdefault("normalize_text", False)  # mean cosine over descriptors
+        if texts.descriptions and "normalize_text" in accepted[head]:
+            params[head].setdefault("normalize_text", False)
+        if pairs is not None and "pair_sums" in accepted[head]:
+            params[head].update(pair_sums=pairs[0], pair_counts=pairs[1])
     return params
 
 
@@ -206,20 +217,8 @@ def evaluate_store(
     and training-free heads get class embeddings from `texts` (default: the class names in
     the default prompt) embedded by the store's own encoder."""
     X_train, y_train, X_test, y_test, protocol = train_test(store)
-    if any("class_embeddings" in create_head(h).get_params() for h in heads):
-        texts = texts or ClassTexts()
-        encoder = store_encoder(store)
-        embeddings = class_text_embeddings(store, texts, encoder)
-        head_params = with_class_texts(heads, head_params, embeddings, bool(texts.descriptions))
-        if texts.differential:
-            sums, counts = differential_embeddings(
-                encoder,
-                _class_names(store, texts),
-                read_differential_descriptions(texts.differential),
-            )
-            for head in heads:
-                if "pair_sums" in create_head(head).get_params():
-                    head_params[head].update(pair_sums=sums, pair_counts=counts)
+    if any(needs_class_texts(h) for h in heads):
+        head_params = with_class_texts(store, heads, head_params, texts or ClassTexts())
     models = {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
     results = evaluate_few_shot(
         X_train,

@@ -13,7 +13,7 @@ import numpy as np
 
 from headstart.datasets.dataset import SPLITS, Dataset
 from headstart.datasets.registry import DATASETS
-from headstart.exceptions import DataError
+from headstart.exceptions import DataError, raise_problems
 
 REQUIRED = ("path", "label")
 OPTIONAL = ("id", "group", "split")
@@ -74,10 +74,7 @@ def load_csv(path: str | Path, name: str | None = None) -> Dataset:
         seen.setdefault(item_id, line)
         items.append(str(file))
         ids.append(item_id)
-    if problems:
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise DataError(f"{source}: {len(problems)} problem(s): {shown}{more}")
+    raise_problems(source, problems)
     class_names = sort_labels({r["label"] for r in rows if r["label"]})
     index = {c: i for i, c in enumerate(class_names)}
     has = {c: any(r.get(c) for r in rows) for c in OPTIONAL}

@@ -15,7 +15,7 @@ import numpy as np
 from headstart.datasets.csv_manifest import sort_labels
 from headstart.datasets.dataset import SPLITS, Dataset
 from headstart.datasets.registry import DATASETS
-from headstart.exceptions import DataError
+from headstart.exceptions import DataError, raise_problems
 
 COLUMNS = ("text", "label", "id", "split", "group")
 
@@ -60,10 +60,7 @@ def load_text_csv(path: str | Path, name: str | None = None) -> Dataset:
                 f"line {line}: duplicate id {item_id!r} (first on line {seen[item_id]})"
             )
         seen.setdefault(item_id, line)
-    if problems:
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise DataError(f"{source}: {len(problems)} problem(s): {shown}{more}")
+    raise_problems(source, problems)
     labels = [row.get("label", "").strip() for row in rows]
     class_names = sort_labels({label for label in labels if label})
     index = {c: i for i, c in enumerate(class_names)}

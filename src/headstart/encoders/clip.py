@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from headstart.cards import EncoderCard
+from headstart.encoders.hf_adapter import pooled_image_features
 from headstart.encoders.registry import ENCODERS, require
 from headstart.encoders.torch_image import TorchImageEncoder
 from headstart.exceptions import WeightsUnavailableError
@@ -82,10 +83,6 @@ def create_clip(
     max_tokens = int(model.config.text_config.max_position_embeddings)
     target = torch.device(device)
 
-    def image_features(x: torch.Tensor) -> torch.Tensor:
-        out = model.get_image_features(pixel_values=x)
-        return out if isinstance(out, torch.Tensor) else out.pooler_output
-
     def text_features(texts: list[str]) -> torch.Tensor:
         tokens = tokenizer(
             texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
@@ -112,7 +109,7 @@ def create_clip(
     )
     return JointImageEncoder(
         card,
-        image_features,
+        pooled_image_features(model),
         model,
         device=device,
         precision=precision,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from headstart.datasets.csv_manifest import sort_labels
-from headstart.exceptions import DataError, MissingExtraError
+from headstart.exceptions import DataError, MissingExtraError, raise_problems
 from headstart.mil.bags import Bags
 
 
@@ -53,10 +53,7 @@ def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
         bags.append(features)
     if len(dims) > 1:
         problems.append(f"slides disagree on the feature dimension: {sorted(dims)}")
-    if problems:
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise DataError(f"{folder}: {len(problems)} problem(s): {shown}{more}")
+    raise_problems(folder, problems)
     class_names = sort_labels({row["label"] for row in rows})
     index = {name: k for k, name in enumerate(class_names)}
     return Bags.from_list(

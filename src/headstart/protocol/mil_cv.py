@@ -8,7 +8,7 @@ AUC (two classes), accuracy, balanced accuracy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,8 +17,27 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from headstart.exceptions import DataError
-from headstart.mil import Bags
+from headstart.mil import AGGREGATORS, Bags, MILClassifier
+from headstart.mil.regularizers import create_regularizer
 from headstart.protocol.results import Results
+
+
+def model_grid(
+    models: Sequence[str], regularizers: Sequence[str], **params: Any
+) -> dict[str, MILClassifier]:
+    """One MILClassifier per aggregator × regularizer ("none" = plain), named
+    "model+regularizer"; plug-ins that read attention skip aggregators without it."""
+    estimators = {}
+    for model in models:
+        attends = AGGREGATORS.create(model, dim=1, attention_dim=1).attention
+        for regularizer in regularizers:
+            plain = regularizer == "none"
+            if not plain and create_regularizer(regularizer).needs_attention and not attends:
+                continue
+            name = model if plain else f"{model}+{regularizer}"
+            plug_ins = () if plain else (regularizer,)
+            estimators[name] = MILClassifier(model, regularizers=plug_ins, **params)
+    return estimators
 
 
 def mil_folds(bags: Bags, folds: int, repeat: int) -> list[tuple[np.ndarray, np.ndarray]]:
