@@ -427,3 +427,43 @@ def test_ins_instance_classifier_finds_key_instances_from_bag_labels():
     assert roc_auc_score(test.labels, model.predict_proba(test)[:, 1]) > 0.9  # bags ranked
     with pytest.raises(DataError, match="binary bag labels"):
         InstanceMILClassifier(epochs=1).fit(Bags.from_list([np.ones((2, 6))] * 2, [1, 1]))
+
+
+def test_lenet_encoder_learns_mnist_bags_end_to_end():
+    from headstart.datasets import load_dataset
+    from headstart.mil.digit_bags import train_test_bags
+
+    digits = load_dataset("mnist5k")
+    pixels = digits.items.reshape(len(digits), -1) / 255.0
+    test_pool = np.arange(len(digits)) % 5 == 0
+    train, test = train_test_bags(
+        pixels[~test_pool],
+        digits.labels[~test_pool],
+        pixels[test_pool],
+        digits.labels[test_pool],
+        n_train=100,
+        n_test=100,
+        mean_size=6,
+        sd=1,
+    )
+    model = MILClassifier(
+        "attention", encoder="lenet", hidden=64, epochs=12, batch_size=4, validation_fraction=0
+    ).fit(train)
+    assert np.unique(model.mean_).size == 1  # one statistic over all pixels, not per pixel
+    assert model.instance_embeddings(test.bag(0)).shape == (test.sizes[0], 64)
+    assert (model.predict(test) == test.labels).mean() > 0.8  # chance: 0.5
+    with pytest.raises(DataError, match="square images"):
+        MILClassifier(encoder="lenet", epochs=1).fit(toy_bags())
+
+
+def test_registered_mnist_bags_use_every_image_at_most_once():
+    from headstart.mil import make_bags
+
+    bags = load_bags("mnist-bags", n_bags=120)
+    assert len(bags) == 120 and bags.dim == 784 and bags.labels.mean() == 0.5
+    assert len(np.unique(bags.instances, axis=0)) == len(bags.instances)
+    marks = [bags.instance_labels[bags.offsets[i] : bags.offsets[i + 1]] for i in range(120)]
+    assert all(m.any() == bool(label) for m, label in zip(marks, bags.labels, strict=True))
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataError, match="ran out"):
+        make_bags(rng.random((30, 4)), np.arange(30) % 3, 0, n_bags=10, unique=True)

@@ -96,10 +96,39 @@ def test_report_renders_in_headless_chromium(saved, tmp_path):
 
 
 def test_report_of_a_mil_cross_validation(tmp_path):
-    results = api.mil_evaluate(
-        "musk1", ["mean", "attention"], ["none"], folds=3, repeats=1, epochs=3, progress=False
+    from safetensors.numpy import load_file
+
+    api.mil_evaluate(
+        "musk1",
+        ["mean", "attention"],
+        ["none"],
+        folds=3,
+        repeats=1,
+        out=tmp_path / "cv",
+        epochs=3,
+        progress=False,
     )
-    results.save(tmp_path / "cv")
     text = api.report(tmp_path / "cv", tmp_path / "mil.html").read_text()
-    assert "Cross-validated MIL models" in text and text.count('<img class="figure"') == 1
-    assert "balanced_accuracy" in text and "auc" in text
+    assert "Cross-validated MIL models" in text and "balanced_accuracy" in text and "auc" in text
+    # metric bars + the attention of the first attention model on held-out bags
+    assert text.count('<img class="figure"') == 2 and "Attention of attention" in text
+    shown = load_file(str(tmp_path / "cv" / "attention.safetensors"))
+    sums = np.add.reduceat(shown["attention"], shown["offsets"][:-1])
+    np.testing.assert_allclose(sums, 1.0, atol=1e-5)  # a softmax within every bag
+    assert len(shown["labels"]) == 6 and shown["labels"][:4].min() == 1  # positives first
+
+
+def test_bag_attention_figure_draws_images_or_bars():
+    from headstart.report.figures import bag_attention
+
+    rng = np.random.default_rng(0)
+    for dim in (784, 5):  # square grey images, then plain vectors
+        arrays = {
+            "instances": rng.random((7, dim)).astype(np.float32),
+            "offsets": np.array([0, 4, 7]),
+            "attention": np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.25, 0.25]),
+            "marks": np.array([0, 0, 1, 1, -1, -1, -1]),
+            "labels": np.array([1, 0]),
+            "probability": np.array([0.9, 0.2]),
+        }
+        assert bag_attention(arrays, "test").startswith(b"\x89PNG")

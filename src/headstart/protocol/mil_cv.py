@@ -21,6 +21,8 @@ from headstart.mil import AGGREGATORS, Bags, MILClassifier
 from headstart.mil.regularizers import create_regularizer
 from headstart.protocol.results import Results
 
+ATTENTION_FILE = "attention.safetensors"  # attention_examples() next to saved results
+
 
 def model_grid(
     models: Sequence[str], regularizers: Sequence[str], **params: Any
@@ -99,3 +101,41 @@ def cross_validate_mil(
                 if progress:
                     progress(1)
     return results
+
+
+def attention_examples(
+    bags: Bags, models: Mapping[str, Any], folds: int = 10, n_bags: int = 6
+) -> tuple[str, dict[str, np.ndarray]] | None:
+    """Attention of the first attention model on held-out bags, for the report's figure.
+
+    The model is refitted on the training side of the first fold of the first repetition and
+    scores up to `n_bags` of that fold's test bags (all but two positive). Arrays: instances,
+    offsets, attention, marks (instance labels, −1 when unknown), labels, probability (of
+    the last class); returned with the model's name.
+    """
+    name = next(
+        (
+            n
+            for n, m in models.items()
+            if AGGREGATORS.create(m.aggregator, dim=1, attention_dim=1).attention
+        ),
+        None,
+    )
+    if name is None:
+        return None
+    train, test = mil_folds(bags, folds, 0)[0]
+    model = clone(models[name]).set_params(random_state=0).fit(bags.subset(train))
+    positive = bags.labels[test] == bags.labels.max()
+    shown_positive = test[positive][: max(1, n_bags - 2)]  # mostly positives, a few negatives
+    order = np.concatenate([shown_positive, test[~positive]])[:n_bags]
+    shown = bags.subset(order)
+    scores = model.instance_scores(shown)
+    marks = shown.instance_labels if shown.instance_labels is not None else None
+    return name, {
+        "instances": shown.instances.astype(np.float32),
+        "offsets": shown.offsets.astype(np.int64),
+        "attention": np.concatenate(scores).astype(np.float32),
+        "marks": marks.astype(np.int64) if marks is not None else np.full(len(shown.instances), -1),
+        "labels": shown.labels.astype(np.int64),
+        "probability": model.predict_proba(shown)[:, -1].astype(np.float32),
+    }

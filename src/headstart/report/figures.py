@@ -144,3 +144,60 @@ def learning_curves(results: Results, n_classes: int) -> bytes:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     return _png(figure)
+
+
+def bag_attention(arrays: dict[str, np.ndarray], title: str, most: int = 14) -> bytes:
+    """One row per bag: its instances (as images when they are square grey images, else as
+    bars) with each one's attention weight; instances labelled positive are framed in red."""
+    offsets, attention, marks = arrays["offsets"], arrays["attention"], arrays["marks"]
+    instances, labels, probability = arrays["instances"], arrays["labels"], arrays["probability"]
+    side = int(np.sqrt(instances.shape[1]))
+    images = side * side == instances.shape[1] and side >= 8
+    n_bags = len(offsets) - 1
+    columns = min(most, int(np.diff(offsets).max())) if images else 1
+    figure = Figure(figsize=(1.0 * columns + 1.6 if images else 7, 1.15 * n_bags + 0.6))
+    axes = np.asarray(figure.subplots(n_bags, columns, squeeze=False))
+    for b in range(n_bags):
+        rows = slice(offsets[b], offsets[b + 1])
+        weights, positive = attention[rows], marks[rows] == 1
+        caption = f"label {labels[b]}\np = {probability[b]:.2f}"
+        if not images:
+            axis = axes[b, 0]
+            axis.bar(range(len(weights)), weights, color=np.where(positive, "tab:red", "tab:blue"))
+            axis.set_ylabel(caption, rotation=0, ha="right", va="center", fontsize=8)
+            continue
+        for c in range(columns):
+            axis = axes[b, c]
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if c >= len(weights):
+                axis.set_axis_off()
+                continue
+            axis.imshow(instances[rows][c].reshape(side, side), cmap="gray_r")
+            axis.set_title(
+                f"{weights[c]:.2f}",
+                fontsize=8,
+                fontweight="bold" if c == weights.argmax() else "normal",
+            )
+            for spine in axis.spines.values():
+                spine.set_edgecolor("tab:red" if positive[c] else "#bbbbbb")
+                spine.set_linewidth(2.5 if positive[c] else 0.8)
+        axes[b, 0].set_ylabel(caption, rotation=0, ha="right", va="center", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    return _png(figure)
+
+
+def repeated_curves(
+    tables: dict[str, np.ndarray], xs: list[int], xlabel: str, ylabel: str, title: str
+) -> bytes:
+    """One line per model: the mean over repetitions (rows of its table) ± standard error."""
+    figure, axis = subplots(figsize=(6.5, 4))
+    for name, table in tables.items():
+        se = table.std(0, ddof=1) / np.sqrt(len(table)) if len(table) > 1 else 0 * table[0]
+        axis.errorbar(xs, table.mean(0), yerr=se, marker="o", capsize=3, label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return _png(figure)

@@ -14,7 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
+
 from headstart.protocol import Results
+from headstart.protocol.mil_cv import ATTENTION_FILE
 from headstart.report import figures
 
 STYLE = """
@@ -78,6 +81,7 @@ def render_report(
     learning_curve: Results | None = None,
     confusion_for: tuple[str, str] | None = None,
     title: str = "",
+    attention: tuple[str, dict[str, Any]] | None = None,
 ) -> str:
     """The report as one HTML string."""
     names = results.provenance.get("class_names", [])
@@ -92,6 +96,15 @@ def render_report(
     if provenance.get("kind") == "mil-cross-validation":
         parts.append("<h2>Cross-validated MIL models</h2>")
         parts.append(_img(figures.metric_bars(results), "mean over folds, 95% CI"))
+        if attention is not None:
+            model, arrays = attention
+            parts.append(f"<h2>Attention of {html.escape(model)} on held-out bags</h2>")
+            parts.append(
+                _img(
+                    figures.bag_attention(arrays, f"{model}: attention per instance"),
+                    "fitted on the training side of the first fold; red: positive instances",
+                )
+            )
     else:
         parts.append("<h2>Few-shot accuracy</h2>")
         parts.append(_img(figures.few_shot_curves(results), "accuracy vs shots, 95% CI bands"))
@@ -161,10 +174,12 @@ def write_report(
     """Read saved results (and optional learning-curve results), write the HTML file."""
     results = Results.load(results_dir)
     curve = Results.load(learning_curve_dir) if learning_curve_dir else None
+    attention = None
+    if (Path(results_dir) / ATTENTION_FILE).is_file():
+        with safe_open(str(Path(results_dir) / ATTENTION_FILE), "np") as saved:
+            arrays = {key: saved.get_tensor(key) for key in saved.keys()}  # noqa: SIM118
+            attention = ((saved.metadata() or {}).get("model", "attention"), arrays)
     out = Path(out)
-    out.write_text(
-        render_report(
-            results, curve, confusion_for, f"headstart: {results.provenance.get('dataset', '')}"
-        )
-    )
+    title = f"headstart: {results.provenance.get('dataset', '')}"
+    out.write_text(render_report(results, curve, confusion_for, title, attention))
     return out
