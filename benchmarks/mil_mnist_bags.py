@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--store", default=None, help="Lite0 store of mnist5k (default: cache)")
+    parser.add_argument("--name", default=None, help="output name (default: by input)")
     args = parser.parse_args()
     models, sizes = args.models.split(","), [int(s) for s in args.sizes.split(",")]
     start = time.perf_counter()
@@ -125,7 +126,7 @@ def main() -> None:
     auc, shown = curves(X, y, args.input, models, args.reps, sizes)
     seconds = round(time.perf_counter() - start, 1)
     OUT.mkdir(exist_ok=True)
-    name = f"mil_mnist_bags_{args.input}"
+    name = args.name or f"mil_mnist_bags_{args.input}"
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "input": args.input,

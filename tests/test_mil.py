@@ -276,6 +276,12 @@ def test_mhim_masks_exactly_the_instances_it_chose():
         "attention", hidden=16, epochs=10, lr=1e-2, regularizers=("mhim:0.5",)
     ).fit(bags)
     assert (model.predict(bags) == bags.labels).mean() > 0.8
+    # the teacher starts as the plain model fitted first, as in the paper
+    teacher = model._teacher(bags, bags.labels, mining)
+    plain = MILClassifier("attention", hidden=16, epochs=10, lr=1e-2).fit(bags).model_
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(teacher.state_dict()[name], value)
+    assert not any(p.requires_grad for p in teacher.parameters())
 
 
 def test_acmil_masks_top_instances_in_training_and_spreads_branches():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedShuffleSplit
 from torch import nn
 
@@ -123,10 +123,8 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         plug_ins = [create_regularizer(spec) for spec in self.regularizers]
         if any(p.needs_attention for p in plug_ins) and not self.model_.pool.attention:
             raise ValueError(f"regularizers {list(self.regularizers)} need an attention aggregator")
-        # MHIM's EMA teacher starts from the student's initial weights (the paper starts it
-        # from a separately trained baseline)
         mining = next((p for p in plug_ins if p.needs_teacher), None)
-        teacher = copy.deepcopy(self.model_).eval().requires_grad_(False) if mining else None
+        teacher = self._teacher(bags, labels, mining) if mining else None
         masks = torch.Generator().manual_seed(self.random_state)
         optimiser = torch.optim.Adam(
             self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay
@@ -183,6 +181,15 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             self.model_.load_state_dict(best_state)
         self.n_epochs_ = len(self.history_)
         return self
+
+    def _teacher(self, bags: Bags, labels: np.ndarray, mining: Any) -> MILNet:
+        """MHIM's frozen EMA teacher: a baseline fitted without plug-ins (the paper's start),
+        or a copy of the student's initial weights."""
+        if mining.pretrained_teacher:
+            baseline = clone(self).set_params(regularizers=()).fit(bags, labels).model_
+        else:
+            baseline = copy.deepcopy(self.model_)
+        return baseline.to(self.device).eval().requires_grad_(False)
 
     def _acmil_terms(self, segments: torch.Tensor, n: int, y: torch.Tensor) -> torch.Tensor:
         """ACMIL: cross-entropy of every branch's classifier + branch-attention diversity."""

@@ -52,7 +52,9 @@ class MHIM:
     An EMA teacher (momentum 0.9999) sees the whole bag; in each bag the student does not see
     a random `drop` share of the ⌈`ratio`·size⌉ instances the teacher attends to most (the
     "hard" ones), and a consistency term `weight`·CE(softmax(teacher/0.1), softmax(student/1))
-    on the bag embeddings is added to the loss.
+    on the bag embeddings is added to the loss. As in the paper, the teacher starts from a
+    baseline model trained first without plug-ins (`pretrained_teacher`; else from the
+    student's initial weights, which momentum 0.9999 hardly moves in a short run).
     """
 
     needs_attention = True
@@ -67,8 +69,10 @@ class MHIM:
         momentum: float = 0.9999,
         teacher_temperature: float = 0.1,
         student_temperature: float = 1.0,
+        pretrained_teacher: bool = True,
     ) -> None:
         self.weight, self.ratio, self.drop, self.momentum = weight, ratio, drop, momentum
+        self.pretrained_teacher = pretrained_teacher
         self.teacher_temperature = teacher_temperature
         self.student_temperature = student_temperature
 

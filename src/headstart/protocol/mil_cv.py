@@ -24,6 +24,11 @@ from headstart.protocol.results import Results
 ATTENTION_FILE = "attention.safetensors"  # attention_examples() next to saved results
 
 
+def attends(aggregator: str) -> bool:
+    """Whether a registered aggregator produces attention weights."""
+    return bool(AGGREGATORS.create(aggregator, dim=1, attention_dim=1).attention)
+
+
 def model_grid(
     models: Sequence[str], regularizers: Sequence[str], **params: Any
 ) -> dict[str, MILClassifier]:
@@ -31,10 +36,10 @@ def model_grid(
     "model+regularizer"; plug-ins that read attention skip aggregators without it."""
     estimators = {}
     for model in models:
-        attends = AGGREGATORS.create(model, dim=1, attention_dim=1).attention
         for regularizer in regularizers:
             plain = regularizer == "none"
-            if not plain and create_regularizer(regularizer).needs_attention and not attends:
+            needs = not plain and create_regularizer(regularizer).needs_attention
+            if needs and not attends(model):
                 continue
             name = model if plain else f"{model}+{regularizer}"
             plug_ins = () if plain else (regularizer,)
@@ -113,14 +118,7 @@ def attention_examples(
     offsets, attention, marks (instance labels, −1 when unknown), labels, probability (of
     the last class); returned with the model's name.
     """
-    name = next(
-        (
-            n
-            for n, m in models.items()
-            if AGGREGATORS.create(m.aggregator, dim=1, attention_dim=1).attention
-        ),
-        None,
-    )
+    name = next((n for n, m in models.items() if attends(m.aggregator)), None)
     if name is None:
         return None
     train, test = mil_folds(bags, folds, 0)[0]
@@ -130,12 +128,12 @@ def attention_examples(
     order = np.concatenate([shown_positive, test[~positive]])[:n_bags]
     shown = bags.subset(order)
     scores = model.instance_scores(shown)
-    marks = shown.instance_labels if shown.instance_labels is not None else None
+    unknown = np.full(len(shown.instances), -1)
     return name, {
         "instances": shown.instances.astype(np.float32),
         "offsets": shown.offsets.astype(np.int64),
         "attention": np.concatenate(scores).astype(np.float32),
-        "marks": marks.astype(np.int64) if marks is not None else np.full(len(shown.instances), -1),
+        "marks": unknown if shown.instance_labels is None else shown.instance_labels,
         "labels": shown.labels.astype(np.int64),
         "probability": model.predict_proba(shown)[:, -1].astype(np.float32),
     }
