@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import FASHION_MNIST
 
 from headstart.exceptions import DataError
 from headstart.mil import AGGREGATORS, Bags, MILClassifier, load_bags
@@ -473,3 +474,15 @@ def test_registered_mnist_bags_use_every_image_at_most_once():
     rng = np.random.default_rng(0)
     with pytest.raises(DataError, match="ran out"):
         make_bags(rng.random((30, 4)), np.arange(30) % 3, 0, n_bags=10, unique=True)
+
+
+@pytest.mark.skipif(not FASHION_MNIST.exists(), reason="Debian dataset-fashion-mnist not installed")
+def test_fashion_mnist_bags_are_labelled_by_ankle_boots():
+    bags = load_bags("fashion-mnist-bags", n_bags=300, seed=1)
+    assert bags.name == "fashion-mnist-bags" and len(bags) == 300 and bags.dim == 784
+    assert bags.instances.min() >= 0.0 and bags.instances.max() <= 1.0
+    assert len(np.unique(bags.instances, axis=0)) == len(bags.instances)  # no image reused
+    positive = [
+        bags.instance_labels[bags.offsets[i] : bags.offsets[i + 1]].any() for i in range(300)
+    ]
+    assert np.array_equal(np.array(positive), bags.labels.astype(bool))

