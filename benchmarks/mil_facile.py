@@ -26,6 +26,7 @@ from headstart import api
 from headstart.heads import create_head
 from headstart.mil import Bags, MILClassifier
 from headstart.protocol import evaluate_few_shot
+from headstart.workflow import train_test
 
 OUT = Path(os.environ.get("OUT", Path(__file__).parent / "out"))
 GROUPS = {0: "tops", 2: "tops", 4: "tops", 6: "tops", 5: "footwear", 7: "footwear", 9: "footwear"}
@@ -49,11 +50,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--regularizers", nargs="*", default=[], help="e.g. scmil (SupCon)")
     args = parser.parse_args()
-    store = api.open_store(args.store)
-    X, y, split = store.vectors(), store.labels, store.split
-    train, test = split == "train", split == "test"
+    X_train, y_train, X_test, y_test, _ = train_test(api.open_store(args.store))
     start = time.perf_counter()
-    sets = coarse_sets(X[train], y[train], args.sets, args.size, seed=0)
+    sets = coarse_sets(X_train, y_train, args.sets, args.size, seed=0)
     set_model = MILClassifier(
         "deepset",
         hidden=256,
@@ -63,14 +62,14 @@ def main() -> None:
         random_state=0,
         regularizers=tuple(args.regularizers),
     ).fit(sets)
-    held = coarse_sets(X[test], y[test], 600, args.size, seed=1)
+    held = coarse_sets(X_test, y_test, 600, args.size, seed=1)
     set_accuracy = float((set_model.predict(held) == held.labels).mean())
     coarse_seconds = time.perf_counter() - start
     spaces = {
-        "frozen Lite0": (X[train], X[test]),
+        "frozen Lite0": (X_train, X_test),
         "FACILE φ": (
-            set_model.instance_embeddings(X[train]),
-            set_model.instance_embeddings(X[test]),
+            set_model.instance_embeddings(X_train),
+            set_model.instance_embeddings(X_test),
         ),
     }
     report: dict = {
@@ -82,7 +81,7 @@ def main() -> None:
     for space, (train_x, test_x) in spaces.items():
         heads = {name: create_head(name) for name in ("linear-probe", "prototype")}
         results = evaluate_few_shot(
-            train_x, y[train], test_x, y[test], heads, shots=(1, 5, 10), seeds=args.seeds
+            train_x, y_train, test_x, y_test, heads, shots=(1, 5, 10), seeds=args.seeds
         )
         report[space] = {
             f"{s['head']}@{s['shots']}": [

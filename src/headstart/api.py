@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import save_file
 
 from headstart import workflow
 from headstart.datasets import Dataset, list_datasets, load_dataset
@@ -21,10 +20,10 @@ from headstart.mil import MILClassifier, load_bags
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
 from headstart.protocol.mil_cv import (
-    ATTENTION_FILE,
     attention_examples,
     cross_validate_mil,
     model_grid,
+    save_attention,
 )
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
@@ -345,7 +344,7 @@ def mil_evaluate(
         results.save(out)
         shown = attention_examples(bags, estimators, folds)
         if shown is not None:
-            save_file(shown[1], str(Path(out) / ATTENTION_FILE), metadata={"model": shown[0]})
+            save_attention(out, shown)
     return results
 
 

@@ -38,15 +38,14 @@ def make_bags(
         raise DataError(f"the pool needs items of class {target} and of other classes")
     rng = np.random.default_rng(seed)
     sizes = np.clip(np.round(rng.normal(mean_size, sd, n_bags)), 1, None).astype(int)
+    everything = np.arange(len(y))
     free = np.ones(len(y), dtype=bool)  # rows not yet used (only consulted when unique)
     bags, labels, marks = [], [], []
     for b, size in enumerate(sizes):
         if b % 2 == 0:  # positive: one target instance, the rest from the whole pool
             first = _draw(rng, positives, 1, free, unique, name)
-            rows = np.concatenate(
-                [first, _draw(rng, np.arange(len(y)), size - 1, free, unique, name)]
-            )
-            rows = rng.permutation(rows)
+            rest = _draw(rng, everything, size - 1, free, unique, name)
+            rows = rng.permutation(np.concatenate([first, rest]))
         else:
             rows = _draw(rng, negatives, size, free, unique, name)
         bags.append(flat[rows])

@@ -9,9 +9,12 @@ AUC (two classes), accuracy, balanced accuracy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -108,15 +111,28 @@ def cross_validate_mil(
     return results
 
 
+def attention_arrays(model: MILClassifier, bags: Bags) -> dict[str, np.ndarray]:
+    """What the report's attention figure draws for `bags` under a fitted attention model:
+    instances, offsets, attention, marks (instance labels, −1 when unknown), labels and
+    the probability of the last class."""
+    unknown = np.full(len(bags.instances), -1)
+    return {
+        "instances": bags.instances.astype(np.float32),
+        "offsets": bags.offsets.astype(np.int64),
+        "attention": np.concatenate(model.instance_scores(bags)).astype(np.float32),
+        "marks": unknown if bags.instance_labels is None else bags.instance_labels,
+        "labels": bags.labels.astype(np.int64),
+        "probability": model.predict_proba(bags)[:, -1].astype(np.float32),
+    }
+
+
 def attention_examples(
     bags: Bags, models: Mapping[str, Any], folds: int = 10, n_bags: int = 6
 ) -> tuple[str, dict[str, np.ndarray]] | None:
-    """Attention of the first attention model on held-out bags, for the report's figure.
+    """The first attention model's `attention_arrays` on held-out bags, with its name.
 
     The model is refitted on the training side of the first fold of the first repetition and
-    scores up to `n_bags` of that fold's test bags (all but two positive). Arrays: instances,
-    offsets, attention, marks (instance labels, −1 when unknown), labels, probability (of
-    the last class); returned with the model's name.
+    scores up to `n_bags` of that fold's test bags (all but two positive).
     """
     name = next((n for n, m in models.items() if attends(m.aggregator)), None)
     if name is None:
@@ -126,14 +142,21 @@ def attention_examples(
     positive = bags.labels[test] == bags.labels.max()
     shown_positive = test[positive][: max(1, n_bags - 2)]  # mostly positives, a few negatives
     order = np.concatenate([shown_positive, test[~positive]])[:n_bags]
-    shown = bags.subset(order)
-    scores = model.instance_scores(shown)
-    unknown = np.full(len(shown.instances), -1)
-    return name, {
-        "instances": shown.instances.astype(np.float32),
-        "offsets": shown.offsets.astype(np.int64),
-        "attention": np.concatenate(scores).astype(np.float32),
-        "marks": unknown if shown.instance_labels is None else shown.instance_labels,
-        "labels": shown.labels.astype(np.int64),
-        "probability": model.predict_proba(shown)[:, -1].astype(np.float32),
-    }
+    return name, attention_arrays(model, bags.subset(order))
+
+
+def save_attention(folder: str | Path, shown: tuple[str, dict[str, np.ndarray]]) -> Path:
+    """`attention_examples` as safetensors next to saved results (the model name as metadata)."""
+    path = Path(folder) / ATTENTION_FILE
+    save_file(shown[1], str(path), metadata={"model": shown[0]})
+    return path
+
+
+def load_attention(folder: str | Path) -> tuple[str, dict[str, np.ndarray]] | None:
+    """What `save_attention` wrote in `folder`, or None when there is nothing."""
+    path = Path(folder) / ATTENTION_FILE
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "np") as saved:
+        arrays = {key: saved.get_tensor(key) for key in saved.keys()}  # noqa: SIM118
+        return (saved.metadata() or {}).get("model", "attention"), arrays

@@ -14,10 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from safetensors import safe_open
-
 from headstart.protocol import Results
-from headstart.protocol.mil_cv import ATTENTION_FILE
+from headstart.protocol.mil_cv import load_attention
 from headstart.report import figures
 
 STYLE = """
@@ -174,11 +172,7 @@ def write_report(
     """Read saved results (and optional learning-curve results), write the HTML file."""
     results = Results.load(results_dir)
     curve = Results.load(learning_curve_dir) if learning_curve_dir else None
-    attention = None
-    if (Path(results_dir) / ATTENTION_FILE).is_file():
-        with safe_open(str(Path(results_dir) / ATTENTION_FILE), "np") as saved:
-            arrays = {key: saved.get_tensor(key) for key in saved.keys()}  # noqa: SIM118
-            attention = ((saved.metadata() or {}).get("model", "attention"), arrays)
+    attention = load_attention(results_dir)
     out = Path(out)
     title = f"headstart: {results.provenance.get('dataset', '')}"
     out.write_text(render_report(results, curve, confusion_for, title, attention))
