@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
-from scipy.special import softmax
+from scipy.special import logsumexp, softmax
+from scipy.stats import multivariate_normal
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -71,7 +73,7 @@ def blobs():
 
 def test_gda_logits_equal_the_closed_form(blobs):
     X, y, test = blobs
-    head = create_head("gda").fit(X, y)
+    head = create_head("gda", scale="paper").fit(X, y)
     n, d = X.shape
     means = np.stack([X[y == k].mean(0) for k in range(4)])
     centred = X - means[y]
@@ -84,13 +86,57 @@ def test_gda_logits_equal_the_closed_form(blobs):
         - 0.5 * np.einsum("kd,de,ke->k", means, precision, means)
     )
     np.testing.assert_allclose(head.scores(test), logits, rtol=1e-5, atol=1e-5)
-    wide = create_head("gda").fit(X[:, :8].repeat(10, axis=1), y)  # N < D: Woodbury branch
+    wide = create_head("gda", scale="paper").fit(X[:, :8].repeat(10, axis=1), y)  # Woodbury
     Xw = X[:, :8].repeat(10, axis=1)
     sw = Xw - np.stack([Xw[y == k].mean(0) for k in range(4)])[y]
     sigma_w = sw.T @ sw / (n - 1)
     pw = 80 * np.linalg.pinv((n - 1) * sigma_w + np.trace(sigma_w) * np.eye(80))
     means_w = np.stack([Xw[y == k].mean(0) for k in range(4)])
     np.testing.assert_allclose(wide.coef_, means_w @ pw, rtol=1e-5, atol=1e-6)
+
+
+def test_gda_posterior_is_the_shrunk_gaussian_likelihood(blobs):
+    """Default scale: log-posteriors are log π_k + log N(x; μ_k, Σ̃) with Σ̃ = Σ + tr(Σ)/(N−1)·I,
+    computed here with SciPy's multivariate normal (both solver branches). The paper's scale
+    (D/(N−1)·Σ̃⁻¹), which GDA used before, fails this by a factor of D/(N−1) in the logits."""
+    X, y, test = blobs
+    for Xf, Tf in ((X, test), (X[:, :8].repeat(10, axis=1), test[:, :8].repeat(10, axis=1))):
+        n, d = Xf.shape
+        means = np.stack([Xf[y == k].mean(0) for k in range(4)])
+        sigma = np.cov((Xf - means[y]).T)
+        shrunk = sigma + np.trace(sigma) / (n - 1) * np.eye(d)
+        log_joint = np.stack(
+            [multivariate_normal(means[k], shrunk).logpdf(Tf) for k in range(4)], axis=1
+        ) + np.log(np.bincount(y) / n)
+        expected = log_joint - logsumexp(log_joint, axis=1, keepdims=True)
+        head = create_head("gda").fit(Xf, y)
+        np.testing.assert_allclose(head.predict_log_proba(Tf), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_gda_matches_scikit_learn_lda_on_imbalanced_classes():
+    """20 Gaussian classes in 128-d with training counts geometric from 2,000 down to 2: with
+    the paper's scaling the empirical prior swamped the data (accuracy 0.368 against LDA's
+    0.966). Now predictions and log-probabilities agree with LinearDiscriminantAnalysis."""
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 0.35, size=(20, 128))
+    counts = np.round(np.geomspace(2000, 2, 20)).astype(int)
+
+    def draw(per_class):
+        labels = np.repeat(np.arange(20), per_class)
+        return means[labels] + rng.normal(size=(len(labels), 128)), labels
+
+    X, y = draw(counts)
+    X_test, y_test = draw(np.maximum(counts // 4, 5))
+    ours = create_head("gda").fit(X, y)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(X, y)
+    ours_lp, lda_lp = ours.predict_log_proba(X_test), lda.predict_log_proba(X_test)
+    rows = np.arange(len(y_test))
+    assert (ours_lp.argmax(1) == lda_lp.argmax(1)).mean() > 0.98
+    assert (ours.predict(X_test) == y_test).mean() > 0.95
+    assert abs(ours_lp[rows, y_test].mean() - lda_lp[rows, y_test].mean()) < 0.03  # NLL
+    assert np.abs(np.exp(ours_lp) - np.exp(lda_lp)).mean() < 0.005
+    paper = create_head("gda", scale="paper").fit(X, y)
+    assert (paper.predict(X_test) == y_test).mean() < 0.5  # the bug this replaces
 
 
 def test_gaussian_nb_equals_its_formula(blobs):

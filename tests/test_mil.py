@@ -9,17 +9,17 @@ from headstart.exceptions import DataError
 from headstart.mil import AGGREGATORS, Bags, MILClassifier, load_bags
 
 
-def toy_bags(n_bags=60, dim=6, seed=0):
+def toy_bags(n_bags=60, dim=6, seed=0, sizes=(3, 12), hits=(1, 3)):
     """Positive bags hold at least one instance shifted along the first feature."""
     rng = np.random.default_rng(seed)
     bags, labels, key = [], [], []
     for b in range(n_bags):
-        size = int(rng.integers(3, 12))
+        size = int(rng.integers(*sizes))
         x = rng.normal(size=(size, dim))
         label = b % 2
         marks = np.zeros(size, int)
         if label:
-            hit = rng.choice(size, size=int(rng.integers(1, 3)), replace=False)
+            hit = rng.choice(size, size=int(rng.integers(*hits)), replace=False)
             x[hit, 0] += 4.0
             marks[hit] = 1
         bags.append(x)
@@ -272,7 +272,7 @@ def test_mhim_masks_exactly_the_instances_it_chose():
     assert torch.all(weights[hidden] < 1e-12) and torch.allclose(
         torch.stack([weights[:3].sum(), weights[3:].sum()]), torch.ones(2)
     )  # the student never sees them; the rest still sum to one per bag
-    bags = toy_bags()
+    bags = toy_bags(sizes=(20, 40), hits=(3, 6))  # MHIM hides the top instance of small bags
     model = MILClassifier(
         "attention", hidden=16, epochs=10, lr=1e-2, regularizers=("mhim:0.5",)
     ).fit(bags)
@@ -283,6 +283,35 @@ def test_mhim_masks_exactly_the_instances_it_chose():
     for name, value in plain.state_dict().items():
         torch.testing.assert_close(teacher.state_dict()[name], value)
     assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_mhim_counts_and_schedules_follow_the_official_code():
+    """v1's select_mask_fn: a pool of ⌈n·ratio/drop⌉ top-attended instances, ⌈pool·drop⌉ of it
+    hidden (n = 1000: 30 of the top 60; the Bernoulli draw over the top 30 it replaced hid
+    14.8 on average); the ratio decays to 0 and the EMA momentum rises to 1 along cosines."""
+    from headstart.mil.regularizers import MHIM
+
+    mining = MHIM()  # ratio 0.03, drop 0.5
+    assert mining.hard_counts(1000) == (60, 30)
+    assert mining.hard_counts(1000, progress=0.5) == (30, 15)  # ratio 0.015 at mid-training
+    assert mining.hard_counts(1000, progress=1.0) == (0, 0)
+    assert mining.hard_counts(10) == (1, 1)
+    assert MHIM(ratio=0.8, drop=0.5).hard_counts(100) == (100, 80)  # pool capped at the bag
+    attention = torch.rand(1000, generator=torch.Generator().manual_seed(0))
+    segments = torch.zeros(1000, dtype=torch.long)
+    top60 = set(torch.topk(attention, 60).indices.tolist())
+    generator = torch.Generator().manual_seed(1)
+    draws = [mining.choose(attention, segments, 1, generator) for _ in range(10)]
+    for hidden in draws:
+        assert int(hidden.sum()) == 30 and set(torch.nonzero(hidden).squeeze(1).tolist()) <= top60
+    assert len({tuple(torch.nonzero(h).squeeze(1).tolist()) for h in draws}) > 1  # random
+    both = MHIM(low_ratio=0.2, random_ratio=0.1, ratio_schedule=False)
+    hidden = both.choose(attention, segments, 1, generator)
+    bottom = set(torch.topk(attention, 200, largest=False).indices.tolist())
+    assert bottom <= set(torch.nonzero(hidden).squeeze(1).tolist())
+    assert mining.momentum_at(0.0) == 0.9999 and mining.momentum_at(1.0) == 1.0
+    assert mining.momentum_at(0.5) == pytest.approx(1.0 + 0.5 * (0.9999 - 1.0))
+    assert MHIM(momentum_schedule=False).momentum_at(0.7) == 0.9999
 
 
 def test_acmil_masks_top_instances_in_training_and_spreads_branches():
@@ -309,6 +338,26 @@ def test_acmil_masks_top_instances_in_training_and_spreads_branches():
     assert (model.fit(bags).predict(bags) == bags.labels).mean() > 0.8
 
 
+def test_acmil_hides_exactly_floor_k_times_p_of_the_top_k():
+    """Official STKIM: per branch and bag, exactly ⌊k·p⌋ of the top-k (k = min(top_k, size))
+    are hidden, all from the top-k. A Bernoulli draw per instance (the code before) hid 0 to
+    k of them, varying from step to step."""
+    torch.manual_seed(1)
+    pool = AGGREGATORS.create("acmil", dim=6, attention_dim=4, branches=4, top_k=10, mask_drop=0.6)
+    sizes = [30, 12, 7, 3]
+    segments = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
+    logits = torch.randn(sum(sizes), 4)
+    for _ in range(20):
+        hidden = pool._challenge(logits, segments, 4)
+        for bag, size in enumerate(sizes):
+            rows = torch.nonzero(segments == bag).squeeze(1)
+            k = min(10, size)
+            for m in range(4):
+                top = set(rows[torch.topk(logits[rows, m], k).indices].tolist())
+                masked = set(rows[hidden[rows, m]].tolist())
+                assert len(masked) == int(k * 0.6) and masked <= top
+
+
 def test_scmil_supcon_term_equals_its_formula():
     from headstart.mil.regularizers import SCMIL, supervised_contrastive
 
@@ -326,11 +375,18 @@ def test_scmil_supcon_term_equals_its_formula():
     assert float(got) == pytest.approx(np.mean(expected))
     ce = torch.tensor(2.0, dtype=torch.float64)
     curriculum = SCMIL(temperature=0.5)
+    assert curriculum.settled_epoch(100) == 99 and SCMIL(warmup=0.5).settled_epoch(101) == 50
     assert float(curriculum.combine(ce, z, y, 0.0)) == pytest.approx(float(got))  # all SupCon
     assert float(curriculum.combine(ce, z, y, 1.0)) == pytest.approx(2.0)  # all cross-entropy
     model = MILClassifier("mean", hidden=16, epochs=15, lr=1e-2, regularizers=("scmil",))
     bags = toy_bags()
     assert (model.fit(bags).predict(bags) == bags.labels).mean() > 0.8  # works without attention
+    # early stopping keeps no epoch before the curriculum ends (it cut SC-MIL at epoch 37 of
+    # 100 and kept epoch 26, a model still 74% contrastive): patience 1 cannot stop it early
+    short = MILClassifier(
+        "mean", hidden=16, epochs=12, lr=1e-2, patience=1, regularizers=("scmil",)
+    )
+    assert short.fit(bags).n_epochs_ == 12 and short.best_epoch_ == 11
 
 
 def test_mil_fit_and_predict_from_the_cli(tmp_path):

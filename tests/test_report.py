@@ -110,6 +110,7 @@ def test_report_of_a_mil_cross_validation(tmp_path):
     )
     text = api.report(tmp_path / "cv", tmp_path / "mil.html").read_text()
     assert "Cross-validated MIL models" in text and "balanced_accuracy" in text and "auc" in text
+    assert "corrected resampled t (Nadeau &amp; Bengio 2003), test/train = 0.5" in text
     # metric bars + the attention of the first attention model on held-out bags
     assert text.count('<img class="figure"') == 2 and "Attention of attention" in text
     shown = load_file(str(tmp_path / "cv" / "attention.safetensors"))

@@ -2,9 +2,16 @@
 
 The "hard-to-beat baseline" of Wang et al. (ICLR 2024), without the CLIP text term. With
 class means μ_k, the within-class scatter S = Σ_i (x_i − μ_{y_i})(x_i − μ_{y_i})ᵀ = (N−1)Σ and
-D features, the precision is P = D · (S + tr(Σ) I)⁻¹ (the paper's pinv: the matrix is positive
-definite, so a solve gives the same answer faster). Logits are x·w_k + b_k with w_k = P μ_k and
-b_k = log π_k − ½ μ_kᵀ P μ_k. When N ≪ D the solve uses the Woodbury identity (an N×N system).
+D features, the paper shrinks the covariance to Σ̃ = Σ + tr(Σ)/(N−1)·I, i.e.
+Σ̃ = (S + tr(Σ) I)/(N−1). Logits are x·w_k + b_k with w_k = P μ_k, b_k = log π_k − ½ μ_kᵀ P μ_k.
+
+Two scales of P, chosen by `scale`:
+- "likelihood" (default): P = Σ̃⁻¹, the precision of the shrunk covariance, so the logits are
+  the Gaussian log-likelihood plus log π_k and priors and probabilities mean what they say;
+- "paper": P = D·(S + tr(Σ) I)⁻¹ = D/(N−1)·Σ̃⁻¹, the official code's scaling, meant for an
+  ensemble with CLIP logits whose weight α absorbs the scale (`gda-zero-shot`). Added to
+  log π_k it is not a likelihood: on imbalanced classes the prior swamps the data term.
+When N ≪ D the solve uses the Woodbury identity (an N×N system).
 """
 
 from __future__ import annotations
@@ -16,12 +23,18 @@ from headstart.heads.base import LinearHead
 from headstart.heads.registry import register_head
 from headstart.heads.tensors import as_tensor, compute_dtype, product, to_numpy
 
+SCALES = ("likelihood", "paper")
 
-def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """P @ targets for P = D (S + λ I)⁻¹, S = centredᵀ centred, λ = tr(S)/(N−1).
 
-    With no within-class spread at all (one sample per class), λ falls back to the mean
-    squared norm of the targets' spread so that P is a scaled identity (nearest class mean).
+def shrunk_precision_times(
+    centred: torch.Tensor, targets: torch.Tensor, scale: str = "paper"
+) -> torch.Tensor:
+    """P @ targets for the shrunk covariance Σ̃ = (S + λ I)/(N−1), S = centredᵀ centred,
+    λ = tr(S)/(N−1): P = Σ̃⁻¹ (`scale="likelihood"`) or D (S + λ I)⁻¹ (`scale="paper"`).
+
+    With no within-class spread at all (one sample per class) no covariance can be estimated:
+    P is then D/τ·I with τ the total variance of the targets (the class means), an isotropic
+    Gaussian whose per-feature variance is the means' — nearest class mean, in either scale.
     """
     n, d = centred.shape
     # S (n ≥ d) or the Gram matrix CCᵀ (n < d): either has trace tr(S)
@@ -31,39 +44,49 @@ def shrunk_precision_times(centred: torch.Tensor, targets: torch.Tensor) -> torc
         spread = targets - targets.mean(dim=1, keepdim=True)
         ridge = (spread * spread).sum() / max(targets.shape[1] - 1, 1) + 1e-12
         return d * targets / ridge
+    factor = (n - 1) if scale == "likelihood" else d  # P = factor · (S + λI)⁻¹
     if n < d:  # (λI + CᵀC)⁻¹ = (I − Cᵀ(λI + CCᵀ)⁻¹C) / λ
         regularised = small + ridge * torch.eye(n, dtype=centred.dtype, device=centred.device)
         inner = torch.linalg.solve(regularised, centred @ targets)
-        return d * (targets - centred.T @ inner) / ridge
+        return factor * (targets - centred.T @ inner) / ridge
     scatter = small + ridge * torch.eye(d, dtype=centred.dtype, device=centred.device)
-    factor = torch.linalg.cholesky(scatter)
-    return d * torch.cholesky_solve(targets, factor)
+    cholesky = torch.linalg.cholesky(scatter)
+    return factor * torch.cholesky_solve(targets, cholesky)
 
 
 class GDA(LinearHead):
-    """Shared-covariance Gaussian discriminant with the shrinkage precision of GDA (ICLR 2024).
+    """Shared-covariance Gaussian discriminant with the shrinkage of GDA (ICLR 2024).
 
-    Parameters: `priors` "empirical" (class frequencies) or "uniform"; `precision` "auto"
-    (float64 for small data on CPU, float32 for large), "float64" or "float32"; `device`.
+    Parameters: `priors` "empirical" (class frequencies) or "uniform"; `scale` "likelihood"
+    (the shrunk covariance's own precision) or "paper" (D/(N−1) times it, see the module
+    docstring); `precision` "auto" (float64 for small data on CPU, float32 for large),
+    "float64" or "float32"; `device`.
     """
 
     def __init__(
-        self, priors: str = "empirical", precision: str = "auto", device: str = "cpu"
+        self,
+        priors: str = "empirical",
+        scale: str = "likelihood",
+        precision: str = "auto",
+        device: str = "cpu",
     ) -> None:
         self.priors = priors
+        self.scale = scale
         self.precision = precision
         self.device = device
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.priors not in ("empirical", "uniform"):
             raise ValueError(f"priors must be 'empirical' or 'uniform', got {self.priors!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
         x = as_tensor(X, self.device, compute_dtype(self.precision, X, self.device))
         labels = torch.as_tensor(y, device=x.device)
         k = len(self.classes_)
         counts = torch.bincount(labels, minlength=k).to(x.dtype)
         onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype)
         means = (onehot.T @ x) / counts[:, None]  # a product: index_add_ is slow on CPU
-        weights = shrunk_precision_times(x - means[labels], means.T).T  # (K, D) = μ P
+        weights = shrunk_precision_times(x - means[labels], means.T, self.scale).T  # μ P
         priors = (
             counts / counts.sum()
             if self.priors == "empirical"

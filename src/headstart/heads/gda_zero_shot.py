@@ -64,7 +64,7 @@ class GDAZeroShot(Head):
             )
             correct = np.zeros(len(alphas))
             for train, held in folds.split(features, y):
-                gda = GDA(priors="uniform").fit(features[train], y[train])
+                gda = GDA(priors="uniform", scale="paper").fit(features[train], y[train])
                 if len(gda.classes_) < len(self.classes_):
                     continue
                 zero_shot, discriminant = self._parts(gda, features[held])
@@ -72,7 +72,7 @@ class GDAZeroShot(Head):
                     correct[i] += ((zero_shot + alpha * discriminant).argmax(1) == y[held]).sum()
             self.cv_scores_ = correct / len(y)
             self.alpha_ = float(alphas[int(np.argmax(self.cv_scores_))])  # ties: the smaller α
-        gda = GDA(priors="uniform").fit(features, y)
+        gda = GDA(priors="uniform", scale="paper").fit(features, y)
         self.gda_coef_, self.gda_intercept_ = gda.coef_, gda.intercept_  # arrays persist
 
     def _scores(self, X: np.ndarray) -> np.ndarray:

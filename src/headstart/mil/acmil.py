@@ -1,7 +1,7 @@
 """`acmil` aggregator: attention-challenging MIL (Zhang et al., ECCV 2024) on packed bags.
 
 M gated-attention branches (default 5) each pool the bag; during training each branch hides
-a random `mask_drop` share (0.6) of its top-`top_k` (10) instances in every bag (STKIM), so
+⌊`top_k`·`mask_drop`⌋ (6) of its top-`top_k` (10) instances in every bag (STKIM), so
 it must find evidence elsewhere. The bag embedding for the main classifier is pooled with the
 mean of the branch attentions. `MILClassifier` adds the ACMIL terms when it sees
 `branch_embeddings`: the cross-entropy of a classifier on every branch, and the mean pairwise
@@ -39,15 +39,19 @@ class ACMILPooling(nn.Module):
         self.branch_attention: torch.Tensor | None = None  # (N, M)
 
     def _challenge(self, logits: torch.Tensor, segments: torch.Tensor, n: int) -> torch.Tensor:
-        """Hide a random `mask_drop` share of each branch's top-k instances in every bag."""
+        """Hide ⌊k·mask_drop⌋ of each branch's top-k instances in every bag (k = min(top_k,
+        bag size)), drawn uniformly without replacement: the official STKIM count."""
         hidden = torch.zeros_like(logits, dtype=torch.bool)
         for bag in range(n):
             rows = torch.nonzero(segments == bag).squeeze(1)
             k = min(self.top_k, len(rows))
+            count = int(k * self.mask_drop)
+            if count == 0:
+                continue
             top = torch.topk(logits[rows], k, dim=0).indices  # (k, M)
-            drop = torch.rand(k, self.branches, device=logits.device) < self.mask_drop
+            chosen = torch.rand(self.branches, k, device=logits.device).argsort(dim=1)[:, :count]
             for branch in range(self.branches):
-                hidden[rows[top[drop[:, branch], branch]], branch] = True
+                hidden[rows[top[chosen[branch], branch]], branch] = True
         return hidden
 
     def forward(self, h, segments, n, hidden=None):

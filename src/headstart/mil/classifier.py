@@ -132,6 +132,13 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         generator = np.random.default_rng(self.random_state)
         targets = torch.as_tensor(y_index, device=self.device)
         best, best_state, waited = np.inf, None, 0
+        self.best_epoch_ = self.epochs - 1  # the last epoch, unless early stopping keeps one
+        settled = max(
+            [p.settled_epoch(self.epochs) for p in plug_ins if hasattr(p, "settled_epoch")],
+            default=0,
+        )
+        steps_per_epoch = -(-len(train) // self.batch_size)
+        total_steps, step = max(1, self.epochs * steps_per_epoch), 0
         self.history_: list[dict[str, float]] = []
         for epoch in range(self.epochs):
             self.model_.train()
@@ -144,7 +151,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                 if teacher is not None:
                     with torch.no_grad():
                         _, hard, _, teacher_pooled = teacher(x, segments, len(batch))
-                    hidden = mining.choose(hard, segments, len(batch), masks)
+                    hidden = mining.choose(hard, segments, len(batch), masks, step / total_steps)
                 logits, attention, _, pooled = self.model_(x, segments, len(batch), hidden)
                 loss = F.cross_entropy(logits, targets[batch])
                 for plug_in in plug_ins:  # curricula that reweigh the cross-entropy itself
@@ -162,13 +169,16 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                 loss.backward()
                 optimiser.step()
                 if teacher is not None:
-                    mining.update(teacher, self.model_)
+                    mining.update(teacher, self.model_, step / total_steps)
+                step += 1
                 total += float(loss.detach()) * len(batch)
             record = {"epoch": epoch, "train_loss": total / len(order)}
             if len(held):
                 record["validation_loss"] = self._loss(data, held, targets)
-                if record["validation_loss"] < best - 1e-6:
-                    best, waited = record["validation_loss"], 0
+                if epoch < settled:  # a curriculum still running has no epoch to keep yet
+                    waited = 0
+                elif record["validation_loss"] < best - 1e-6:
+                    best, waited, self.best_epoch_ = record["validation_loss"], 0, epoch
                     best_state = {
                         k: v.detach().clone() for k, v in self.model_.state_dict().items()
                     }
@@ -179,6 +189,8 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                 break
         if best_state is not None:
             self.model_.load_state_dict(best_state)
+        else:
+            self.best_epoch_ = len(self.history_) - 1
         self.n_epochs_ = len(self.history_)
         return self
 

@@ -46,15 +46,29 @@ class AEM:
 REGULARIZERS.register("aem", "attention entropy maximisation (λ, default 0.1)")(AEM)
 
 
+def ceil(value: float) -> int:
+    """⌈value⌉ that ignores floating-point dust (1000 · 0.015/0.5 is 30.000000000000004)."""
+    return math.ceil(round(value, 9))
+
+
+def cosine_schedule(start: float, end: float, progress: float) -> float:
+    """start → end along a half cosine as `progress` goes 0 → 1 (MHIM's cosine_scheduler)."""
+    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+
+
 class MHIM:
     """Masked hard instance mining (Tang et al., ICCV 2023), as a training plug-in.
 
-    An EMA teacher (momentum 0.9999) sees the whole bag; in each bag the student does not see
-    a random `drop` share of the ⌈`ratio`·size⌉ instances the teacher attends to most (the
-    "hard" ones), and a consistency term `weight`·CE(softmax(teacher/0.1), softmax(student/1))
-    on the bag embeddings is added to the loss. As in the paper, the teacher starts from a
-    baseline model trained first without plug-ins (`pretrained_teacher`; else from the
-    student's initial weights, which momentum 0.9999 hardly moves in a short run).
+    An EMA teacher sees the whole bag and ranks its instances by attention. In a bag of n
+    instances the student does not see ⌈p·⌈n·`ratio`/p⌉⌉ instances drawn at random from the
+    ⌈n·`ratio`/p⌉ the teacher attends to most (p = `drop`; n·`ratio` hidden from a pool
+    twice as large at p = ½), plus optionally the ⌈n·`low_ratio`⌉ least attended and a
+    random ⌈n·`random_ratio`⌉ — the counts of the official v1 code. As there, the high-
+    attention ratio decays to 0 along a cosine over training (`ratio_schedule`) and the
+    teacher's momentum rises from `momentum` to 1 along a cosine (`momentum_schedule`).
+    A consistency term `weight`·CE(softmax(teacher/0.1), softmax(student/1)) on the bag
+    embeddings is added to the loss. The teacher starts from a baseline model trained first
+    without plug-ins (`pretrained_teacher`; else from the student's initial weights).
     """
 
     needs_attention = True
@@ -70,23 +84,54 @@ class MHIM:
         teacher_temperature: float = 0.1,
         student_temperature: float = 1.0,
         pretrained_teacher: bool = True,
+        ratio_schedule: bool = True,
+        momentum_schedule: bool = True,
+        low_ratio: float = 0.0,
+        random_ratio: float = 0.0,
     ) -> None:
         self.weight, self.ratio, self.drop, self.momentum = weight, ratio, drop, momentum
         self.pretrained_teacher = pretrained_teacher
         self.teacher_temperature = teacher_temperature
         self.student_temperature = student_temperature
+        self.ratio_schedule, self.momentum_schedule = ratio_schedule, momentum_schedule
+        self.low_ratio, self.random_ratio = low_ratio, random_ratio
+
+    def hard_counts(self, size: int, progress: float = 0.0) -> tuple[int, int]:
+        """(pool, hidden): how many top-attended instances form the pool, how many of them
+        the student does not see, in a bag of `size` at `progress` (0 → 1) of training."""
+        ratio = cosine_schedule(self.ratio, 0.0, progress) if self.ratio_schedule else self.ratio
+        if ratio <= 0 or self.drop <= 0:
+            return 0, 0
+        share, drop = ratio / self.drop, self.drop
+        if share > 1:  # the pool would exceed the bag: hide `ratio` of all of it
+            share, drop = 1.0, ratio
+        pool = min(size, ceil(size * share))
+        return pool, min(pool, ceil(pool * drop))
 
     def choose(
-        self, attention: torch.Tensor, segments: torch.Tensor, n: int, generator: torch.Generator
+        self,
+        attention: torch.Tensor,
+        segments: torch.Tensor,
+        n: int,
+        generator: torch.Generator,
+        progress: float = 0.0,
     ) -> torch.Tensor:
         """(N,) bool: the instances hidden from the student."""
         hidden = torch.zeros_like(attention, dtype=torch.bool)
         for bag in range(n):
             rows = torch.nonzero(segments == bag).squeeze(1)
-            top = max(1, math.ceil(self.ratio * len(rows)))
-            hardest = rows[torch.topk(attention[rows], min(top, len(rows))).indices]
-            keep = torch.rand(len(hardest), generator=generator) >= self.drop
-            hidden[hardest[~keep.to(hardest.device)]] = True
+            scores = attention[rows]
+            pool, count = self.hard_counts(len(rows), progress)
+            if count:
+                top = torch.topk(scores, pool).indices
+                pick = torch.randperm(pool, generator=generator)[:count].to(top.device)
+                hidden[rows[top[pick]]] = True
+            low = ceil(len(rows) * self.low_ratio)
+            if low:
+                hidden[rows[torch.topk(scores, low, largest=False).indices]] = True
+            spread = ceil(len(rows) * self.random_ratio)
+            if spread:
+                hidden[rows[torch.randperm(len(rows), generator=generator)[:spread]]] = True
         return hidden
 
     def consistency(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -94,11 +139,20 @@ class MHIM:
         log_q = torch.log_softmax(student / self.student_temperature, dim=1)
         return self.weight * -(target * log_q).sum(1).mean()
 
+    def momentum_at(self, progress: float) -> float:
+        """The teacher's EMA momentum at `progress` of training."""
+        if not self.momentum_schedule:
+            return self.momentum
+        return cosine_schedule(self.momentum, 1.0, progress)
+
     @torch.no_grad()
-    def update(self, teacher: torch.nn.Module, student: torch.nn.Module) -> None:
-        """teacher ← momentum·teacher + (1 − momentum)·student."""
+    def update(
+        self, teacher: torch.nn.Module, student: torch.nn.Module, progress: float = 0.0
+    ) -> None:
+        """teacher ← m·teacher + (1 − m)·student, m = `momentum_at(progress)`."""
+        momentum = self.momentum_at(progress)
         for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
-            t.mul_(self.momentum).add_(s.detach(), alpha=1 - self.momentum)
+            t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
 
 
 REGULARIZERS.register("mhim", "masked hard instance mining with an EMA teacher")(MHIM)
@@ -126,8 +180,9 @@ def supervised_contrastive(
 class SCMIL:
     """SC-MIL (Juyal et al., WACV 2024): a bag-level supervised contrastive term with a
     curriculum, L = (1 − β_t)·SupCon(bag embeddings) + β_t·CE, β_t rising linearly from 0 to 1
-    over the first `warmup` share of the epochs. (SupCon acts on the normalised bag
-    embeddings directly; the paper adds a projection head.)"""
+    over the first `warmup` share of the epochs. Early stopping picks an epoch only once the
+    curriculum has finished (`settled_epoch`). (SupCon acts on the normalised bag embeddings
+    directly; the paper adds a projection head.)"""
 
     needs_attention = False
     needs_teacher = False
@@ -135,6 +190,11 @@ class SCMIL:
 
     def __init__(self, temperature: float = 0.07, warmup: float = 1.0) -> None:
         self.temperature, self.warmup = temperature, warmup
+
+    def settled_epoch(self, epochs: int) -> int:
+        """The first epoch trained on cross-entropy alone: early stopping may not keep an
+        earlier one (a half-contrastive model is not the method's result)."""
+        return math.ceil(self.warmup * (epochs - 1))
 
     def combine(
         self, cross_entropy: torch.Tensor, pooled: torch.Tensor, y: torch.Tensor, progress: float

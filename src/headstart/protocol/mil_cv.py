@@ -3,7 +3,8 @@
 Folds are stratified by bag label and, when the bags carry groups (e.g. patients), grouped so
 that no group is on both sides. Every model sees the same folds, so differences are paired.
 Rows are the protocol's tidy rows with shots = "cv" and seed = repeat·folds + fold; metrics:
-AUC (two classes), accuracy, balanced accuracy.
+AUC (two classes), accuracy, balanced accuracy. The folds' training sets overlap, so
+intervals are the corrected resampled t (`protocol.statistics`), not a t over 50 "seeds".
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def cross_validate_mil(
             "bags": len(bags),
             "folds": folds,
             "repeats": repeats,
+            "test_train_ratio": 1.0 / (folds - 1),  # intervals: corrected resampled t
             "models": {name: repr(model) for name, model in models.items()},
             "kind": "mil-cross-validation",
         }

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from headstart.protocol.statistics import mean_ci
+from headstart.protocol.statistics import interval_name, mean_ci
 
 COLUMNS = ("dataset", "encoder", "head", "shots", "seed", "metric", "value")
 
@@ -55,15 +55,26 @@ class Results:
     def metrics(self) -> list[str]:
         return list(dict.fromkeys(r["metric"] for r in self.rows))
 
+    @property
+    def test_train_ratio(self) -> float | None:
+        """n_test/n_train of each fold when the rows come from repeated cross-validation (its
+        intervals are then the corrected resampled t); None for independent seeds."""
+        return self.provenance.get("test_train_ratio")
+
+    @property
+    def interval(self) -> str:
+        """Which interval `summary` and `paired` compute."""
+        return interval_name(self.test_train_ratio)
+
     def summary(self) -> list[dict[str, Any]]:
-        """Mean and 95% CI over seeds for every (head, shots, metric)."""
+        """Mean and 95% CI over seeds (or folds) for every (head, shots, metric)."""
         out = []
         for head in self.heads():
             for shots in self.shots():
                 for metric in self.metrics():
                     values = list(self.values(head, shots, metric).values())
                     if values:
-                        mean, low, high = mean_ci(np.array(values))
+                        mean, low, high = mean_ci(np.array(values), 0.95, self.test_train_ratio)
                         out.append(
                             {
                                 "head": head,
@@ -91,7 +102,7 @@ class Results:
                 common = sorted(set(mine) & set(theirs))
                 if common:
                     diff = np.array([mine[s] - theirs[s] for s in common])
-                    mean, low, high = mean_ci(diff)
+                    mean, low, high = mean_ci(diff, 0.95, self.test_train_ratio)
                     out.append(
                         {
                             "head": head,
@@ -122,6 +133,7 @@ class Results:
         summary = {
             "provenance": self.provenance,
             "summary": self.summary(),
+            "interval": self.interval,
             "paired_differences": self.paired(reference) if reference else [],
             "chosen_hyperparameters": self.chosen,
             "confusion": self.confusion,

@@ -85,6 +85,7 @@ def render_report(
     names = results.provenance.get("class_names", [])
     parts = [f"<h1>{html.escape(title or 'headstart report')}</h1>"]
     provenance = results.provenance
+    interval = results.interval
     parts.append(
         f"<p>dataset <b>{html.escape(str(provenance.get('dataset')))}</b>, encoder "
         f"<b>{html.escape(str(provenance.get('encoder')))}</b>, "
@@ -93,7 +94,7 @@ def render_report(
     )
     if provenance.get("kind") == "mil-cross-validation":
         parts.append("<h2>Cross-validated MIL models</h2>")
-        parts.append(_img(figures.metric_bars(results), "mean over folds, 95% CI"))
+        parts.append(_img(figures.metric_bars(results), f"mean over folds, 95% CI: {interval}"))
         if attention is not None:
             model, arrays = attention
             parts.append(f"<h2>Attention of {html.escape(model)} on held-out bags</h2>")
@@ -107,6 +108,7 @@ def render_report(
         parts.append("<h2>Few-shot accuracy</h2>")
         parts.append(_img(figures.few_shot_curves(results), "accuracy vs shots, 95% CI bands"))
     summary = results.summary()
+    parts.append(f"<p>Intervals: {html.escape(interval)}.</p>")
     parts.append(
         _table(
             [s for s in summary if s["metric"] == "accuracy"],
