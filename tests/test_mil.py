@@ -239,14 +239,30 @@ def test_selective_scan_equals_the_naive_recurrence():
         )
         expected.append(torch.einsum("bdn,bn->bd", h, C[:, t]) + D * u[:, t])
     expected = torch.stack(expected, dim=1)
-    for chunk in (1, 8, 16, 64):
-        got = selective_scan(u, delta, A, B, C, D, chunk=chunk)
-        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-9, atol=1e-9)
+    got = selective_scan(u, delta, A, B, C, D)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-9, atol=1e-9)
+    # the hand-written backward against finite differences, every input
+    inputs = [t[:1, :9].clone().requires_grad_() for t in (u, delta)] + [A.clone()]
+    inputs += [t[:1, :9].clone() for t in (B, C)]
+    inputs[2].requires_grad_()
+    inputs[3].requires_grad_()
+    inputs[4].requires_grad_()
+    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a), inputs)
+    inputs[2] = A[None].repeat(1, 1, 1).requires_grad_()  # A per sequence: (B, D, N)
+    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a), inputs)
 
 
 def test_mamba_mil_trains_and_reads_the_sequence_in_order():
+    """Also the official SR-Mamba layout: the strided order has its own convolution, x/Δ
+    projections, A and D (they were shared), and the projections in and out have no bias."""
     torch.manual_seed(0)
     pool = AGGREGATORS.create("mamba", dim=8, attention_dim=5)
+    block = pool.blocks[0]
+    assert block.in_proj.bias is None and block.out_proj.bias is None
+    plain, strided = block.branches
+    for name, value in plain.named_parameters():
+        other = dict(strided.named_parameters())[name]
+        assert value is not other and value.shape == other.shape
     bags = toy_bags(dim=8)
     x, segments = bags.packed(np.arange(3))
     own = x[segments == 0]
