@@ -72,13 +72,25 @@ def read_descriptions(path: str | Path) -> dict[str, list[str]]:
     return data
 
 
+def descriptor_sentence(name: str, descriptor: str) -> str:
+    """Menon & Vondrick's prompt "{class}, which is/has {descriptor}", their rule as written:
+    a descriptor starting with the letter "a" (or "used") takes "which is", one starting
+    with has/often/typically/may/can takes "which", any other "which has"."""
+    if descriptor.startswith(("a", "used")):
+        return f"{name}, which is {descriptor}"
+    if descriptor.startswith(("has", "often", "typically", "may", "can")):
+        return f"{name}, which {descriptor}"
+    return f"{name}, which has {descriptor}"
+
+
 def description_embeddings(
     encoder: Any,
     class_names: Sequence[str],
     descriptions: Mapping[str, Sequence[str]],
-    pattern: str = "{name}, which {descriptor}",
+    pattern: str | None = None,
 ) -> np.ndarray:
-    """(K, d) mean normalised embedding of "{class}, which {descriptor}" per class.
+    """(K, d) mean normalised embedding of each class's descriptor sentences: Menon &
+    Vondrick's `descriptor_sentence`, or `pattern` with {name} and {descriptor} when given.
 
     A class without descriptors falls back to its bare name (one descriptor: the name).
     """
@@ -86,7 +98,11 @@ def description_embeddings(
     texts, owner = [], []
     for k, name in enumerate(class_names):
         for descriptor in descriptions.get(name) or []:
-            texts.append(pattern.format(name=name, descriptor=descriptor))
+            texts.append(
+                descriptor_sentence(name, descriptor)
+                if pattern is None
+                else pattern.format(name=name, descriptor=descriptor)
+            )
             owner.append(k)
         if name in missing:
             texts.append(name)

@@ -2,10 +2,12 @@
 
 Lbl2TransformerVec: each class starts from a seed, the mean embedding of its keywords (the
 rows of `class_embeddings`, e.g. from `headstart.prompts.description_embeddings`). The
-unlabelled documents whose cosine to the seed is at least (best cosine − `offset`) — at
-least `min_docs`, at most `max_docs` of them — join the seed, and the label vector is the
-centroid of the normalised seed and those documents. Documents are then classified by cosine
-to the label vectors. No labels are used.
+unlabelled documents whose cosine to the seed is strictly above (best cosine − `offset`)
+are chosen; when fewer than `min_docs` are, the `min_docs` closest are; at most `max_docs`.
+As in the official code, the label vector is the centroid of those documents alone (the
+seed only finds them). Documents are then classified by cosine to the label vectors. No
+labels are used. (The official code also cuts the candidate list to its first `max_docs`
+documents before ranking them; here `max_docs` caps the ranked list.)
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ def label_vectors(
     vectors, members = [], []
     for k in range(len(seeds)):
         order = np.argsort(-cosines[:, k], kind="stable")
-        close = int((cosines[:, k] >= cosines[order[0], k] - offset).sum())
-        count = max(close, min_docs)
+        above = int((cosines[:, k] > cosines[order[0], k] - offset).sum())
+        count = min_docs if above < min_docs else above
         count = min(count, max_docs) if max_docs is not None else count
         chosen = order[:count]
-        vectors.append(np.vstack([seeds[k : k + 1], documents[chosen]]).mean(axis=0))
+        vectors.append(documents[chosen].mean(axis=0))
         members.append(chosen)
     return l2_normalize(np.stack(vectors)), members
 
@@ -66,8 +68,10 @@ class Lbl2Vec(Head):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         if self.class_embeddings is None:
             raise ValueError("Lbl2Vec needs class_embeddings: the keyword seed of every class")
-        if self.offset < 0 or self.min_docs < 0:
-            raise ValueError("offset and min_docs must be non-negative")
+        if self.offset < 0 or self.min_docs < 1:
+            raise ValueError(
+                f"offset must be ≥ 0 and min_docs ≥ 1; got {self.offset} and {self.min_docs}"
+            )
         self.classes_ = np.arange(len(np.asarray(self.class_embeddings)))
         seeds = text_rows(self.class_embeddings, self.classes_, X.shape[1])
         self.label_vectors_, members = label_vectors(

@@ -1,6 +1,9 @@
 """Instance encoders φ: the network that embeds each instance before the bag is pooled.
 
 - `mlp` (default): Linear + ReLU + Dropout on instance vectors (embeddings, tabular features);
+- `ilse-mlp`: the three-layer embedding network of Ilse et al. (2018) for the classic MIL
+  sets (MUSK, Elephant, ...): fc-256, fc-128, fc-`hidden` (64 in the paper), each ReLU +
+  dropout;
 - `lenet`: the small CNN of Ilse et al. (2018) for square grey images stored flattened (28×28
   digits): two 5×5 convolutions (20 and 50 channels) with max-pooling, then Linear + ReLU.
   Images are standardised with one mean and scale over all pixels (per-pixel statistics
@@ -9,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -29,6 +33,24 @@ class MLPEncoder(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.layers = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+@INSTANCE_ENCODERS.register("ilse-mlp", "Ilse et al.'s three-layer network: fc-256, fc-128, fc")
+class IlseMLPEncoder(nn.Module):
+    """fc-256 → ReLU → dropout → fc-128 → ReLU → dropout → fc-hidden → ReLU → dropout."""
+
+    per_feature_statistics = True
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        widths = (dim, 256, 128, hidden)
+        layers: list[nn.Module] = []
+        for width_in, width_out in itertools.pairwise(widths):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(dropout)]
+        self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
