@@ -328,6 +328,8 @@ def test_mhim_counts_and_schedules_follow_the_official_code():
     assert mining.momentum_at(0.0) == 0.9999 and mining.momentum_at(1.0) == 1.0
     assert mining.momentum_at(0.5) == pytest.approx(1.0 + 0.5 * (0.9999 - 1.0))
     assert MHIM(momentum_schedule=False).momentum_at(0.7) == 0.9999
+    with pytest.raises(ValueError, match="MHIM low_ratio must be in"):
+        MHIM(low_ratio=1.5)
 
 
 def test_acmil_masks_top_instances_in_training_and_spreads_branches():

@@ -32,15 +32,18 @@ def shrunk_precision_times(
     """P @ targets for the shrunk covariance Σ̃ = (S + λ I)/(N−1), S = centredᵀ centred,
     λ = tr(S)/(N−1): P = Σ̃⁻¹ (`scale="likelihood"`) or D (S + λ I)⁻¹ (`scale="paper"`).
 
-    With no within-class spread at all (one sample per class) no covariance can be estimated:
-    P is then D/τ·I with τ the total variance of the targets (the class means), an isotropic
-    Gaussian whose per-feature variance is the means' — nearest class mean, in either scale.
+    With no within-class spread at all (one sample per class) no covariance can be estimated.
+    The paper scale then follows the official code, whose pinv of the zero matrix is 0 (P = 0:
+    no discriminant term). The likelihood scale uses P = D/τ·I with τ the total variance of
+    the targets (the class means), an isotropic Gaussian: nearest class mean.
     """
     n, d = centred.shape
     # S (n ≥ d) or the Gram matrix CCᵀ (n < d): either has trace tr(S)
     small = product(centred, centred.T) if n < d else product(centred.T, centred)
     ridge = torch.trace(small) / max(n - 1, 1)
     if ridge <= 0:
+        if scale == "paper":
+            return torch.zeros_like(targets)
         spread = targets - targets.mean(dim=1, keepdim=True)
         ridge = (spread * spread).sum() / max(targets.shape[1] - 1, 1) + 1e-12
         return d * targets / ridge

@@ -131,8 +131,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         )
         generator = np.random.default_rng(self.random_state)
         targets = torch.as_tensor(y_index, device=self.device)
-        best, best_state, waited = np.inf, None, 0
-        self.best_epoch_ = self.epochs - 1  # the last epoch, unless early stopping keeps one
+        best, best_state, best_epoch, waited = np.inf, None, 0, 0
         settled = max(
             [p.settled_epoch(self.epochs) for p in plug_ins if hasattr(p, "settled_epoch")],
             default=0,
@@ -178,7 +177,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                 if epoch < settled:  # a curriculum still running has no epoch to keep yet
                     waited = 0
                 elif record["validation_loss"] < best - 1e-6:
-                    best, waited, self.best_epoch_ = record["validation_loss"], 0, epoch
+                    best, waited, best_epoch = record["validation_loss"], 0, epoch
                     best_state = {
                         k: v.detach().clone() for k, v in self.model_.state_dict().items()
                     }
@@ -189,9 +188,8 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
                 break
         if best_state is not None:
             self.model_.load_state_dict(best_state)
-        else:
-            self.best_epoch_ = len(self.history_) - 1
         self.n_epochs_ = len(self.history_)
+        self.best_epoch_ = best_epoch if best_state is not None else self.n_epochs_ - 1
         return self
 
     def _teacher(self, bags: Bags, labels: np.ndarray, mining: Any) -> MILNet:

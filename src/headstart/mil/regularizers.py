@@ -89,6 +89,15 @@ class MHIM:
         low_ratio: float = 0.0,
         random_ratio: float = 0.0,
     ) -> None:
+        for name, value in (
+            ("ratio", ratio),
+            ("drop", drop),
+            ("low_ratio", low_ratio),
+            ("random_ratio", random_ratio),
+            ("momentum", momentum),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"MHIM {name} must be in [0, 1], got {value}")
         self.weight, self.ratio, self.drop, self.momentum = weight, ratio, drop, momentum
         self.pretrained_teacher = pretrained_teacher
         self.teacher_temperature = teacher_temperature

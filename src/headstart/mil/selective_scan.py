@@ -40,14 +40,13 @@ class SelectiveScan(torch.autograd.Function):
             h = torch.addcmul(decay * h, step_input[:, t, :, None], B[:, t, None, :])
             states[:, t] = h
             torch.sum(h * C[:, t, None, :], dim=-1, out=y[:, t])
-        ctx.save_for_backward(u, delta, A, B, C, decays, states)
+        ctx.save_for_backward(u, delta, A, B, C, step_input, decays, states)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        u, delta, A, B, C, decays, states = ctx.saved_tensors
+        u, delta, A, B, C, step_input, decays, states = ctx.saved_tensors
         batch, length, dim = u.shape
-        step_input = delta * u
         grad_u, grad_delta = torch.empty_like(u), torch.empty_like(u)
         grad_B, grad_C = torch.empty_like(B), torch.empty_like(C)
         grad_A = u.new_zeros(batch, dim, A.shape[-1])  # summed over the batch at the end
