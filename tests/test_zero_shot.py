@@ -228,10 +228,100 @@ def test_tip_adapter_f_fine_tunes_only_the_keys(joint):
     assert (tuned.alpha_, tuned.beta_) == (plain.alpha_, plain.beta_)
     assert not np.allclose(tuned.keys_, plain.keys_)
 
-    def support_nll(model):
-        return -log_softmax(model.scores(X), axis=1)[np.arange(len(y)), y].mean()
+    def held_out_nll(model):
+        """The loss it minimises: each item scored by the cache of all the others."""
+        f = unit(X)
+        weights = np.exp(-model.beta_ * (1 - f @ model.keys_.T))
+        np.fill_diagonal(weights, 0.0)
+        logits = f @ texts.T + model.alpha_ * weights @ np.eye(4)[y]
+        return -log_softmax(logits, axis=1)[np.arange(len(y)), y].mean()
 
-    assert support_nll(tuned) < support_nll(plain)  # the cross-entropy it minimises went down
+    assert held_out_nll(tuned) < held_out_nll(plain)
+
+
+def noisy_keys_task(seed, shots=4, classes=10, dim=256):
+    """Support items far from their class means (noise 3 against unit-norm means), a
+    mediocre text classifier, and augmented views of each support item."""
+    rng = np.random.default_rng(seed)
+    means = unit(rng.normal(size=(classes, dim)))
+    texts = unit(means + 2.0 * rng.normal(size=(classes, dim)) / np.sqrt(dim))
+
+    def draw(n):
+        y = np.repeat(np.arange(classes), n)
+        return means[y] + 3.0 * rng.normal(size=(len(y), dim)) / np.sqrt(dim), y
+
+    X, y = draw(shots)
+    X_test, y_test = draw(100)
+    views = X[:, None, :] + rng.normal(size=(len(X), 10, dim)) / np.sqrt(dim)
+    views[:, 0] = X
+    return texts, X, y, X_test, y_test, views
+
+
+def test_tip_adapter_f_beats_tip_on_noisy_keys():
+    """Tip-F as the paper trains it beats the training-free cache when the keys are noisy,
+    with views (the paper's inputs) and without (held-out folds). The code before trained
+    each key against itself (affinity 1, loss ≈ 0): keys moved ≤ 1e-2 and Tip-F equalled Tip
+    within 0.013 on every benchmark."""
+    gains = {"plain": [], "views": []}
+    for seed in range(4):
+        texts, X, y, X_test, y_test, views = noisy_keys_task(seed)
+        for kind, extra in (("plain", {}), ("views", {"views": views})):
+            tip = TipAdapter(class_embeddings=texts).fit(X, y, **extra)
+            tuned = create_head("tip-adapter-f", class_embeddings=texts).fit(X, y, **extra)
+            gains[kind].append(tuned.score(X_test, y_test) - tip.score(X_test, y_test))
+    assert np.mean(gains["plain"]) > 0.01 and min(gains["plain"]) > -0.005, gains
+    assert np.mean(gains["views"]) > 0.01, gains
+
+
+def test_tip_adapter_keys_are_the_mean_of_views_and_alpha_beta_are_searched_after_training():
+    """Keys: the normalised mean of each item's views (the official cache averages its 10
+    augmentation epochs). Tip-F's α, β: the leave-one-out grid search on the tuned keys."""
+    texts, X, y, _, _, views = noisy_keys_task(0, shots=3, classes=4, dim=32)
+    tip = TipAdapter(class_embeddings=texts).fit(X, y, views=views)
+    np.testing.assert_allclose(tip.keys_, unit(views.mean(axis=1)), atol=1e-12)
+    betas, alphas = (1.0, 3.0, 6.0), (1.0, 10.0, 100.0)
+    tuned = create_head("tip-adapter-f", class_embeddings=texts, alphas=alphas, betas=betas).fit(
+        X, y, views=views
+    )
+    f = unit(X)
+    best = None
+    for beta in betas:
+        weights = np.exp(-beta * (1 - f @ tuned.keys_.T))
+        np.fill_diagonal(weights, 0.0)
+        for alpha in alphas:
+            logits = 100 * f @ texts.T + alpha * weights @ np.eye(4)[y]
+            accuracy = (logits.argmax(1) == y).mean()
+            fit = log_softmax(logits, axis=1)[np.arange(len(y)), y].mean()
+            if best is None or (accuracy, fit) > best[:2]:
+                best = (accuracy, fit, alpha, beta)
+    assert (tuned.alpha_, tuned.beta_) == best[2:]
+    assert tuned.train_beta_ == 1.0 and not np.allclose(tuned.keys_, tuned.initial_keys_)
+
+
+def test_gda_zero_shot_estimates_the_covariance_from_views():
+    """With views, the GDA term is the official estimate over every view (means and the KS
+    covariance of all augmented features); at one shot it no longer vanishes, and the head
+    is never worse than zero-shot on the noisy-keys task."""
+    texts, X, y, X_test, y_test, views = noisy_keys_task(1, shots=2, classes=4, dim=16)
+    head = GDAZeroShot(class_embeddings=texts, alpha=0.5).fit(X, y, views=views)
+    samples = unit(views.reshape(-1, 16))
+    labels = np.repeat(y, 10)
+    means = np.stack([samples[labels == k].mean(0) for k in range(4)])
+    centred = samples - means[labels]
+    n, d = samples.shape
+    sigma = np.cov(centred.T)
+    precision = d * np.linalg.pinv((n - 1) * sigma + np.trace(sigma) * np.eye(d))
+    W = means @ precision
+    b = np.log(0.25) - 0.5 * np.einsum("kd,kd->k", W, means)
+    f = unit(X_test)
+    expected = 100 * f @ texts.T + 0.5 * (f @ W.T + b)
+    np.testing.assert_allclose(head.scores(X_test), expected, rtol=1e-6, atol=1e-6)
+    for seed in range(5):
+        texts, X, y, X_test, y_test, views = noisy_keys_task(seed, shots=1)
+        zero_shot = ZeroShot(class_embeddings=texts).fit(X, y).score(X_test, y_test)
+        with_views = GDAZeroShot(class_embeddings=texts).fit(X, y, views=views)
+        assert with_views.n_views_ == 10
+        assert with_views.score(X_test, y_test) >= zero_shot
 
 
 def test_pac_bayes_bounds():
@@ -381,3 +471,40 @@ def test_clip_adapter_names_its_extra(hide_module):
     hide_module("transformers")
     with pytest.raises(MissingExtraError, match=r"pip install 'headstart\[hf\]'"):
         create_encoder("clip:openai/clip-vit-base-patch32")
+
+
+def test_tfup_is_as_good_as_its_pseudo_labels():
+    """Issue 10, item 10: on the demo's MNIST store TFUP scored 0.100 at 0 shots against
+    zero-shot's 0.160. There zero-shot is at chance on the unlabelled pool (0.094), so the
+    pseudo-labelled cache is at chance too (0.08) and only adds noise; the same cache with
+    true labels scores 0.287. The method is right; its premise (confident zero-shot
+    predictions are mostly correct) fails. Here: where zero-shot beats chance TFUP beats
+    zero-shot; where the texts carry no information its pseudo-labels are at chance, and a
+    cache of the same items with their true labels does better than TFUP."""
+    from headstart.heads.tfup import pseudo_labelled_cache
+
+    def task(seed, text_noise, classes=10, dim=64):
+        rng = np.random.default_rng(seed)
+        means = unit(rng.normal(size=(classes, dim)))
+        texts = unit(means + text_noise * rng.normal(size=(classes, dim)) / np.sqrt(dim))
+        y = np.repeat(np.arange(classes), 90)
+        X = means[y] + 1.2 * rng.normal(size=(len(y), dim)) / np.sqrt(dim)
+        return texts, X[::2], y[::2], X[1::2], y[1::2]  # unlabelled pool, test items
+
+    gains, pseudo_accuracy = [], []
+    for seed in range(3):
+        texts, X, y, X_test, y_test = task(seed, text_noise=4.0)
+        zero_shot = ZeroShot(class_embeddings=texts).fit(texts, np.arange(10))
+        gains.append(
+            TFUP(class_embeddings=texts).fit(X).score(X_test, y_test)
+            - zero_shot.score(X_test, y_test)
+        )
+        texts, X, y, X_test, y_test = task(seed, text_noise=1000.0)  # texts unrelated
+        head = TFUP(class_embeddings=texts).fit(X)
+        log_p = log_softmax(10 * unit(X) @ texts.T, axis=1)
+        rows, pseudo = pseudo_labelled_cache(log_p, head.n_pseudo_labelled_ // 10)
+        pseudo_accuracy.append((y[rows] == pseudo).mean())
+        oracle = TFUP(class_embeddings=texts).fit(X[rows], y[rows])  # same items, true labels
+        assert oracle.score(X_test, y_test) > head.score(X_test, y_test)
+    assert np.mean(gains) > 0.005 and min(gains) > -0.01, gains
+    assert np.mean(pseudo_accuracy) < 0.2, pseudo_accuracy

@@ -12,7 +12,7 @@ import numpy as np
 
 from headstart import workflow
 from headstart.datasets import Dataset, list_datasets, load_dataset
-from headstart.embedding import EmbedResult, embed_dataset, store_key
+from headstart.embedding import EmbedResult, embed_dataset, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
@@ -75,8 +75,12 @@ def embed(
     decode: str = "threads",
     overwrite: bool = False,
     progress: bool = True,
+    views: int = 1,
+    views_seed: int = 0,
 ) -> EmbedResult:
-    """Embed a dataset (name, path or `Dataset`) into a store; a cached store is reused."""
+    """Embed a dataset (name, path or `Dataset`) into a store; a cached store is reused.
+    `views` > 1 also stores that many views (plain + augmented) of every non-test image."""
+    recipe = view_recipe(views, views_seed)
     data = (
         dataset
         if isinstance(dataset, Dataset)
@@ -85,7 +89,7 @@ def embed(
     model = create_encoder(encoder, **(encoder_options or {}))
     if out is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{data.name}-{model.name}")
-        out = cache_root() / "stores" / f"{safe}-{store_key(data, model)[:12]}"
+        out = cache_root() / "stores" / f"{safe}-{store_key(data, model, recipe)[:12]}"
     return embed_dataset(
         data,
         model,
@@ -97,6 +101,7 @@ def embed(
         decode=decode,
         overwrite=overwrite,
         progress=progress,
+        views=recipe,
     )
 
 

@@ -98,6 +98,10 @@ def embed(
     threads: int | None = typer.Option(None, help="torch intra-op threads"),
     decode: str = typer.Option("threads", help="decode in 'threads' or 'processes'"),
     overwrite: bool = typer.Option(False, help="replace a store of another encoder/dataset"),
+    views: int = typer.Option(
+        1, help="views per non-test image, the plain one included (random resized crop + flip)"
+    ),
+    views_seed: int = typer.Option(0, help="seed of the augmented views"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Embed a dataset into a provenance-keyed store (a second run is a cache hit)."""
@@ -119,6 +123,8 @@ def embed(
         decode=decode,
         overwrite=overwrite,
         progress=not quiet,
+        views=views,
+        views_seed=views_seed,
     )
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
 

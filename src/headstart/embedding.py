@@ -24,9 +24,19 @@ import numpy as np
 from headstart import __version__
 from headstart.datasets import Dataset, ItemError
 from headstart.encoders import Encoder
+from headstart.encoders.preprocess import ImagePreprocessor
+from headstart.encoders.views import ImageViews, ViewRecipe
 from headstart.exceptions import DataError
 from headstart.progress import progress_bar
-from headstart.store import Manifest, Store, StoreWriter, cache_key, describe_failure, shard_table
+from headstart.store import (
+    Manifest,
+    Store,
+    StoreWriter,
+    cache_key,
+    describe_failure,
+    shard_table,
+    views_table,
+)
 
 DEFAULT_SHARD_SIZE = 1024
 PREFETCH_BATCHES = 2  # batches being decoded while the model runs
@@ -70,9 +80,40 @@ def default_batch_size(device: str) -> int:
     return 4 if str(device).startswith("cpu") else 256
 
 
-def store_key(dataset: Dataset, encoder: Encoder) -> str:
-    """The cache key of embedding `dataset` with `encoder`."""
-    return cache_key(encoder.card.digest(), dataset.fingerprint)
+def store_key(dataset: Dataset, encoder: Encoder, views: ViewRecipe | None = None) -> str:
+    """The cache key of embedding `dataset` with `encoder` (and augmented `views`)."""
+    return cache_key(encoder.card.digest(), dataset.fingerprint, views.to_dict() if views else None)
+
+
+def view_recipe(views: int, seed: int = 0) -> ViewRecipe | None:
+    """The recipe for `views` views per item (None for 1: no augmented views)."""
+    if views < 1:
+        raise DataError(f"views must be at least 1 (1 = no augmented views), got {views}")
+    return ViewRecipe(views, seed=seed) if views > 1 else None
+
+
+def view_maker(dataset: Dataset, encoder: Encoder, views: ViewRecipe) -> ImageViews:
+    """The augmenter for `encoder`'s input, or a clear error where views make no sense."""
+    if dataset.modality != "image":
+        raise DataError(
+            f"--views needs an image dataset; {dataset.name!r} holds {dataset.modality} "
+            "items, for which headstart has no augmentation recipe (heads fall back to "
+            "held-out folds of the support set)"
+        )
+    if not isinstance(encoder.preprocessor, ImagePreprocessor):
+        raise DataError(
+            f"encoder {encoder.name!r} does not use headstart's image preprocessing, so "
+            "its inputs cannot be augmented here"
+        )
+    return ImageViews(encoder.preprocessor.card, views)
+
+
+def augmented_positions(dataset: Dataset) -> np.ndarray:
+    """Which items get views: every item outside the official test split (test items are
+    never augmented; without a split any item may be sampled as support)."""
+    if dataset.split is None:
+        return np.ones(len(dataset), bool)
+    return np.asarray([str(s) != "test" for s in dataset.split])
 
 
 def embed_dataset(
@@ -87,11 +128,13 @@ def embed_dataset(
     decode: str = "threads",
     overwrite: bool = False,
     progress: bool = True,
+    views: ViewRecipe | None = None,
 ) -> EmbedResult:
     """Embed every item of `dataset` into the store at `out` (resuming or reusing it).
 
     `decode="processes"` prepares items in worker processes: file decoding in Python holds the
     GIL for part of each image, so many-core machines feeding a GPU need processes.
+    `views` also stores augmented views of every non-test item (view 0 is the plain row).
     """
     if decode not in DECODERS:
         raise DataError(f"decode must be one of {sorted(DECODERS)}, got {decode!r}")
@@ -102,9 +145,10 @@ def embed_dataset(
         )
     if shard_size < 1:
         raise DataError(f"shard_size must be positive, got {shard_size}")
+    augment = view_maker(dataset, encoder, views) if views else None
     started = time.perf_counter()
     manifest = Manifest(
-        key=store_key(dataset, encoder),
+        key=store_key(dataset, encoder, views),
         encoder=encoder.card.to_dict(),
         dataset=dataset.describe(),
         dim=encoder.card.output_dim,
@@ -113,6 +157,7 @@ def embed_dataset(
         created=datetime.now(UTC).isoformat(),
         versions={"headstart": __version__},
         recipe=encoder.recipe or {},
+        views=views.to_dict() if views else {},
     )
     writer = StoreWriter.open(out, manifest, overwrite=overwrite)
     if writer.manifest.complete:
@@ -132,10 +177,17 @@ def embed_dataset(
         )
         for index in pending:
             positions = writer.shard_range(index)
-            table, failures = _embed_shard(
-                dataset, encoder, positions, batch, pool, workers, lambda n: bar.advance(task, n)
+            table, failures, view_rows = _embed_shard(
+                dataset,
+                encoder,
+                positions,
+                batch,
+                pool,
+                workers,
+                lambda n: bar.advance(task, n),
+                augment,
             )
-            writer.write_shard(index, table, failures)
+            writer.write_shard(index, table, failures, view_rows)
             embedded += table.num_rows
     final = writer.finish()
     return EmbedResult(
@@ -151,13 +203,16 @@ def _embed_shard(
     pool: Executor,
     workers: int,
     advance: Any,
-) -> tuple[Any, list[dict[str, str]]]:
-    """Encode the items at `positions`; returns the shard table and the skipped items."""
+    augment: ImageViews | None = None,
+) -> tuple[Any, list[dict[str, str]], Any]:
+    """Encode the items at `positions`; returns the shard table, the skipped items and, with
+    `augment`, the table of the augmented items' extra views."""
     kept: list[int] = []
     vectors: list[np.ndarray] = []
     failures: list[dict[str, str]] = []
+    extra: list[tuple[int, np.ndarray]] = []  # (item, its views 1..n−1)
     batches = [positions[i : i + batch_size] for i in range(0, len(positions), batch_size)]
-    for span, results in _prepared(dataset, encoder, batches, pool, workers):
+    for span, results in _prepared(dataset, encoder, batches, pool, workers, augment):
         good = []
         for position, (prepared, reason) in zip(span, results, strict=True):
             if reason is None:
@@ -171,19 +226,27 @@ def _embed_shard(
                         reason,
                     )
                 )
-        if good:
+        if good and augment is None:
             vectors.append(encoder.encode_batch([p for _, p in good]))
-            kept += [position for position, _ in good]
+        elif good:  # each prepared item is a list of views; encode them all in one batch
+            encoded = encoder.encode_batch([view for _, views in good for view in views])
+            start = 0
+            for position, views in good:
+                vectors.append(encoded[start : start + 1])
+                if len(views) > 1:
+                    extra.append((position, encoded[start + 1 : start + len(views)]))
+                start += len(views)
+        kept += [position for position, _ in good]
         advance(len(span))
     matrix = (
         np.concatenate(vectors) if vectors else np.empty((0, encoder.card.output_dim), np.float32)
     )
     if not np.isfinite(matrix).all():
         row = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-        raise DataError(
-            f"encoder {encoder.name!r} produced non-finite values for item "
-            f"{dataset.ids[kept[row]]!r}"
-        )
+        _non_finite(encoder, dataset.ids[kept[row]])
+    for position, views in extra:
+        if not np.isfinite(views).all():
+            _non_finite(encoder, dataset.ids[position], "an augmented view of ")
     index = np.asarray(kept, np.int64)
     table = shard_table(
         encoder.card.output_dim,
@@ -194,7 +257,19 @@ def _embed_shard(
         None if dataset.groups is None else [str(g) for g in dataset.groups[index]],
         matrix,
     )
-    return table, failures
+    if augment is None:
+        return table, failures, None
+    dim = encoder.card.output_dim
+    items = np.asarray([p for p, _ in extra], np.int64)
+    shape = (len(extra), augment.recipe.views - 1, dim)
+    stacked = np.stack([v for _, v in extra]) if extra else np.empty(shape, np.float32)
+    return table, failures, views_table(dim, items, stacked)
+
+
+def _non_finite(encoder: Encoder, item_id: str, what: str = "") -> None:
+    raise DataError(
+        f"encoder {encoder.name!r} produced non-finite values for {what}item {item_id!r}"
+    )
 
 
 def _prepared(
@@ -203,18 +278,28 @@ def _prepared(
     batches: Sequence[range],
     pool: Executor,
     workers: int,
+    augment: ImageViews | None = None,
     depth: int = PREFETCH_BATCHES,
 ) -> Iterator[tuple[range, list[tuple[Any, str | None]]]]:
     """Yield each batch's prepared items while the next `depth` batches are being prepared.
 
     A batch is split into one task per worker so that process pools pay little per item.
+    With `augment`, each prepared item is the list of its views (one for test items).
     """
     queue: deque[tuple[range, list[Future]]] = deque()
+    wanted = augmented_positions(dataset) if augment is not None else None
+
+    def task(i: int) -> Any:
+        if augment is None:
+            return dataset.items[i]
+        return (dataset.items[i], i, augment.recipe.views if wanted[i] else 1)
+
+    prepare = encoder.preprocessor if augment is None else augment
 
     def submit(span: range) -> list[Future]:
         step = max(1, -(-len(span) // workers))
         return [
-            pool.submit(_prepare_many, encoder.preprocessor, [dataset.items[i] for i in chunk])
+            pool.submit(_prepare_many, prepare, [task(i) for i in chunk])
             for chunk in (span[k : k + step] for k in range(0, len(span), step))
         ]
 

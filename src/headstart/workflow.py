@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
+from headstart.heads.views import fit_with_views, uses_views
 from headstart.persistence import TRANSFORMS, load_model, save_model
 from headstart.prompts import (
     class_embeddings,
@@ -34,24 +35,26 @@ PROVENANCE = "provenance.json"
 HOLDOUT = 0.3  # test share when a store has no official split
 
 
-def train_test(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    """Labelled train and test rows: the official split, else a fixed stratified 30% holdout."""
-    vectors, labels, split = store.vectors(), store.labels, store.split.astype(str)
+def train_test_rows(store: Store) -> tuple[np.ndarray, np.ndarray, str]:
+    """Row indices of the labelled train and test rows: the official split, else a fixed
+    stratified 30% holdout; and which of the two it was."""
+    labels, split = store.labels, store.split.astype(str)
     labelled = labels >= 0
     if (split == "test").any() and (split == "train").any():
-        train, test = labelled & (split == "train"), labelled & (split == "test")
-        return vectors[train], labels[train], vectors[test], labels[test], "official split"
+        train = np.flatnonzero(labelled & (split == "train"))
+        return train, np.flatnonzero(labelled & (split == "test")), "official split"
     index = np.flatnonzero(labelled)
     if len(index) < 4:
         raise DataError(f"store {store.root} has {len(index)} labelled rows; need at least 4")
     train, test = train_test_split(index, test_size=HOLDOUT, random_state=0, stratify=labels[index])
-    return (
-        vectors[train],
-        labels[train],
-        vectors[test],
-        labels[test],
-        "stratified 30% holdout (seed 0)",
-    )
+    return train, test, "stratified 30% holdout (seed 0)"
+
+
+def train_test(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Labelled train and test rows' vectors and labels (see `train_test_rows`)."""
+    train, test, protocol = train_test_rows(store)
+    vectors, labels = store.vectors(), store.labels
+    return vectors[train], labels[train], vectors[test], labels[test], protocol
 
 
 @dataclass
@@ -148,7 +151,9 @@ def fit_store(
     rows = (labels >= 0) & ((split == "train") if (split == "train").any() else True)
     if not rows.any():
         raise DataError(f"store {store.root} has no labelled training rows")
-    model = build_model(head, params, transforms).fit(store.vectors()[rows], labels[rows])
+    model = build_model(head, params, transforms)
+    views = store.views(np.flatnonzero(rows)) if store.n_views > 1 else None
+    fit_with_views(model, store.vectors()[rows], labels[rows], views)
     folder = save_model(model, out)
     provenance = {
         "store": str(store.root),
@@ -158,6 +163,7 @@ def fit_store(
         "encoder": store.card.to_dict(),
         "recipe": store.manifest.recipe,
         "trained_rows": int(rows.sum()),
+        "views": store.n_views if uses_views(model) else 1,
     }
     (folder / PROVENANCE).write_text(json.dumps(provenance, indent=1))
     return folder
@@ -216,7 +222,9 @@ def evaluate_store(
     """The few-shot grid on one store (`head_params`: parameters per head name). Zero-shot
     and training-free heads get class embeddings from `texts` (default: the class names in
     the default prompt) embedded by the store's own encoder."""
-    X_train, y_train, X_test, y_test, protocol = train_test(store)
+    train, test, protocol = train_test_rows(store)
+    vectors, labels = store.vectors(), store.labels
+    X_train, y_train, X_test, y_test = vectors[train], labels[train], vectors[test], labels[test]
     if any(needs_class_texts(h) for h in heads):
         head_params = with_class_texts(store, heads, head_params, texts or ClassTexts())
     models = {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
@@ -232,6 +240,7 @@ def evaluate_store(
         encoder=store.card.name,
         class_names=store.class_names,
         progress=progress,
+        views_train=store.views(train) if store.n_views > 1 else None,
     )
     results.provenance.update(
         {

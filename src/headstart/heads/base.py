@@ -18,8 +18,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 class Head(ClassifierMixin, BaseEstimator):
     """Base of all heads: NumPy in and out, fitted state ending in `_`."""
 
-    def fit(self, X: Any, y: Any) -> Head:
-        """Fit on embeddings `X` (n, d) and labels `y` (any hashable labels)."""
+    uses_views = False  # True: `fit` accepts augmented views of the training items
+
+    def fit(self, X: Any, y: Any, views: Any = None) -> Head:
+        """Fit on embeddings `X` (n, d) and labels `y` (any hashable labels).
+
+        `views` (n, v, d), for heads with `uses_views`: augmented views of each row of X
+        (view 0 is the row itself), as `headstart embed --views` stores them.
+        """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
@@ -28,10 +34,32 @@ class Head(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{self.classes_[0]!r}"
             )
-        self._fit(X, y_index)  # float32 stays float32: embeddings are, and copies are not free
+        if views is None:
+            self._fit(X, y_index)  # float32 stays float32: embeddings are, and copies cost
+        else:
+            self._fit_views(X, y_index, self._checked_views(views, X))
         return self
 
+    def _checked_views(self, views: Any, X: np.ndarray) -> np.ndarray:
+        if not self.uses_views:
+            raise ValueError(
+                f"{type(self).__name__} cannot use augmented views; fit it on the plain "
+                "rows (views=None)"
+            )
+        views = np.asarray(views, dtype=X.dtype)
+        if views.ndim != 3 or views.shape[0] != X.shape[0] or views.shape[2] != X.shape[1]:
+            raise ValueError(
+                f"views must have shape (n_rows, n_views, n_features) = ({X.shape[0]}, v, "
+                f"{X.shape[1]}), got {views.shape}"
+            )
+        if not np.isfinite(views).all():
+            raise ValueError("views contain NaN or infinite values")
+        return views
+
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _fit_views(self, X: np.ndarray, y: np.ndarray, views: np.ndarray) -> None:
         raise NotImplementedError
 
     def _scores(self, X: np.ndarray) -> np.ndarray:

@@ -78,6 +78,14 @@ class GDA(LinearHead):
         self.precision = precision
         self.device = device
 
+    uses_views = True
+
+    def _fit_views(self, X: np.ndarray, y: np.ndarray, views: np.ndarray) -> None:
+        """Every augmented view is a sample of its item's class (the official GDA code
+        estimates means and covariance from all augmentation epochs' features)."""
+        n, n_views, d = views.shape
+        self._fit(views.reshape(n * n_views, d), np.repeat(y, n_views))
+
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.priors not in ("empirical", "uniform"):
             raise ValueError(f"priors must be 'empirical' or 'uniform', got {self.priors!r}")

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import confusion_matrix
 
+from headstart.heads.views import fit_with_views, uses_views
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import Results
 from headstart.protocol.sampling import ALL, k_shot_indices
@@ -49,10 +50,16 @@ def _chosen(model: BaseEstimator) -> dict[str, Any]:
 
 
 def _fit_at(
-    template: BaseEstimator, shot: int | str, index: np.ndarray, X: np.ndarray, y: np.ndarray
+    template: BaseEstimator,
+    shot: int | str,
+    index: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    views: np.ndarray | None = None,
 ) -> BaseEstimator | None:
     """A clone fitted on the k-shot sample `index` of the training split (None: the head
-    cannot run at this shot level).
+    cannot run at this shot level). A head that uses views gets those of the sampled items
+    only (`views` is aligned with the training rows).
 
     Heads that learn from unlabelled data (`uses_unlabelled`) get the whole training split,
     labelled only at `index` (−1 elsewhere). At 0 shots only label-free heads run; a
@@ -72,7 +79,7 @@ def _fit_at(
         return model.fit(np.asarray(texts), np.arange(len(texts)))
     if label_free:  # learns nothing from labelled items: its one result is at 0 shots
         return None
-    return model.fit(X[index], y[index])
+    return fit_with_views(model, X[index], y[index], None if views is None else views[index])
 
 
 def evaluate_few_shot(
@@ -88,13 +95,22 @@ def evaluate_few_shot(
     class_names: Sequence[str] = (),
     confusion_for: tuple[str, int | str] | None = None,
     progress: Callable[[int], None] | None = None,
+    views_train: np.ndarray | None = None,
 ) -> Results:
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
     Labels are integers 0..K−1. "all" uses the whole training set once (seed 0): it has no
     sampling variance to average over; neither has 0 shots, where only label-free heads
-    (zero-shot, TFUP) run.
+    (zero-shot, TFUP) run. `views_train` (n_train, v, d): augmented views of the training
+    rows, handed to the heads that use them (for their sampled items only); other heads are
+    fitted on the plain rows, as without views, and the provenance says which did what.
+    Test items are never augmented.
     """
+    if views_train is not None and views_train.shape[:1] + views_train.shape[2:] != X_train.shape:
+        raise ValueError(
+            f"views_train has shape {views_train.shape}; expected ({len(X_train)}, v, "
+            f"{X_train.shape[1]}) to match X_train"
+        )
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     results = Results(
         provenance={
@@ -108,13 +124,17 @@ def evaluate_few_shot(
             "class_names": list(class_names),
             "versions": {p: _version(p) for p in ("headstart", "numpy", "scikit-learn", "torch")},
             "python": platform.python_version(),
+            "views": 1 if views_train is None else int(views_train.shape[1]),
+            "heads_using_views": []
+            if views_train is None
+            else [name for name, model in heads.items() if uses_views(model)],
         }
     )
     for shot in shots:
         for seed in [0] if shot in (ALL, 0) else range(seeds):
             index = k_shot_indices(y_train, shot, seed)
             for name, template in heads.items():
-                model = _fit_at(template, shot, index, X_train, y_train)
+                model = _fit_at(template, shot, index, X_train, y_train, views_train)
                 if model is None:
                     continue
                 proba = _full_proba(model, X_test, n_classes)  # the one look at the test set

@@ -38,9 +38,21 @@ def vector_schema(dim: int) -> pa.Schema:
     )
 
 
-def cache_key(card_digest: str, dataset_fingerprint: str) -> str:
-    """The store's identity: hash of the encoder card, the dataset fingerprint and the format."""
+def views_schema(dim: int) -> pa.Schema:
+    """The schema of a shard's augmented views: views 1..n−1 of each item, tied by `item`."""
+    return pa.schema(
+        [("item", pa.int64()), ("view", pa.int32()), ("vector", pa.list_(pa.float32(), dim))]
+    )
+
+
+def cache_key(
+    card_digest: str, dataset_fingerprint: str, views: dict[str, Any] | None = None
+) -> str:
+    """The store's identity: hash of the encoder card, the dataset fingerprint, the format and,
+    for a store with augmented views, their recipe and seed."""
     text = f"{FORMAT}/{FORMAT_VERSION}|{card_digest}|{dataset_fingerprint}"
+    if views:
+        text += "|views:" + json.dumps(views, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -55,6 +67,9 @@ class ShardRecord:
     rows: int
     sha256: str
     failures: list[dict[str, str]] = field(default_factory=list)
+    views_file: str = ""  # the shard's augmented views ("" when the store has none)
+    views_sha256: str = ""
+    view_rows: int = 0
 
 
 @dataclass
@@ -72,6 +87,7 @@ class Manifest:
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)  # how to rebuild the encoder
+    views: dict[str, Any] = field(default_factory=dict)  # augmented views' recipe, if any
 
     @property
     def n_shards(self) -> int:

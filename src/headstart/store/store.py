@@ -30,8 +30,9 @@ class Store:
                 f"{self.manifest.n_shards} shards); rerun the same embed command to resume"
             )
         for shard in self.manifest.shards:
-            if not (self.root / shard.file).is_file():
-                raise StoreError(f"{self.root}: shard file {shard.file} is missing")
+            for file in filter(None, (shard.file, shard.views_file)):
+                if not (self.root / file).is_file():
+                    raise StoreError(f"{self.root}: shard file {file} is missing")
 
     @property
     def key(self) -> str:
@@ -76,6 +77,43 @@ class Store:
             raise StoreError(f"{self.root}: shards hold {row} rows, manifest says {len(out)}")
         return out
 
+    @property
+    def n_views(self) -> int:
+        """Views per augmented item, the plain view included (1: the store has no views)."""
+        return int(self.manifest.views.get("views", 1))
+
+    def views(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), n_views, dim) views of the given rows: view 0 is the row's own vector.
+
+        Only items outside the test split were augmented; asking for another row is an error.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.n_views == 1:
+            raise StoreError(f"{self.root} has no augmented views (embed with --views N)")
+        extra = self.n_views - 1
+        where: dict[int, tuple[int, int]] = {}  # item → (views file number, first row)
+        blocks = []
+        for number, shard in enumerate(s for s in self.manifest.shards if s.views_file):
+            table = pq.read_table(self.root / shard.views_file, columns=["item", "vector"])
+            items = table.column("item").to_numpy()[::extra]
+            where.update((int(item), (number, k * extra)) for k, item in enumerate(items))
+            flat = table.column("vector").combine_chunks().flatten().to_numpy()
+            blocks.append(flat.reshape(-1, self.dim))
+        plain = self.vectors()
+        out = np.empty((len(rows), self.n_views, self.dim), np.float32)
+        row_items = self.column("item")
+        for i, row in enumerate(rows):
+            item = int(row_items[row])
+            if item not in where:
+                raise StoreError(
+                    f"{self.root}: row {row} (id {self.ids[row]!r}, split "
+                    f"{self.split[row]!r}) has no augmented views; only non-test items do"
+                )
+            number, first = where[item]
+            out[i, 0] = plain[row]
+            out[i, 1:] = blocks[number][first : first + extra]
+        return out
+
     def column(self, name: str) -> np.ndarray:
         """One scalar column (`id`, `item`, `label`, `split`, `group`) across all shards."""
         parts = [
@@ -106,10 +144,12 @@ class Store:
 
     def verify(self) -> list[str]:
         """Problems found by re-hashing every shard (empty when the store is intact)."""
+        files = [(s.file, s.sha256) for s in self.manifest.shards]
+        files += [(s.views_file, s.views_sha256) for s in self.manifest.shards if s.views_file]
         return [
-            f"{s.file}: checksum mismatch"
-            for s in self.manifest.shards
-            if file_sha256(self.root / s.file) != s.sha256
+            f"{file}: checksum mismatch"
+            for file, sha256 in files
+            if file_sha256(self.root / file) != sha256
         ]
 
     def info(self) -> dict[str, Any]:
@@ -129,11 +169,17 @@ class Store:
             "dataset_fingerprint": dataset.get("fingerprint"),
             "items": self.manifest.n_items,
             "rows": len(self),
+            "views": self.manifest.views or None,
+            "view_rows": sum(s.view_rows for s in self.manifest.shards),
             "splits": splits,
             "classes": len(self.class_names),
             "failures": len(self.failures),
             "failures_file": str(self.root / FAILURES) if self.failures else None,
             "shards": len(self.manifest.shards),
             "created": self.manifest.created,
-            "size_bytes": sum(p.stat().st_size for p in self._paths()),
+            "size_bytes": sum(
+                (self.root / f).stat().st_size
+                for s in self.manifest.shards
+                for f in filter(None, (s.file, s.views_file))
+            ),
         }

@@ -27,6 +27,7 @@ from headstart.store.manifest import (
     Manifest,
     ShardRecord,
     vector_schema,
+    views_schema,
     write_atomic,
 )
 
@@ -54,6 +55,18 @@ def shard_table(
         pa.FixedSizeListArray.from_arrays(flat, dim),
     ]
     return pa.Table.from_arrays(columns, schema=vector_schema(dim))
+
+
+def views_table(dim: int, items: np.ndarray, views: np.ndarray) -> pa.Table:
+    """Views 1..n−1 of each item as rows (item, view, vector); `views` is (m, n − 1, dim)."""
+    m, extra = views.shape[:2]
+    flat = pa.array(np.ascontiguousarray(views, dtype=np.float32).reshape(-1))
+    columns = [
+        pa.array(np.repeat(np.asarray(items, np.int64), extra)),
+        pa.array(np.tile(np.arange(1, extra + 1, dtype=np.int32), m)),
+        pa.FixedSizeListArray.from_arrays(flat, dim),
+    ]
+    return pa.Table.from_arrays(columns, schema=views_schema(dim))
 
 
 class StoreWriter:
@@ -112,28 +125,19 @@ class StoreWriter:
         return range(index * size, min((index + 1) * size, self.manifest.n_items))
 
     def write_shard(
-        self, index: int, table: pa.Table, failures: list[dict[str, str]] | None = None
+        self,
+        index: int,
+        table: pa.Table,
+        failures: list[dict[str, str]] | None = None,
+        views: pa.Table | None = None,
     ) -> ShardRecord:
-        """Write shard `index` atomically and record it in the manifest."""
+        """Write shard `index` (and its augmented `views`, first) atomically and record it."""
+        views_name = f"{SHARD_DIR}/views-{index:05d}.parquet" if views is not None else ""
+        if views is not None:
+            self._write_parquet(views, self.root / views_name)
         name = f"{SHARD_DIR}/shard-{index:05d}.parquet"
         final = self.root / name
-        temp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-        pq.write_table(
-            table,
-            temp,
-            row_group_size=ROW_GROUP_ROWS,
-            compression={
-                "id": "zstd",
-                "item": "zstd",
-                "label": "zstd",
-                "split": "zstd",
-                "group": "zstd",
-                "vector": "none",
-            },
-            use_dictionary=["split", "group"],
-            write_statistics=False,
-        )
-        os.replace(temp, final)
+        self._write_parquet(table, final, use_dictionary=["split", "group"])
         span = self.shard_range(index)
         record = ShardRecord(
             index=index,
@@ -143,10 +147,29 @@ class StoreWriter:
             rows=table.num_rows,
             sha256=file_sha256(final),
             failures=failures or [],
+            views_file=views_name,
+            views_sha256=file_sha256(self.root / views_name) if views_name else "",
+            view_rows=views.num_rows if views is not None else 0,
         )
         self.manifest.shards = sorted([*self.manifest.shards, record], key=lambda s: s.index)
         self.manifest.write(self.root)
         return record
+
+    @staticmethod
+    def _write_parquet(table: pa.Table, final: Path, use_dictionary: Any = False) -> None:
+        """Write to a temporary name, then rename into place; vectors stay uncompressed."""
+        temp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+        pq.write_table(
+            table,
+            temp,
+            row_group_size=ROW_GROUP_ROWS,
+            compression={
+                name: "none" if name == "vector" else "zstd" for name in table.schema.names
+            },
+            use_dictionary=use_dictionary,
+            write_statistics=False,
+        )
+        os.replace(temp, final)
 
     def finish(self) -> Manifest:
         """Write the failures file and mark the store complete."""
@@ -166,9 +189,15 @@ class StoreWriter:
 
 
 def _verified(root: Path, shards: list[ShardRecord]) -> list[ShardRecord]:
-    """Finished shards whose file is present and matches its checksum (others are redone)."""
+    """Finished shards whose files are present and match their checksums (others are redone)."""
+
+    def intact(file: str, sha256: str) -> bool:
+        return (root / file).is_file() and file_sha256(root / file) == sha256
+
     return [
-        s for s in shards if (root / s.file).is_file() and file_sha256(root / s.file) == s.sha256
+        s
+        for s in shards
+        if intact(s.file, s.sha256) and (not s.views_file or intact(s.views_file, s.views_sha256))
     ]
 
 
@@ -180,8 +209,9 @@ def _remove_temp_files(root: Path) -> None:
 
 def _remove_store_files(root: Path) -> None:
     """Delete only what a store writes (manifest, failures, shards), nothing else."""
-    for path in (root / SHARD_DIR).glob("shard-*.parquet"):
-        path.unlink()
+    for pattern in ("shard-*.parquet", "views-*.parquet"):
+        for path in (root / SHARD_DIR).glob(pattern):
+            path.unlink()
     for name in (MANIFEST, FAILURES):
         (root / name).unlink(missing_ok=True)
 
