@@ -341,27 +341,55 @@ def test_pac_bayes_bounds():
     assert ranked[0].prompt == "a"
 
 
-def test_fudd_reranks_the_top_k_by_differential_descriptions(joint):
+def test_fudd_follows_the_official_prompt_factory(joint):
+    """Class i's prompts given the top-k S: for each other j in S, i's descriptions against
+    j, or i's template where the pair has none; each distinct text once. The code before
+    summed per-pair embeddings (a description repeated across pairs counted several times)
+    and used the template only when *every* pair lacked descriptions."""
+    from headstart.prompts import differential_embeddings
+
     texts, X, y, X_test, _ = joint
+    names = ["c0", "c1", "c2", "c3"]
+    pairs = {
+        "c0": {"c1": ["wide", "flat"], "c2": ["wide"]},  # nothing against c3
+        "c1": {"c0": ["tall"], "c2": ["tall", "red"], "c3": ["red"]},
+        "c3": {"c0": ["round"], "c1": ["round", "blue"], "c2": ["blue"]},
+    }  # c2: no descriptions at all
     rng = np.random.default_rng(3)
-    sums = rng.normal(size=(4, 4, 16)) * (1 - np.eye(4))[..., None]
-    counts = np.ones((4, 4)) - np.eye(4)
-    counts[2, :] = 0  # class 2 has no descriptions: falls back to its template embedding
-    sums[2, :] = 0
+    words = {w: rng.normal(size=16) for w in ("wide", "flat", "tall", "red", "round", "blue")}
+
+    class Encoder:
+        def encode_text(self, batch, batch_size=64):
+            return np.stack([words[t] for t in batch]) * 3.0  # not normalised
+
+    vectors, owners, against = differential_embeddings(Encoder(), names, pairs)
+    assert len(vectors) == 6  # "wide", "tall", "red", "round", "blue" once per class
     head = create_head(
-        "fudd", class_embeddings=texts, pair_sums=sums, pair_counts=counts, top_k=3
+        "fudd",
+        class_embeddings=texts,
+        differential=vectors,
+        differential_classes=owners,
+        differential_against=against,
+        top_k=3,
     ).fit(X, y)
     f = unit(X_test)
     cosines = f @ texts.T
     scores = head.scores(X_test)
     for row in range(len(f)):
         top = np.argsort(-cosines[row], kind="stable")[:3]
-        embedding = np.stack(
-            [unit(sums[i, [j for j in top if j != i]].sum(0)) if i != 2 else texts[2] for i in top]
-        )
-        expected = top[np.argsort(-(f[row] @ embedding.T), kind="stable")]
+        embeddings = []
+        for i in top:
+            prompts = set()
+            for j in top:
+                if j != i:
+                    found = pairs.get(names[i], {}).get(names[j], [])
+                    prompts |= set(found) if found else {"TEMPLATE"}
+            rows = [texts[i] if p == "TEMPLATE" else unit(words[p]) for p in sorted(prompts)]
+            embeddings.append(unit(np.mean(rows, axis=0)))
+        expected = f[row] @ np.stack(embeddings).T / 0.01
+        np.testing.assert_allclose(scores[row, top] - scores[row, top[0]], expected - expected[0])
         order = np.argsort(-scores[row], kind="stable")
-        assert order[:3].tolist() == expected.tolist()
+        assert order[:3].tolist() == top[np.argsort(-expected, kind="stable")].tolist()
         assert order[3:].tolist() == np.argsort(-cosines[row], kind="stable")[3:].tolist()
 
 
@@ -390,6 +418,32 @@ def test_cased_names_come_from_the_retrieved_captions():
         np.flatnonzero(incidence[[0, 1]].sum(0) >= 2)
     )
     np.testing.assert_allclose(scores.sum(1), 1.0)
+
+
+def test_cased_filters_candidates_by_occurrences_with_the_official_fallback():
+    """As the official `FrequencyMinWordCount(2)` over the retrieved captions joined: a word
+    is a candidate when it occurs at least twice (a word twice in one caption counts), and
+    when no word occurs twice, every word that occurs as often as the most frequent one
+    (here once) is kept. The code before counted captions, not occurrences, and kept
+    nothing when no word reached the threshold."""
+    from headstart.heads.cased import CaSED, caption_words
+
+    captions = ["zebra zebra lion", "tiger lion", "eagle", "falcon"]
+    words, incidence = caption_words(captions)
+    assert incidence[0, words.index("zebra")] == 2
+    rng = np.random.default_rng(5)
+    word_vectors = unit(rng.normal(size=(len(words), 8)))
+    caption_vectors = unit(rng.normal(size=(4, 8)))
+    model = CaSED(caption_vectors, word_vectors, incidence, words, k=2)
+    # queries equal to a caption: the nearest two captions are {0, 1} and {2, 3}
+    first = caption_vectors[0] + caption_vectors[1]
+    second = caption_vectors[2] + caption_vectors[3]
+    queries = unit(np.stack([first, second]))
+    nearest = np.argsort(-(queries @ caption_vectors.T), axis=1)[:, :2]
+    assert [set(n) for n in nearest] == [{0, 1}, {2, 3}]
+    scores = model.candidate_scores(queries)
+    kept = [{words[j] for j in np.flatnonzero(row > 0)} for row in scores]
+    assert kept == [{"zebra", "lion"}, {"eagle", "falcon"}]  # tiger occurs once
 
 
 def test_hf_clip_adapter_on_a_tiny_random_config(tmp_path):

@@ -131,25 +131,25 @@ def read_differential_descriptions(path: str | Path) -> dict[str, dict[str, list
 
 def differential_embeddings(
     encoder: Any, class_names: Sequence[str], pairs: Mapping[str, Mapping[str, Sequence[str]]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per ordered pair (i, j): the sum (K, K, d) and count (K, K) of the normalised
-    embeddings of i's descriptions against j — the inputs of the `fudd` head."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs of the `fudd` head: normalised embeddings of each class's distinct
+    descriptions (M, d), the class owning each (M,), and the classes each was written
+    against (M, K) — a description repeated for several pairs is embedded once."""
     index = {name: k for k, name in enumerate(class_names)}
-    texts, owners = [], []
+    against: dict[tuple[int, str], set[int]] = {}
     for first, row in pairs.items():
         for second, descriptions in row.items():
             if first in index and second in index and first != second:
-                texts += list(descriptions)
-                owners += [(index[first], index[second])] * len(descriptions)
-    if not texts:
+                for text in descriptions:
+                    against.setdefault((index[first], text), set()).add(index[second])
+    if not against:
         raise DataError("no differential description names two of the classes")
-    vectors = l2_normalize(text_encoder_of(encoder).encode_text(texts))
-    k = len(class_names)
-    sums, counts = np.zeros((k, k, vectors.shape[1])), np.zeros((k, k))
-    for (i, j), vector in zip(owners, vectors, strict=True):
-        sums[i, j] += vector
-        counts[i, j] += 1
-    return sums, counts
+    keys = list(against)
+    vectors = l2_normalize(text_encoder_of(encoder).encode_text([text for _, text in keys]))
+    incidence = np.zeros((len(keys), len(class_names)))
+    for row, key in enumerate(keys):
+        incidence[row, sorted(against[key])] = 1.0
+    return vectors, np.array([owner for owner, _ in keys], np.int64), incidence
 
 
 DescriptionGenerator = Callable[[str], Sequence[str]]

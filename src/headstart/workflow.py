@@ -121,8 +121,10 @@ def with_class_texts(
             params[head].setdefault("class_embeddings", embeddings)
         if texts.descriptions and "normalize_text" in accepted[head]:
             params[head].setdefault("normalize_text", False)
-        if pairs is not None and "pair_sums" in accepted[head]:
-            params[head].update(pair_sums=pairs[0], pair_counts=pairs[1])
+        if pairs is not None and "differential" in accepted[head]:
+            params[head].update(
+                differential=pairs[0], differential_classes=pairs[1], differential_against=pairs[2]
+            )
     return params
 
 

@@ -4,7 +4,9 @@ No class list is given. For each image:
 1. retrieve the `k` captions of a caption corpus nearest to the image embedding;
 2. candidate names are the words of those captions (found by `caption_words`: lower case,
    letters only, at least 3 letters, no generic or function words, plural → singular), kept
-   when they occur in at least `min_count` of the k captions;
+   when they occur at least `min_count` times (2, as the official `FrequencyMinWordCount`)
+   in the k captions together — or, where no word reaches that, as often as the most
+   frequent word (the official fallback);
 3. each candidate is scored twice, p_img = softmax(s·f·wᵀ) for the image and
    p_txt = softmax(s·c̄·wᵀ) for the centroid c̄ of the retrieved captions, and
    p = α·p_img + (1 − α)·p_txt (α = 0.7 as in the official configuration).
@@ -45,18 +47,16 @@ def _singular(word: str) -> str:
 
 def caption_words(captions: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The candidate vocabulary of a caption corpus and its incidence matrix
-    (captions × words, 1 where the word occurs in the caption)."""
+    (captions × words: how many times the word occurs in the caption)."""
     per_caption = []
     for caption in captions:
-        tokens = re.findall(r"[a-z]+", caption.lower())
-        per_caption.append(
-            {_singular(t) for t in tokens if len(t) >= 3 and t not in GENERIC} - GENERIC
-        )
+        tokens = (_singular(t) for t in re.findall(r"[a-z]+", caption.lower()))
+        per_caption.append([t for t in tokens if len(t) >= 3 and t not in GENERIC])
     words = sorted(set().union(*per_caption)) if per_caption else []
     column = {w: j for j, w in enumerate(words)}
     incidence = np.zeros((len(captions), len(words)), dtype=np.float32)
     for i, found in enumerate(per_caption):
-        incidence[i, [column[w] for w in found]] = 1.0
+        np.add.at(incidence[i], [column[w] for w in found], 1.0)
     return words, incidence
 
 
@@ -64,7 +64,7 @@ class CaSED:
     """Vocabulary-free classifier over the words of a caption corpus.
 
     `caption_embeddings` (C, d) and `word_embeddings` (W, d) live in the images' joint space;
-    `incidence` (C, W) says which words each caption contains; `words` names the columns.
+    `incidence` (C, W) counts each word in each caption; `words` names the columns.
     """
 
     def __init__(
@@ -75,7 +75,7 @@ class CaSED:
         words: Sequence[str],
         k: int = 10,
         alpha: float = 0.7,
-        min_count: int = 1,
+        min_count: int = 2,
         logit_scale: float = 100.0,
     ) -> None:
         if incidence.shape != (len(caption_embeddings), len(word_embeddings)):
@@ -98,8 +98,9 @@ class CaSED:
         similarity = features @ self.captions.T
         k = min(self.k, len(self.captions))
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]  # (n, k)
-        counts = self.incidence[nearest].sum(axis=1)  # (n, W): in how many retrieved captions
-        candidate = counts >= self.min_count
+        counts = self.incidence[nearest].sum(axis=1)  # (n, W): occurrences in the k captions
+        threshold = np.minimum(self.min_count, counts.max(axis=1, keepdims=True))
+        candidate = (counts > 0) & (counts >= threshold)
         centroid = l2_normalize(self.captions[nearest].mean(axis=1))
         image_logits = self.logit_scale * features @ self.word_vectors.T
         text_logits = self.logit_scale * centroid @ self.word_vectors.T

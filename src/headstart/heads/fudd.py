@@ -1,13 +1,15 @@
 """`FuDD`: follow-up differential descriptions (Esfandiarpoor & Bach, ICLR 2024).
 
 1. Zero-shot with the template embeddings picks each query's top-k ambiguous classes S.
-2. For every ordered pair (i, j), differential descriptions say what a {i} has that a {j}
-   has not (precomputed by an LLM and stored as JSON; see `headstart.prompts`). The class
-   embedding of i given S is the normalised mean of its descriptions against the other
-   classes of S; a class with none of those falls back to its template embedding.
+2. For every pair of classes, differential descriptions say what an {i} has that a {j} has
+   not (precomputed by an LLM and stored as JSON; see `headstart.prompts`). Class i's
+   prompts given S are, as in the official `PromptFactory`: for each other class j of S,
+   i's descriptions against j, or — where that pair has none — i's template; duplicates
+   counted once. Its embedding is the normalised mean of those prompts' embeddings.
 3. The top-k are re-ranked by cosine to these embeddings; classes outside the top-k keep
    their zero-shot order below them.
-Inputs are per-pair sums and counts of normalised description embeddings (K, K, d), (K, K).
+Inputs: the normalised embeddings of each class's distinct descriptions (M, d), the class
+that owns each (M,), and against which classes each was written (M, K).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from headstart.heads.zero_shot import text_rows
 class FuDD(Head):
     """Zero-shot re-ranked within each query's top-k by differential descriptions.
 
-    `pair_sums[i, j]` is the sum of the normalised embeddings of i's descriptions against j,
-    `pair_counts[i, j]` their number. Scores: re-ranked classes get 1/τ · cosine + a margin
-    that keeps them above the rest; the others keep zero-shot cosines.
+    `differential[m]` embeds one distinct description of class `differential_classes[m]`;
+    `differential_against[m, j]` is 1 when it was written against class j. Scores: re-ranked
+    classes get 1/τ · cosine + a margin that keeps them above the rest; the others keep
+    zero-shot cosines.
     """
 
     label_free = True
@@ -33,31 +36,53 @@ class FuDD(Head):
     def __init__(
         self,
         class_embeddings: np.ndarray | None = None,
-        pair_sums: np.ndarray | None = None,
-        pair_counts: np.ndarray | None = None,
+        differential: np.ndarray | None = None,
+        differential_classes: np.ndarray | None = None,
+        differential_against: np.ndarray | None = None,
         top_k: int = 10,
         temperature: float = 0.01,
     ) -> None:
         self.class_embeddings = class_embeddings
-        self.pair_sums = pair_sums
-        self.pair_counts = pair_counts
+        self.differential = differential
+        self.differential_classes = differential_classes
+        self.differential_against = differential_against
         self.top_k = top_k
         self.temperature = temperature
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         self.text_ = text_rows(self.class_embeddings, self.classes_, X.shape[1])
-        n = len(np.asarray(self.class_embeddings))
-        sums = np.zeros((n, n, X.shape[1])) if self.pair_sums is None else self.pair_sums
-        counts = np.zeros((n, n)) if self.pair_counts is None else self.pair_counts
-        sums, counts = np.asarray(sums, np.float64), np.asarray(counts, np.float64)
-        if sums.shape != (n, n, X.shape[1]) or counts.shape != (n, n):
+        n, d = len(np.asarray(self.class_embeddings)), X.shape[1]
+        given = self.differential is not None
+        vectors = np.asarray(self.differential, np.float64) if given else np.zeros((0, d))
+        owners = np.asarray(self.differential_classes if given else [], np.int64)
+        against = np.asarray(self.differential_against if given else np.zeros((0, n)))
+        m = len(vectors)
+        if vectors.shape != (m, d) or owners.shape != (m,) or against.shape != (m, n):
             raise ValueError(
-                f"pair_sums must be ({n}, {n}, {X.shape[1]}) and pair_counts ({n}, {n}); got "
-                f"{sums.shape} and {counts.shape}"
+                f"differential must be (M, {d}), differential_classes (M,) and "
+                f"differential_against (M, {n}); got {vectors.shape}, {owners.shape} and "
+                f"{against.shape}"
             )
-        keep = self.classes_
-        self.pair_sums_ = sums[np.ix_(keep, keep)]
-        self.pair_counts_ = counts[np.ix_(keep, keep)]
+        if m and (owners.min() < 0 or owners.max() >= n):
+            raise ValueError(f"differential_classes must be class indices 0..{n - 1}")
+        position = np.full(n, -1)
+        position[self.classes_] = np.arange(len(self.classes_))
+        kept = position[owners] >= 0
+        self.differential_ = l2_normalize(vectors[kept]) if kept.any() else vectors[kept]
+        self.differential_owner_ = position[owners[kept]]
+        self.differential_against_ = (against[kept][:, self.classes_] > 0).astype(np.float64)
+
+    def class_prompt_embedding(self, i: int, others: np.ndarray) -> np.ndarray:
+        """Class i's embedding against the classes `others` (positions in `classes_`)."""
+        mine = np.flatnonzero(self.differential_owner_ == i)
+        cover = self.differential_against_[np.ix_(mine, others)] > 0  # (m_i, |others|)
+        parts = [self.differential_[mine[cover.any(axis=1)]]]
+        if len(others) and not cover.any(axis=0).all():  # a pair without descriptions
+            parts.append(self.text_[i][None])
+        prompts = np.concatenate(parts)
+        return (
+            l2_normalize(prompts.mean(axis=0, keepdims=True))[0] if len(prompts) else self.text_[i]
+        )
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         features = l2_normalize(X).astype(np.float64)
@@ -66,10 +91,7 @@ class FuDD(Head):
         scores = cosines / self.temperature
         margin = (2.0 - cosines.min()) / self.temperature  # lifts the re-ranked above the rest
         for row, top in enumerate(np.argsort(-cosines, axis=1, kind="stable")[:, :k]):
-            # mean of i's descriptions against the other top-k classes (i vs i has none)
-            sums = self.pair_sums_[np.ix_(top, top)].sum(axis=1)  # (k, d)
-            counts = self.pair_counts_[np.ix_(top, top)].sum(axis=1)
-            embedding = np.where(counts[:, None] > 0, l2_normalize(sums), self.text_[top])
+            embedding = np.stack([self.class_prompt_embedding(i, top[top != i]) for i in top])
             scores[row, top] = features[row] @ embedding.T / self.temperature + margin
         return scores
 
