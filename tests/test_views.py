@@ -188,8 +188,13 @@ def test_views_pass_through_a_pipelines_transforms():
     np.testing.assert_allclose(model[-1].means_, expected, atol=1e-10)
 
 
-def test_evaluate_store_uses_the_stored_views(views_store):
+def test_evaluate_store_uses_the_stored_views(views_store, tmp_path):
+    from headstart import api
+
     results = evaluate_store(views_store, ["gda", "prototype"], shots=(2,), seeds=2)
     assert results.provenance["views"] == 4
     assert results.provenance["heads_using_views"] == ["gda"]
     assert math.isfinite(results.summary()[0]["mean"])
+    results.save(tmp_path / "results")
+    page = api.report(tmp_path / "results", tmp_path / "report.html").read_text()
+    assert "4 views per support item (plain + augmented) used by: gda" in page

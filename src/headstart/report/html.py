@@ -40,6 +40,17 @@ window.addEventListener('load', () => {
 """
 
 
+def _views_note(provenance: dict) -> str:
+    """Which heads were fitted on augmented support views (empty when the store has none)."""
+    if provenance.get("views", 1) <= 1:
+        return ""
+    using = ", ".join(provenance.get("heads_using_views", [])) or "none"
+    return (
+        f"; {provenance['views']} views per support item (plain + augmented) used by: "
+        f"{html.escape(using)}; other heads see the plain rows"
+    )
+
+
 def _img(png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode()
     return (
@@ -90,7 +101,7 @@ def render_report(
         f"<p>dataset <b>{html.escape(str(provenance.get('dataset')))}</b>, encoder "
         f"<b>{html.escape(str(provenance.get('encoder')))}</b>, "
         f"{provenance.get('seeds')} seeds, split: "
-        f"{html.escape(str(provenance.get('split', '')))}</p>"
+        f"{html.escape(str(provenance.get('split', '')))}" + _views_note(provenance) + "</p>"
     )
     if provenance.get("kind") == "mil-cross-validation":
         parts.append("<h2>Cross-validated MIL models</h2>")
