@@ -121,6 +121,19 @@ def test_gda_zero_shot_at_one_shot_is_the_zero_shot_head(joint):
     assert (head.predict(X_test) == y_test).mean() == (zero_shot.predict(X_test) == y_test).mean()
 
 
+def test_gda_zero_shot_at_two_shots_keeps_its_gda_term(joint):
+    """Two shots: each cross-validation fold trains on one item per class, whose GDA term
+    is zero, so no fold says anything about α. The code after the one-shot fix took the
+    tie's smallest α (1e-4) and became the zero-shot head (R8: 0.384 against 0.779 with
+    the default α); now α is `default_alpha` and the GDA term of both shots stays."""
+    texts, X, y, _, _ = joint
+    two = np.concatenate([np.flatnonzero(y == k)[:2] for k in range(4)])
+    head = GDAZeroShot(class_embeddings=texts).fit(X[two], y[two])
+    assert head.alpha_ == 1.0 and len(head.cv_scores_) == 0 and head.gda_coef_.any()
+    three = np.concatenate([np.flatnonzero(y == k)[:3] for k in range(4)])
+    assert len(GDAZeroShot(class_embeddings=texts).fit(X[three], y[three]).cv_scores_) == 7
+
+
 def test_tfup_cache_and_multi_level_similarity(joint):
     texts, X, _y, X_test, y_test = joint
     head = TFUP(class_embeddings=texts, per_class=3).fit(X)  # no labels at all

@@ -28,7 +28,8 @@ class GDAZeroShot(Head):
 
     With one item per class and no views, no covariance can be estimated and, as in the
     official code (pinv of a zero scatter), the GDA term is zero: the head is the zero-shot
-    head. With views the covariance comes from them; no item can be held out, so α is the
+    head. Folds whose training part has one item per class (two shots) have no GDA term
+    either; when no fold has one, α is `default_alpha`. With views the covariance comes from them; no item can be held out, so α is the
     smallest grid value that classifies the support items as well as any (a larger α only
     adds confidence that nothing here can check).
     """
@@ -74,13 +75,14 @@ class GDAZeroShot(Head):
             folds = StratifiedKFold(
                 min(self.cv, smallest), shuffle=True, random_state=self.random_state
             )
-            correct = np.zeros(len(alphas))
+            correct, scored = np.zeros(len(alphas)), 0
             for train, held in folds.split(features, y):
                 gda = self._gda(samples[train], y[train])
-                if len(gda.classes_) < len(self.classes_):
-                    continue
+                if len(gda.classes_) < len(self.classes_) or not gda.coef_.any():
+                    continue  # a fold with no within-class spread says nothing about α
                 correct += self._correct(gda, features[held], y[held], alphas)
-            self.cv_scores_ = correct / len(y)
+                scored += len(held)
+            self.cv_scores_ = correct / scored if scored else np.array([])
         elif len(alphas) > 1 and n_views > 1:  # in-sample, see the class docstring
             self.cv_scores_ = self._correct(self._gda(samples, y), features, y, alphas) / n
         if len(self.cv_scores_):
