@@ -152,3 +152,28 @@ def test_fit_predict_eval_round_trip(tmp_path):
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert "2-shot" in evaluated.output and (tmp_path / "r" / "rows.parquet").exists()
+
+
+def test_embed_with_views_and_its_bad_input(tmp_path):
+    """`--views N` stores augmented views and says so in `store info`; `--views` on texts
+    and `--views 0` are clear errors (DataError: one line, exit code 2, from `main`), with
+    nothing written."""
+    from headstart.exceptions import DataError
+
+    args = ["embed", "digits", "-e", "raw-pixels", "--limit", "20", "-q"]
+    result = runner.invoke(app, [*args, "--views", "3", "-o", str(tmp_path / "v")])
+    assert result.exit_code == 0, result.output
+    info = json.loads(runner.invoke(app, ["store", "info", str(tmp_path / "v"), "--json"]).output)
+    assert info["views"]["views"] == 3 and info["view_rows"] == 40
+    bad = runner.invoke(app, [*args, "--views", "0", "-o", str(tmp_path / "zero")])
+    assert isinstance(bad.exception, DataError)
+    assert "views must be at least 1" in str(bad.exception)
+    assert not (tmp_path / "zero").exists()
+    csv = tmp_path / "notes.csv"
+    csv.write_text("text,label\na cat,cat\na dog,dog\n")
+    text = runner.invoke(
+        app, ["embed", str(csv), "-e", "minilm", "--views", "3", "-q", "-o", str(tmp_path / "t")]
+    )
+    assert isinstance(text.exception, DataError)
+    assert "--views needs an image dataset" in str(text.exception)
+    assert not (tmp_path / "t").exists()
