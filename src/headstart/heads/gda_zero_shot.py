@@ -29,9 +29,10 @@ class GDAZeroShot(Head):
     With one item per class and no views, no covariance can be estimated and, as in the
     official code (pinv of a zero scatter), the GDA term is zero: the head is the zero-shot
     head. Folds whose training part has one item per class (two shots) have no GDA term
-    either; when no fold has one, α is `default_alpha`. With views the covariance comes from them; no item can be held out, so α is the
-    smallest grid value that classifies the support items as well as any (a larger α only
-    adds confidence that nothing here can check).
+    either; when no fold has one, α is `default_alpha`. With views the covariance comes
+    from them; at one shot no item can be held out, so α is the smallest grid value that
+    classifies the support items as well as any (a larger α only adds confidence that
+    nothing here can check).
     """
 
     uses_views = True
