@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from headstart.cli import app
@@ -177,3 +178,30 @@ def test_embed_with_views_and_its_bad_input(tmp_path):
     assert isinstance(text.exception, DataError)
     assert "--views needs an image dataset" in str(text.exception)
     assert not (tmp_path / "t").exists()
+
+
+def test_counts_out_of_range_are_refused_before_any_work(tmp_path):
+    """`--batch-size -1` once wrote a complete store of 0 rows (a poisoned cache); every
+    count option now has a lower bound, checked while parsing."""
+    from headstart.datasets import load_dataset
+    from headstart.embedding import embed_dataset
+    from headstart.encoders import create_encoder
+    from headstart.exceptions import DataError
+
+    store = str(tmp_path / "s")
+    cases = [
+        ["embed", "digits", "-e", "raw-pixels", "-o", store, "--batch-size", "-1"],
+        ["embed", "digits", "-e", "raw-pixels", "-o", store, "--limit", "0"],
+        ["embed", "digits", "-e", "raw-pixels", "-o", store, "--threads", "0"],
+        ["embed", "digits", "-e", "raw-pixels", "-o", store, "--views", "0"],
+        ["eval", store, "--seeds", "0"],
+        ["predict", store, store, "--top-k", "0"],
+        ["mil", "eval", "musk1", "--folds", "1"],
+    ]
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Invalid value" in result.output, (args, result.output)
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(DataError, match="batch_size must be a positive number, got -4"):
+        embed_dataset(load_dataset("digits"), create_encoder("raw-pixels"), store, batch_size=-4)

@@ -86,20 +86,22 @@ def embed(
     dataset: str = typer.Argument(..., help="registered name, image folder, or CSV manifest"),
     encoder: str = typer.Option("efficientnet-lite0", "--encoder", "-e"),
     out: Path | None = typer.Option(None, "--out", "-o", help="store folder (default: cache)"),
-    limit: int | None = typer.Option(None, help="class-balanced items per split to keep"),
+    limit: int | None = typer.Option(None, min=1, help="class-balanced items per split to keep"),
     seed: int = typer.Option(0, help="seed for --limit"),
     path: Path | None = typer.Option(None, help="where the dataset's files are"),
     dataset_option: list[str] = typer.Option([], "--dataset-option", help="key=value"),
     encoder_option: list[str] = typer.Option([], "--encoder-option", help="key=value"),
     device: str = typer.Option("cpu"),
-    batch_size: int | None = typer.Option(None),
-    shard_size: int = typer.Option(1024),
-    workers: int | None = typer.Option(None, help="decoding threads"),
-    threads: int | None = typer.Option(None, help="torch intra-op threads"),
+    batch_size: int | None = typer.Option(None, min=1),
+    shard_size: int = typer.Option(1024, min=1),
+    workers: int | None = typer.Option(None, min=1, help="decoding threads"),
+    threads: int | None = typer.Option(None, min=1, help="torch intra-op threads"),
     decode: str = typer.Option("threads", help="decode in 'threads' or 'processes'"),
     overwrite: bool = typer.Option(False, help="replace a store of another encoder/dataset"),
     views: int = typer.Option(
-        1, help="views per non-test image, the plain one included (random resized crop + flip)"
+        1,
+        min=1,
+        help="views per non-test image, the plain one included (random resized crop + flip)",
     ),
     views_seed: int = typer.Option(0, help="seed of the augmented views"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -132,8 +134,8 @@ def embed(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o"),
-    limit: int = typer.Option(500, help="items per split"),
-    seeds: int = typer.Option(3),
+    limit: int = typer.Option(500, min=1, help="items per split"),
+    seeds: int = typer.Option(3, min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """The main job: embed a real dataset, run the k-shot grid for every head, write a report."""
@@ -188,7 +190,7 @@ def predict(
     model: Path,
     inputs: str = typer.Argument(..., help="a store folder, an image folder or a CSV manifest"),
     out: Path = typer.Option(Path("predictions.csv"), "--out", "-o"),
-    top_k: int = typer.Option(3, "--top-k"),
+    top_k: int = typer.Option(3, "--top-k", min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write top-k classes and probabilities per item to a CSV."""
@@ -201,7 +203,7 @@ def evaluate(
     store: Path,
     heads: str = typer.Option("linear-probe,gda,gaussian-nb,prototype,knn,linear-svm"),
     shots: str = typer.Option("1,2,4,8,16,all"),
-    seeds: int = typer.Option(20),
+    seeds: int = typer.Option(20, min=1),
     transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
     out: Path = typer.Option(Path("results"), "--out", "-o"),
     metric: str = typer.Option("accuracy", help="metric shown in the table"),
@@ -264,9 +266,9 @@ def mil_eval(
     dataset: str = BAG_SET,
     models: str = typer.Option("attention,gated", help="aggregators, e.g. mean,attention,gated"),
     regularizers: str = typer.Option("none", help="none and/or plug-ins: none,aem,aem:0.05"),
-    folds: int = typer.Option(10),
-    repeats: int = typer.Option(5),
-    epochs: int = typer.Option(100),
+    folds: int = typer.Option(10, min=2),
+    repeats: int = typer.Option(5, min=1),
+    epochs: int = typer.Option(100, min=1),
     encoder: str = ENCODER,
     out: Path | None = typer.Option(None, "--out", "-o"),
     metric: str = typer.Option("accuracy", help="metric shown in the table"),
@@ -292,7 +294,7 @@ def mil_fit(
     dataset: str = BAG_SET,
     model: str = typer.Option("attention", help="aggregator: mean,max,attention,gated,acmil,mamba"),
     regularizers: str = typer.Option("", help="plug-ins: aem,mhim,scmil (optionally name:value)"),
-    epochs: int = typer.Option(100),
+    epochs: int = typer.Option(100, min=1),
     encoder: str = ENCODER,
     out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
 ) -> None:
@@ -316,7 +318,7 @@ def mil_predict(
 def learning_curve(
     store: Path,
     sizes: str = typer.Option("1,2,5,10,20,50,100,200", help="training items per class"),
-    repeats: int = typer.Option(5),
+    repeats: int = typer.Option(5, min=1),
     out: Path = typer.Option(Path("learning-curve"), "--out", "-o"),
 ) -> None:
     """Naive Bayes vs logistic regression: test error against training size."""

@@ -145,6 +145,9 @@ def embed_dataset(
         )
     if shard_size < 1:
         raise DataError(f"shard_size must be positive, got {shard_size}")
+    for name, value in (("batch_size", batch_size), ("num_workers", num_workers)):
+        if value is not None and value < 1:  # a batch of -1 items once wrote an empty store
+            raise DataError(f"{name} must be a positive number, got {value}")
     augment = view_maker(dataset, encoder, views) if views else None
     started = time.perf_counter()
     manifest = Manifest(
