@@ -157,8 +157,8 @@ def test_fit_predict_eval_round_trip(tmp_path):
 
 def test_embed_with_views_and_its_bad_input(tmp_path):
     """`--views N` stores augmented views and says so in `store info`; `--views` on texts
-    and `--views 0` are clear errors (DataError: one line, exit code 2, from `main`), with
-    nothing written."""
+    and `views=0` are clear errors (DataError: one line, exit code 2, from `main`), with
+    nothing written (`--views 0` is refused while parsing)."""
     from headstart.exceptions import DataError
 
     args = ["embed", "digits", "-e", "raw-pixels", "--limit", "20", "-q"]
@@ -166,9 +166,10 @@ def test_embed_with_views_and_its_bad_input(tmp_path):
     assert result.exit_code == 0, result.output
     info = json.loads(runner.invoke(app, ["store", "info", str(tmp_path / "v"), "--json"]).output)
     assert info["views"]["views"] == 3 and info["view_rows"] == 40
-    bad = runner.invoke(app, [*args, "--views", "0", "-o", str(tmp_path / "zero")])
-    assert isinstance(bad.exception, DataError)
-    assert "views must be at least 1" in str(bad.exception)
+    from headstart import api
+
+    with pytest.raises(DataError, match="views must be at least 1"):
+        api.embed("digits", "raw-pixels", tmp_path / "zero", limit=20, views=0)
     assert not (tmp_path / "zero").exists()
     csv = tmp_path / "notes.csv"
     csv.write_text("text,label\na cat,cat\na dog,dog\n")
