@@ -206,3 +206,33 @@ def test_counts_out_of_range_are_refused_before_any_work(tmp_path):
     assert not (tmp_path / "s").exists()
     with pytest.raises(DataError, match="batch_size must be a positive number, got -4"):
         embed_dataset(load_dataset("digits"), create_encoder("raw-pixels"), store, batch_size=-4)
+
+
+def test_eval_that_would_print_an_empty_table_says_why(tmp_path):
+    """`eval --shots 0 --heads linear-probe` printed an empty table and exited 0, and
+    `--metric acc` a table of dashes; both are refused before any work now."""
+    store = tmp_path / "s"
+    runner.invoke(app, ["embed", "digits", "-e", "raw-pixels", "--limit", "60", "-q", "-o", store])
+    command = [sys.executable, "-m", "headstart.cli", "eval", str(store), "--shots", "0"]
+    empty = subprocess.run(
+        [*command, "--heads", "linear-probe", "-o", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
+    assert empty.returncode == 2 and "Traceback" not in empty.stderr
+    assert "no head among ['linear-probe'] has a result at shots ['0']" in empty.stderr
+    metric = runner.invoke(app, ["eval", str(store), "--metric", "acc"])
+    assert metric.exit_code == 2 and "did you mean 'accuracy'?" in metric.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_store_too_small_for_a_holdout_is_a_clear_error(tmp_path):
+    """30 digits in 10 classes and no split: the 30% holdout's 9 test rows cannot hold one
+    of each class; scikit-learn's ValueError escaped as a traceback before."""
+    from headstart import api
+    from headstart.exceptions import DataError
+
+    store = tmp_path / "s"
+    api.embed("digits", "raw-pixels", store, limit=30, progress=False)
+    with pytest.raises(DataError, match="9 test rows cannot hold one row of each of 10"):
+        api.evaluate(store, ["prototype"], shots=(1,), seeds=1, progress=False)

@@ -18,8 +18,9 @@ from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
 from headstart.mil import MILClassifier, load_bags
 from headstart.progress import progress_bar
-from headstart.protocol import Results, parse_shots
+from headstart.protocol import METRICS, Results, parse_shots
 from headstart.protocol.mil_cv import (
+    MIL_METRICS,
     attention_examples,
     cross_validate_mil,
     model_grid,
@@ -29,6 +30,8 @@ from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
 
 __all__ = [
+    "METRICS",
+    "MIL_METRICS",
     "demo",
     "embed",
     "encoder_card",

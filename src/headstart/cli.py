@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -79,6 +80,19 @@ def encoders(
             row["summary"],
         )
     console.print(table)
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    """A typer callback that accepts one of `choices` and suggests the closest otherwise."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}{hint}")
+        return value
+
+    return check
 
 
 @app.command()
@@ -206,7 +220,9 @@ def evaluate(
     seeds: int = typer.Option(20, min=1),
     transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
     out: Path = typer.Option(Path("results"), "--out", "-o"),
-    metric: str = typer.Option("accuracy", help="metric shown in the table"),
+    metric: str = typer.Option(
+        "accuracy", help="metric shown in the table", callback=_choice(api.METRICS)
+    ),
     classnames: str | None = typer.Option(
         None, help="class names for zero-shot heads: a file (one per line) or a comma list"
     ),
@@ -271,7 +287,9 @@ def mil_eval(
     epochs: int = typer.Option(100, min=1),
     encoder: str = ENCODER,
     out: Path | None = typer.Option(None, "--out", "-o"),
-    metric: str = typer.Option("accuracy", help="metric shown in the table"),
+    metric: str = typer.Option(
+        "accuracy", help="metric shown in the table", callback=_choice(api.MIL_METRICS)
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Repeated stratified k-fold CV of MIL models (same folds for all): mean ± 95% CI."""

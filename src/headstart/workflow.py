@@ -46,6 +46,22 @@ def train_test_rows(store: Store) -> tuple[np.ndarray, np.ndarray, str]:
     index = np.flatnonzero(labelled)
     if len(index) < 4:
         raise DataError(f"store {store.root} has {len(index)} labelled rows; need at least 4")
+    counts = np.bincount(labels[index])
+    present = np.flatnonzero(counts)
+    n_test = int(np.ceil(HOLDOUT * len(index)))
+    if counts[present].min() < 2 or n_test < len(present):
+        names = store.class_names
+        rare = [names[c] if c < len(names) else str(c) for c in present if counts[c] < 2]
+        problem = (
+            f"classes with a single row: {rare[:5]}"
+            if rare
+            else f"its {n_test} test rows cannot hold one row of each of {len(present)} classes"
+        )
+        raise DataError(
+            f"store {store.root} has no official split, and a stratified {HOLDOUT:.0%} holdout "
+            f"of its {len(index)} labelled rows is impossible: {problem}; embed more items or "
+            "give the store a train/test split"
+        )
     train, test = train_test_split(index, test_size=HOLDOUT, random_state=0, stratify=labels[index])
     return train, test, "stratified 30% holdout (seed 0)"
 

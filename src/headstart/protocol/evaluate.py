@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import confusion_matrix
 
+from headstart.exceptions import DataError
 from headstart.heads.views import fit_with_views, uses_views
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import Results
@@ -49,6 +50,19 @@ def _chosen(model: BaseEstimator) -> dict[str, Any]:
     return {name.rstrip("_"): getattr(final, name) for name in CHOSEN if hasattr(final, name)}
 
 
+def runs_at(template: BaseEstimator, shot: int | str) -> bool:
+    """Whether a head has a result at this shot level: at 0 shots only label-free heads
+    with class texts; a label-free head learns nothing from labelled items, so only there
+    (heads that learn from unlabelled data run at every level)."""
+    final = _final(template)
+    if getattr(final, "uses_unlabelled", False):
+        return True
+    label_free = getattr(final, "label_free", False)
+    if shot == 0:
+        return label_free and getattr(final, "class_embeddings", None) is not None
+    return not label_free
+
+
 def _fit_at(
     template: BaseEstimator,
     shot: int | str,
@@ -66,19 +80,16 @@ def _fit_at(
     zero-shot head is fitted on its class text embeddings, one per class, and runs at no
     other level (labelled items would not change it).
     """
+    if not runs_at(template, shot):
+        return None
     model, final = clone(template), _final(template)
     if getattr(final, "uses_unlabelled", False):
         masked = np.full(len(y), UNLABELLED)
         masked[index] = y[index]
         return model.fit(X, masked)
-    label_free = getattr(final, "label_free", False)
     if shot == 0:
-        texts = getattr(final, "class_embeddings", None)
-        if not label_free or texts is None:
-            return None
+        texts = final.class_embeddings
         return model.fit(np.asarray(texts), np.arange(len(texts)))
-    if label_free:  # learns nothing from labelled items: its one result is at 0 shots
-        return None
     return fit_with_views(model, X[index], y[index], None if views is None else views[index])
 
 
@@ -106,6 +117,12 @@ def evaluate_few_shot(
     fitted on the plain rows, as without views, and the provenance says which did what.
     Test items are never augmented.
     """
+    if not any(runs_at(model, shot) for model in heads.values() for shot in shots):
+        raise DataError(
+            f"no head among {sorted(heads)} has a result at shots {[str(s) for s in shots]}: "
+            "at 0 shots only zero-shot heads with class texts run, and zero-shot heads run "
+            "only at 0 shots"
+        )
     if views_train is not None and views_train.shape[:1] + views_train.shape[2:] != X_train.shape:
         raise ValueError(
             f"views_train has shape {views_train.shape}; expected ({len(X_train)}, v, "

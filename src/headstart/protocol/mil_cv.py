@@ -27,6 +27,8 @@ from headstart.protocol.results import Results
 
 ATTENTION_FILE = "attention.safetensors"  # attention_examples() next to saved results
 
+MIL_METRICS = ("accuracy", "balanced_accuracy", "auc")  # auc: two-class sets only
+
 
 def attends(aggregator: str) -> bool:
     """Whether a registered aggregator produces attention weights."""
