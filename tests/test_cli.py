@@ -236,3 +236,25 @@ def test_a_store_too_small_for_a_holdout_is_a_clear_error(tmp_path):
     api.embed("digits", "raw-pixels", store, limit=30, progress=False)
     with pytest.raises(DataError, match="9 test rows cannot hold one row of each of 10"):
         api.evaluate(store, ["prototype"], shots=(1,), seeds=1, progress=False)
+
+
+def test_predict_refuses_features_from_another_encoder(tmp_path):
+    """A model fitted on one encoder's features predicted confidently on another's (8 of 8
+    flipped at p = 1.0); now refused unless asked for, and a wrong width is a clear error."""
+    from headstart import api
+    from headstart.exceptions import DataError
+
+    squash = {"size": 16, "resize": "squash"}
+    crop = {"size": 16, "resize": "center-crop"}
+    kwargs = {"limit": 60, "progress": False}
+    fitted = api.embed("digits", "raw-pixels", tmp_path / "a", encoder_options=squash, **kwargs)
+    other = api.embed("digits", "raw-pixels", tmp_path / "b", encoder_options=crop, **kwargs)
+    wide = api.embed("digits", "raw-pixels", tmp_path / "c", encoder_options={"size": 8}, **kwargs)
+    model = api.fit(fitted.store.root, "prototype", tmp_path / "model")
+    assert len(api.predict(model, fitted.store.root, progress=False)) == 60
+    with pytest.raises(DataError, match=r"fitted on 'raw-pixels' features .* differ: resize"):
+        api.predict(model, other.store.root, progress=False)
+    rows = api.predict(model, other.store.root, progress=False, allow_other_encoder=True)
+    assert len(rows) == 60
+    with pytest.raises(DataError, match="takes 256-d features; these are 64-d"):
+        api.predict(model, wide.store.root, progress=False, allow_other_encoder=True)

@@ -246,8 +246,10 @@ def predict(
     out: str | Path | None = None,
     top_k: int = 3,
     progress: bool = True,
+    allow_other_encoder: bool = False,
 ) -> list[dict[str, Any]]:
-    """Top-k predictions for a store, or for images (embedded with the model's encoder)."""
+    """Top-k predictions for a store, or for images (embedded with the model's encoder).
+    A store from another encoder than the model's is refused unless `allow_other_encoder`."""
     source = Path(inputs)
     if (source / "manifest.json").exists():
         store = Store(source)
@@ -257,6 +259,8 @@ def predict(
         store = embed(
             data, recipe["name"], encoder_options=recipe["options"], progress=progress
         ).store
+    if not allow_other_encoder:
+        workflow.check_same_encoder(model, store.manifest.encoder)
     rows = workflow.predict_rows(model, store.vectors(), store.ids, top_k)
     if out is not None:
         workflow.write_csv(rows, out)

@@ -205,10 +205,20 @@ def predict(
     inputs: str = typer.Argument(..., help="a store folder, an image folder or a CSV manifest"),
     out: Path = typer.Option(Path("predictions.csv"), "--out", "-o"),
     top_k: int = typer.Option(3, "--top-k", min=1),
+    allow_other_encoder: bool = typer.Option(
+        False, help="predict on features from another encoder than the model's"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write top-k classes and probabilities per item to a CSV."""
-    rows = api.predict(model, inputs, out, top_k=top_k, progress=not quiet)
+    rows = api.predict(
+        model,
+        inputs,
+        out,
+        top_k=top_k,
+        progress=not quiet,
+        allow_other_encoder=allow_other_encoder,
+    )
     console.print(f"wrote {len(rows):,} predictions to {out}")
 
 

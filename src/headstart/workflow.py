@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from headstart.cards import EncoderCard
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
@@ -187,12 +188,32 @@ def fit_store(
     return folder
 
 
+def check_same_encoder(model_dir: str | Path, card: dict[str, Any]) -> None:
+    """Refuse features from another encoder than the one the model was fitted on: its
+    predictions would be confident and meaningless (8 of 8 flipped at p = 1.0)."""
+    provenance = json.loads((Path(model_dir) / PROVENANCE).read_text())
+    fitted = provenance.get("encoder") or {}
+    if EncoderCard.from_dict(fitted).digest() == EncoderCard.from_dict(card).digest():
+        return
+    differ = sorted(k for k in set(fitted) | set(card) if fitted.get(k) != card.get(k))
+    raise DataError(
+        f"model {model_dir} was fitted on {fitted.get('name')!r} features but these come from "
+        f"{card.get('name')!r} (card fields that differ: {', '.join(differ[:6])}); embed the "
+        "inputs with the model's encoder, or pass --allow-other-encoder if you know they match"
+    )
+
+
 def predict_rows(
     model_dir: str | Path, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3
 ) -> list[dict[str, Any]]:
     """Top-k class names and probabilities per row, from a saved model."""
     model = load_model(model_dir)
     names = json.loads((Path(model_dir) / PROVENANCE).read_text())["class_names"]
+    expected = getattr(model, "n_features_in_", vectors.shape[1])
+    if vectors.shape[1] != expected:
+        raise DataError(
+            f"model {model_dir} takes {expected}-d features; these are {vectors.shape[1]}-d"
+        )
     proba = model.predict_proba(vectors)
     classes = np.asarray(model.classes_ if hasattr(model, "classes_") else model[-1].classes_)
     order = np.argsort(-proba, axis=1)[:, :top_k]
