@@ -18,7 +18,8 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from headstart import __version__
-from headstart.exceptions import StoreError
+from headstart.cards import file_sha256
+from headstart.exceptions import HeadstartError, StoreError
 from headstart.heads import HEADS, Center, L2Normalize, PCAWhiten
 
 TRANSFORMS = {"l2-normalize": L2Normalize, "center": Center, "pca-whiten": PCAWhiten}
@@ -73,34 +74,77 @@ def save_model(model: BaseEstimator, folder: str | Path) -> Path:
             else:
                 params[key] = _jsonable(value)
         save_file(arrays, str(folder / ARRAYS_FILE))
-        meta = {"kind": _kind(model), "params": params, "state": state}
+        meta = {
+            "kind": _kind(model),
+            "params": params,
+            "state": state,
+            "arrays_sha256": file_sha256(folder / ARRAYS_FILE),
+        }
     meta["versions"] = {"headstart": __version__, "scikit-learn": sklearn.__version__}
     (folder / MODEL_FILE).write_text(json.dumps(meta, indent=1))
     return folder
 
 
 def load_model(folder: str | Path) -> BaseEstimator:
-    """Read a model written by `save_model` (JSON and safetensors only)."""
+    """Read a model written by `save_model` (JSON and safetensors only).
+
+    Every problem is a `StoreError` naming the file: invalid JSON, an unknown kind or
+    parameter, weights that are missing, truncated, swapped (checksum) or not finite, and
+    state that is not a fitted attribute (a key may not shadow a method).
+    """
     folder = Path(folder)
     path = folder / MODEL_FILE
     if not path.exists():
         raise StoreError(f"{folder} is not a saved headstart model (no {MODEL_FILE})")
-    meta = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise StoreError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(meta, dict) or not isinstance(meta.get("kind"), str):
+        raise StoreError(f"{path}: expected an object with a 'kind'")
     if meta["kind"] == "pipeline":
         return Pipeline(
             [(name, load_model(folder / f"step-{i}")) for i, name in enumerate(meta["steps"])]
         )
-    cls = TRANSFORMS.get(meta["kind"]) or HEADS.entry(meta["kind"])[0].factory
-    arrays = load_file(str(folder / ARRAYS_FILE))
-    params = {
-        key: arrays.pop(value["array_param"]) if isinstance(value, dict) else value
-        for key, value in meta["params"].items()
-    }
+    cls = _class_of(meta["kind"], path)
+    arrays = _arrays(folder / ARRAYS_FILE, meta.get("arrays_sha256"))
+    accepted = cls().get_params(deep=False)
+    params = {}
+    for key, value in dict(meta.get("params", {})).items():
+        if key not in accepted:
+            raise StoreError(f"{path}: {meta['kind']} has no parameter {key!r}")
+        params[key] = arrays.pop(value["array_param"]) if isinstance(value, dict) else value
     model = cls(**params)
-    for key, value in meta["state"].items():
+    state = dict(meta.get("state", {}))
+    for key, value in [*state.items(), *arrays.items()]:
+        if not key.endswith("_") or key.startswith("_") or hasattr(cls, key):
+            raise StoreError(f"{path}: {key!r} is not fitted state of {meta['kind']}")
         if isinstance(value, dict) and "array" in value:
             value = np.array(value["array"], dtype=np.dtype(value["dtype"]))
         setattr(model, key, value)
-    for key, array in arrays.items():
-        setattr(model, key, array)
     return model
+
+
+def _class_of(kind: str, path: Path) -> type:
+    if kind in TRANSFORMS:
+        return TRANSFORMS[kind]
+    try:
+        return HEADS.entry(kind)[0].factory
+    except HeadstartError as error:
+        raise StoreError(f"{path}: {error}") from error
+
+
+def _arrays(path: Path, sha256: str | None) -> dict[str, np.ndarray]:
+    """The weights, checked against the checksum written beside them and for finiteness."""
+    if not path.is_file():
+        raise StoreError(f"{path} is missing: the model's weights are not there")
+    if sha256 and file_sha256(path) != sha256:
+        raise StoreError(f"{path}: checksum mismatch (the weights were changed or swapped)")
+    try:
+        arrays = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types for bad headers
+        raise StoreError(f"{path} is not a readable safetensors file: {error}") from error
+    for key, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise StoreError(f"{path}: {key!r} holds NaN or infinite values")
+    return arrays

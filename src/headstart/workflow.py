@@ -188,10 +188,24 @@ def fit_store(
     return folder
 
 
+def read_provenance(model_dir: str | Path) -> dict[str, Any]:
+    """The model folder's provenance.json (class names, encoder card, recipe)."""
+    path = Path(model_dir) / PROVENANCE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise StoreError(f"{path} is missing: fit the model with headstart fit") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise StoreError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("class_names"), list):
+        raise StoreError(f"{path}: expected an object with 'class_names'")
+    return data
+
+
 def check_same_encoder(model_dir: str | Path, card: dict[str, Any]) -> None:
     """Refuse features from another encoder than the one the model was fitted on: its
     predictions would be confident and meaningless (8 of 8 flipped at p = 1.0)."""
-    provenance = json.loads((Path(model_dir) / PROVENANCE).read_text())
+    provenance = read_provenance(model_dir)
     fitted = provenance.get("encoder") or {}
     if EncoderCard.from_dict(fitted).digest() == EncoderCard.from_dict(card).digest():
         return
@@ -208,7 +222,7 @@ def predict_rows(
 ) -> list[dict[str, Any]]:
     """Top-k class names and probabilities per row, from a saved model."""
     model = load_model(model_dir)
-    names = json.loads((Path(model_dir) / PROVENANCE).read_text())["class_names"]
+    names = read_provenance(model_dir)["class_names"]
     expected = getattr(model, "n_features_in_", vectors.shape[1])
     if vectors.shape[1] != expected:
         raise DataError(
@@ -239,7 +253,7 @@ def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
 
 def model_recipe(model_dir: str | Path) -> dict[str, Any]:
     """How to rebuild the encoder that produced a model's training embeddings."""
-    provenance = json.loads((Path(model_dir) / PROVENANCE).read_text())
+    provenance = read_provenance(model_dir)
     if not provenance.get("recipe"):
         raise StoreError(
             f"{model_dir}: the training store does not record its encoder recipe; "
