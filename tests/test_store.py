@@ -185,3 +185,34 @@ def test_process_decoding_gives_the_same_store(tmp_path, small_digits):
     processes = embed(small_digits, tmp_path / "p", num_workers=2, decode="processes")
     assert processes.store.ids == threads.store.ids
     np.testing.assert_array_equal(processes.store.vectors(), threads.store.vectors())
+
+
+def test_imported_vectors_that_were_silently_wrong_are_now_refused_or_kept_unlabelled(tmp_path):
+    """Issue 11: complex vectors lost their imaginary part; null and NaN labels became
+    classes "None" and "nan"; split "validation" was accepted and then ignored."""
+    from headstart.exceptions import DataError
+    from headstart.store import write_vectors
+
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with pytest.raises(DataError, match="vectors are complex"):
+        write_vectors(tmp_path / "a", vectors.astype(np.complex64))
+    store = write_vectors(tmp_path / "b", vectors, labels=["cat", None, float("nan"), "dog"])
+    assert store.labels.tolist() == [0, -1, -1, 1] and store.class_names == ["cat", "dog"]
+    store = write_vectors(tmp_path / "c", vectors, labels=np.array([1.0, np.nan, 0.0, 1.0]))
+    assert store.labels.tolist() == [1, -1, 0, 1]
+    with pytest.raises(DataError, match=r"split values \['validation'\] are not among"):
+        write_vectors(tmp_path / "d", vectors, split=["train", "validation", "test", "test"])
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+
+
+def test_a_one_class_store_is_a_clear_error_at_eval_and_fit(tmp_path):
+    from headstart import api
+    from headstart.exceptions import DataError
+    from headstart.store import write_vectors
+
+    rng = np.random.default_rng(0)
+    store = write_vectors(tmp_path / "one", rng.normal(size=(20, 4)), labels=["cat"] * 20)
+    with pytest.raises(DataError, match=r"a single class \('cat'\)"):
+        api.evaluate(store.root, ["prototype"], shots=(1,), seeds=1, progress=False)
+    with pytest.raises(DataError, match=r"a single class \('cat'\)"):
+        api.fit(store.root, "prototype", tmp_path / "model")

@@ -43,8 +43,10 @@ def train_test_rows(store: Store) -> tuple[np.ndarray, np.ndarray, str]:
     labelled = labels >= 0
     if (split == "test").any() and (split == "train").any():
         train = np.flatnonzero(labelled & (split == "train"))
+        _need_two_classes(store, labels[train], "labelled training rows")
         return train, np.flatnonzero(labelled & (split == "test")), "official split"
     index = np.flatnonzero(labelled)
+    _need_two_classes(store, labels[index], "labelled rows")
     if len(index) < 4:
         raise DataError(f"store {store.root} has {len(index)} labelled rows; need at least 4")
     counts = np.bincount(labels[index])
@@ -65,6 +67,18 @@ def train_test_rows(store: Store) -> tuple[np.ndarray, np.ndarray, str]:
         )
     train, test = train_test_split(index, test_size=HOLDOUT, random_state=0, stratify=labels[index])
     return train, test, "stratified 30% holdout (seed 0)"
+
+
+def _need_two_classes(store: Store, labels: np.ndarray, what: str) -> None:
+    """A classifier needs two classes; say which one class there is."""
+    present = np.unique(labels)
+    if len(present) < 2:
+        names = store.class_names
+        only = names[present[0]] if len(present) and present[0] < len(names) else present
+        raise DataError(
+            f"store {store.root}: its {what} hold a single class ({only!r}); a classifier "
+            "needs at least two"
+        )
 
 
 def train_test(store: Store) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
@@ -170,6 +184,7 @@ def fit_store(
     rows = (labels >= 0) & ((split == "train") if (split == "train").any() else True)
     if not rows.any():
         raise DataError(f"store {store.root} has no labelled training rows")
+    _need_two_classes(store, labels[rows], "training rows")
     model = build_model(head, params, transforms)
     views = store.views(np.flatnonzero(rows)) if store.n_views > 1 else None
     fit_with_views(model, store.vectors()[rows], labels[rows], views)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from headstart import __version__
 from headstart.cards import EncoderCard
+from headstart.datasets.dataset import SPLITS
 from headstart.exceptions import DataError
 from headstart.store.manifest import Manifest, cache_key
 from headstart.store.store import Store
@@ -43,6 +44,11 @@ def as_matrix(vectors: Any, source: str = "vectors") -> np.ndarray:
         raise DataError(f"{source}: vectors must be numeric, got Python objects")
     if vectors.ndim != 2:
         raise DataError(f"{source}: expected a 2-D (n, dim) array, got shape {vectors.shape}")
+    if np.issubdtype(vectors.dtype, np.complexfloating):
+        raise DataError(
+            f"{source}: vectors are complex ({vectors.dtype}); headstart needs real numbers "
+            "(split real and imaginary parts into columns yourself if both matter)"
+        )
     if not (np.issubdtype(vectors.dtype, np.number) or vectors.dtype == np.bool_):
         raise DataError(f"{source}: vectors must be numeric, got dtype {vectors.dtype}")
     if len(vectors) == 0 or vectors.shape[1] == 0:
@@ -78,7 +84,8 @@ def write_vectors(
     shard_size: int = 262_144,
     overwrite: bool = False,
 ) -> Store:
-    """Write user vectors (and optional labels/ids/split/groups) as a store in `out`."""
+    """Write user vectors (and optional labels/ids/split/groups) as a store in `out`.
+    Null or NaN labels mark unlabelled rows (label −1)."""
     matrix = as_matrix(vectors, source)
     n, dim = matrix.shape
     check_finite(matrix, source)
@@ -87,6 +94,12 @@ def write_vectors(
     for what, values in (("ids", ids), ("split", split), ("groups", groups)):
         if values is not None and len(values) != n:
             raise DataError(f"{source}: {len(values)} {what} for {n} vectors")
+    if split is not None:
+        unknown = sorted({str(s) for s in split} - set(SPLITS))
+        if unknown:
+            raise DataError(
+                f"{source}: split values {unknown[:5]} are not among {', '.join(SPLITS)}"
+            )
     if len(set(ids)) != n:
         raise DataError(f"{source}: ids are not unique")
     card = EncoderCard(
@@ -213,6 +226,16 @@ def _encode_labels(
     values = np.asarray(labels)
     if len(values) != n:
         raise DataError(f"{source}: {len(values)} labels for {n} vectors")
+    missing = _missing(values)
+    if missing.any():  # null or NaN: an unlabelled row, not a class named "None" or "nan"
+        known, names = _encode_labels(values[~missing], class_names, int((~missing).sum()), source)
+        out = np.full(n, -1, np.int64)
+        out[~missing] = known
+        return out, names
+    if np.issubdtype(values.dtype, np.floating):
+        if not np.equal(np.mod(values, 1), 0).all():
+            raise DataError(f"{source}: labels are fractional numbers; give class labels")
+        values = values.astype(np.int64)
     if np.issubdtype(values.dtype, np.integer):
         top = int(values.max()) if n else -1
         names = list(class_names) if class_names else [str(c) for c in range(top + 1)]
@@ -225,6 +248,15 @@ def _encode_labels(
     if unknown:
         raise DataError(f"{source}: label {unknown[0]!r} is not among class_names")
     return np.array([index[str(v)] for v in values], np.int64), names
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    """Which labels are null (None) or NaN."""
+    if values.dtype == object:
+        return np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in values])
+    if np.issubdtype(values.dtype, np.floating):
+        return np.isnan(values)
+    return np.zeros(len(values), bool)
 
 
 def _fingerprint(
