@@ -560,3 +560,43 @@ def test_fashion_mnist_bags_are_labelled_by_ankle_boots():
         bags.instance_labels[bags.offsets[i] : bags.offsets[i + 1]].any() for i in range(300)
     ]
     assert np.array_equal(np.array(positive), bags.labels.astype(bool))
+
+
+def test_bad_bag_inputs_are_named_not_guessed(tmp_path):
+    """Issue 11: a null bag id became a bag "None", a slide listed twice with labels 0 and 1
+    became two bags, string labels and NaN or truncated features gave tracebacks."""
+    import h5py
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from headstart.mil.feature_folder import read_feature_folder
+
+    rows = {
+        "bag": ["a", None, "b"],
+        "label": ["tumor", "tumor", "normal"],
+        "features": [[0.0, 1.0], [1.0, 1.0], [2.0, 0.0]],
+    }
+    pq.write_table(pa.table(rows), tmp_path / "null.parquet")
+    with pytest.raises(DataError, match="row 1 has no 'bag'"):
+        load_bags(str(tmp_path / "null.parquet"))
+    rows["bag"][1] = "a"
+    pq.write_table(pa.table(rows), tmp_path / "names.parquet")
+    bags = load_bags(str(tmp_path / "names.parquet"))
+    assert bags.class_names == ["normal", "tumor"] and bags.labels.tolist() == [1, 0]
+    rows["features"][2] = [float("nan"), 0.0]
+    pq.write_table(pa.table(rows), tmp_path / "nan.parquet")
+    with pytest.raises(DataError, match="row 2 has NaN, infinite or missing features"):
+        load_bags(str(tmp_path / "nan.parquet"))
+
+    rng = np.random.default_rng(0)
+    for slide in ("s1", "s2"):
+        with h5py.File(tmp_path / f"{slide}.h5", "w") as h5:
+            h5["features"] = rng.normal(size=(4, 8)).astype(np.float32)
+    (tmp_path / "s3.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 20)  # truncated
+    labels = tmp_path / "labels.csv"
+    labels.write_text("slide_id,label\ns1,tumor\ns2,normal\ns1,normal\ns3,tumor\n")
+    with pytest.raises(DataError) as error:
+        read_feature_folder(tmp_path, labels)
+    message = str(error.value)
+    assert "line 4: slide 's1' is listed again (first on line 2)" in message
+    assert "s3.h5 cannot be read as HDF5" in message

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from headstart.datasets.csv_manifest import sort_labels
 from headstart.exceptions import DataError
 from headstart.mil.bags import Bags
 
@@ -25,13 +26,29 @@ def read_parquet_bags(path: str | Path) -> Bags:
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise DataError(f"{source}: missing column(s) {missing}; expected {list(REQUIRED)}")
+    if table.num_rows == 0:
+        raise DataError(f"{source}: no rows")
+    for column in REQUIRED:
+        nulls = np.flatnonzero(table.column(column).is_null().to_numpy(zero_copy_only=False))
+        if len(nulls):
+            raise DataError(f"{source}: row {nulls[0]} has no {column!r} ({len(nulls)} such rows)")
     bag_ids = np.asarray(table.column("bag").to_pylist(), dtype=object).astype(str)
     labels = np.asarray(table.column("label").to_pylist())
+    class_names = None
+    if not np.issubdtype(labels.dtype, np.integer):  # class names: index them in sorted order
+        class_names = sort_labels({str(v) for v in labels})
+        labels = np.array([class_names.index(str(v)) for v in labels])
     rows = table.column("features").to_pylist()
     lengths = {len(r) for r in rows}
     if len(lengths) != 1:
         raise DataError(f"{source}: feature lists have different lengths {sorted(lengths)[:5]}")
-    features = np.asarray(rows, dtype=np.float32)
+    try:
+        features = np.asarray(rows, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{source}: features must be lists of numbers ({error})") from error
+    bad = np.flatnonzero(~np.isfinite(features).all(axis=1))
+    if len(bad):
+        raise DataError(f"{source}: row {bad[0]} has NaN, infinite or missing features")
     _, first = np.unique(bag_ids, return_index=True)
     order = [str(b) for b in bag_ids[np.sort(first)]]
     members = [np.flatnonzero(bag_ids == b) for b in order]
@@ -55,4 +72,5 @@ def read_parquet_bags(path: str | Path) -> Bags:
         list(order),
         name=source.stem,
         **optional,
+        **({"class_names": class_names} if class_names else {}),
     )
