@@ -109,3 +109,21 @@ def test_embed_skips_and_lists_bad_items(tmp_path):
     }
     assert all(r["reason"] for r in rows)
     assert "4 skipped" in result.summary()
+
+
+def test_a_file_name_that_is_not_utf8_is_embedded_under_an_escaped_id(tmp_path):
+    """A non-UTF-8 file name aborted the whole embed with UnicodeEncodeError (hashing the
+    ids); now it is embedded like the others, its id showing the bad byte as \\xff."""
+    import os
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(2):
+            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    root = os.fsencode(tmp_path / "images" / "cat")
+    os.rename(root + b"/0.png", root + b"/bad\xff.png")
+    data = load_dataset(str(tmp_path / "images"))
+    result = embed_dataset(data, create_encoder("raw-pixels"), tmp_path / "s", progress=False)
+    assert len(result.store) == 4 and "cat/bad\\xff.png" in result.store.ids

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from headstart.exceptions import DataError
+from headstart.filenames import printable
 
 SPLITS = ("train", "val", "test")
 
@@ -43,7 +44,7 @@ class Dataset:
     def __post_init__(self) -> None:
         n = len(self.items)
         self.labels = np.asarray(self.labels, dtype=np.int64)
-        self.ids = [str(i) for i in self.ids]
+        self.ids = [printable(str(i)) for i in self.ids]
         for what, value in (("labels", self.labels), ("ids", self.ids)):
             if len(value) != n:
                 raise DataError(f"dataset {self.name!r}: {len(value)} {what} for {n} items")

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from headstart.cards import file_sha256
 from headstart.exceptions import StoreError
+from headstart.filenames import printable
 from headstart.store.manifest import (
     FAILURES,
     MANIFEST,
@@ -218,5 +219,5 @@ def _remove_store_files(root: Path) -> None:
 
 def describe_failure(item_id: str, position: int, item: Any, reason: str) -> dict[str, str]:
     """The failures-file row for one skipped item (`path` only for items read from files)."""
-    path = item if isinstance(item, str | Path) else ""
-    return {"id": item_id, "item": str(position), "path": str(path), "reason": reason}
+    path = printable(str(item)) if isinstance(item, str | Path) else ""
+    return {"id": item_id, "item": str(position), "path": path, "reason": reason}
