@@ -157,3 +157,32 @@ def test_download_verifies_checksums(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"has sha256 .* expected"):
         fashion_mnist.fetch(tmp_path / "bad")
     assert not list((tmp_path / "bad").glob("*.gz"))
+
+
+def test_image_folder_layouts_that_were_silently_wrong(tmp_path):
+    """Issue 11: root/{train,test,extra}/<class> became three classes named after the
+    folders; a symlink `loop -> .` added a duplicated class; an empty class folder stayed in
+    `class_names`."""
+    mixed = tmp_path / "mixed"
+    for split in ("train", "test", "extra"):
+        save_image(mixed / split / "cat" / "a.png")
+    with pytest.raises(DataError, match=r"\['test', 'train'\] are split names but \['extra'\]"):
+        load_dataset(str(mixed))
+    plain = tmp_path / "plain"
+    save_image(plain / "cat" / "a.png")
+    save_image(plain / "dog" / "b.png")
+    os.symlink(plain, plain / "loop")
+    data = load_dataset(str(plain))
+    assert data.class_names == ["cat", "dog"] and len(data) == 2
+    (plain / "emu").mkdir()
+    with pytest.raises(DataError, match=r"class folder\(s\) \['emu'\] hold no image files"):
+        load_dataset(str(plain))
+
+
+def test_a_float_image_beyond_255_is_scaled_not_clipped_white(tmp_path):
+    from headstart.datasets import load_rgb
+
+    values = np.linspace(0, 1000, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(values, mode="F").save(tmp_path / "wide.tif")
+    pixels = np.asarray(load_rgb(str(tmp_path / "wide.tif")))[..., 0].astype(float)
+    np.testing.assert_allclose(pixels, np.round(values * 255 / 1000), atol=1)

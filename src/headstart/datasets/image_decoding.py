@@ -70,10 +70,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in SIXTEEN_BIT_MODES:
         values = np.asarray(image, dtype=np.float64)
         image = Image.fromarray(np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8), "L")
-    elif image.mode == "F":
+    elif image.mode == "F":  # floats: [0, 1] or [0, 255] as such, a wider range scaled down
         values = np.asarray(image, dtype=np.float64)
-        if values.size and values.max() <= 1.0:
+        top = float(np.nanmax(values)) if values.size else 0.0
+        if top <= 1.0:
             values = values * 255.0
+        elif top > 255.0:
+            values = values * (255.0 / top)
         image = Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")

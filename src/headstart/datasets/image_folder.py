@@ -39,6 +39,13 @@ def _image_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
     return files
 
 
+def _loops_back(folder: Path, root: Path) -> bool:
+    """A folder (typically a symlink) that resolves to the root or one of its ancestors:
+    reading it would list the root's classes again as a class of their own."""
+    target, base = folder.resolve(), root.resolve()
+    return target == base or target in base.parents
+
+
 def _raise_unreadable(error: OSError) -> None:
     raise DataError(f"cannot read directory {error.filename}: {error.strerror}") from error
 
@@ -51,9 +58,20 @@ def load_image_folder(
     root = Path(path)
     if not root.exists():
         raise DataError(f"image folder {root} does not exist")
-    top = _subdirs(root)
-    split_layout = bool(top) and all(d.name in SPLITS for d in top)
+    top = [d for d in _subdirs(root) if not _loops_back(d, root)]
+    named_splits = [d.name for d in top if d.name in SPLITS]
+    split_layout = bool(top) and len(named_splits) == len(top)
+    if named_splits and not split_layout:
+        others = [d.name for d in top if d.name not in SPLITS]
+        raise DataError(
+            f"image folder {root}: top-level folders {named_splits} are split names but "
+            f"{others[:5]} are not; use root/<split>/<class>/ with only {', '.join(SPLITS)}, "
+            "or root/<class>/ with no split folders"
+        )
     groups = [(d.name, _subdirs(d)) for d in top] if split_layout else [(None, top)]
+    groups = [
+        (split, [c for c in classes if not _loops_back(c, root)]) for split, classes in groups
+    ]
     class_names = sorted({c.name for _, classes in groups for c in classes})
     if not class_names:
         raise DataError(f"image folder {root} has no class sub-folders (expected root/<class>/)")
@@ -61,14 +79,22 @@ def load_image_folder(
     items: list[str] = []
     labels: list[int] = []
     splits: list[str | None] = []
+    empty = []
     for split, classes in groups:
         for class_dir in classes:
             files = _image_files(class_dir, tuple(e.lower() for e in extensions))
+            if not files:
+                empty.append(class_dir.relative_to(root).as_posix())
             items += [str(f) for f in files]
             labels += [index[class_dir.name]] * len(files)
             splits += [split] * len(files)
     if not items:
         raise DataError(f"image folder {root} has no files ending in {', '.join(extensions)}")
+    if empty:  # an empty class would stay in the label space with no items
+        raise DataError(
+            f"image folder {root}: class folder(s) {empty[:5]} hold no image files; add "
+            "images or remove the folder(s)"
+        )
     return Dataset(
         name=name or root.name,
         items=items,
