@@ -186,3 +186,19 @@ def test_a_float_image_beyond_255_is_scaled_not_clipped_white(tmp_path):
     Image.fromarray(values, mode="F").save(tmp_path / "wide.tif")
     pixels = np.asarray(load_rgb(str(tmp_path / "wide.tif")))[..., 0].astype(float)
     np.testing.assert_allclose(pixels, np.round(values * 255 / 1000), atol=1)
+
+
+def test_csv_rows_with_extra_or_missing_fields_are_named(tmp_path):
+    """Issue 11: csv.DictReader cut extra fields and padded missing ones silently."""
+    save_image(tmp_path / "a.png")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\na.png,cat\na.png,cat,extra\na.png\n")
+    with pytest.raises(DataError) as error:
+        load_dataset(str(manifest))
+    message = str(error.value)
+    assert "line 3: 3 fields, the header has 2" in message
+    assert "line 4: 1 fields, the header has 2" in message
+    texts = tmp_path / "t.csv"
+    texts.write_text('text,label\n"a, quoted text",x\nno label field\n')
+    with pytest.raises(DataError, match="line 3: 1 fields, the header has 2"):
+        load_dataset(str(texts))

@@ -6,11 +6,11 @@ an empty label marks an unlabelled item. Problems are reported by CSV line numbe
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
+from headstart.datasets.csv_rows import read_csv_rows
 from headstart.datasets.dataset import SPLITS, Dataset
 from headstart.datasets.registry import DATASETS
 from headstart.exceptions import DataError, raise_problems
@@ -20,20 +20,7 @@ OPTIONAL = ("id", "group", "split")
 
 
 def _read_rows(source: Path) -> list[dict[str, str]]:
-    try:
-        with open(source, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [h.strip() for h in reader.fieldnames or []]
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                raise DataError(
-                    f"{source}: header {header} lacks column(s) {missing}; "
-                    f"expected path,label[,id,group,split]"
-                )
-            reader.fieldnames = header
-            return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
-    except UnicodeDecodeError as error:
-        raise DataError(f"{source}: not a UTF-8 text CSV ({error.reason})") from error
+    return read_csv_rows(source, REQUIRED, "path,label[,id,group,split]")
 
 
 def sort_labels(names: set[str]) -> list[str]:

@@ -6,13 +6,12 @@ reported by CSV line number, all at once, before any work starts.
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from headstart.datasets.csv_manifest import sort_labels
+from headstart.datasets.csv_rows import read_csv_rows
 from headstart.datasets.dataset import SPLITS, Dataset
 from headstart.datasets.registry import DATASETS
 from headstart.exceptions import DataError, raise_problems
@@ -22,20 +21,8 @@ COLUMNS = ("text", "label", "id", "split", "group")
 
 def read_text_rows(source: Path) -> list[dict[str, str]]:
     """Rows of the CSV as dicts; the header must name a `text` column."""
-    csv.field_size_limit(sys.maxsize)
-    try:
-        with open(source, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [h.strip() for h in reader.fieldnames or []]
-            if "text" not in header:
-                raise DataError(
-                    f"{source}: header {header} lacks a 'text' column; "
-                    f"expected text[,label,id,split,group]"
-                )
-            reader.fieldnames = header
-            return [{k: v or "" for k, v in row.items() if k in COLUMNS} for row in reader]
-    except UnicodeDecodeError as error:
-        raise DataError(f"{source}: not a UTF-8 text CSV ({error.reason})") from error
+    rows = read_csv_rows(source, ("text",), "text[,label,id,split,group]", strip=False)
+    return [{k: v for k, v in row.items() if k in COLUMNS} for row in rows]
 
 
 @DATASETS.register("text-csv", "texts in a CSV: text[,label,id,split,group]")

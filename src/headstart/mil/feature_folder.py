@@ -10,12 +10,12 @@ arrays only; nothing is unpickled.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from headstart.datasets.csv_manifest import sort_labels
+from headstart.datasets.csv_rows import read_csv_rows
 from headstart.exceptions import DataError, MissingExtraError, raise_problems
 from headstart.mil.bags import Bags
 
@@ -31,9 +31,8 @@ def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
     folder, labels_csv = Path(folder), Path(labels_csv)
     if not labels_csv.is_file():
         raise DataError(f"slide label file {labels_csv} does not exist")
-    with open(labels_csv, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or not {"slide_id", "label"} <= set(rows[0]):
+    rows = read_csv_rows(labels_csv, ("slide_id", "label"), "slide_id,label[,group]")
+    if not rows:
         raise DataError(f"{labels_csv}: expected a header with slide_id,label[,group] and rows")
     problems, bags, dims, seen = [], [], set(), {}
     for line, row in enumerate(rows, start=2):

@@ -1,0 +1,46 @@
+"""Reading a CSV with a header into row dicts, the one place that checks its shape: every
+row must have exactly the header's number of fields (a row with more or fewer was cut or
+padded silently by `csv.DictReader`), and the required columns must be there."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from headstart.exceptions import DataError, raise_problems
+
+
+def read_csv_rows(
+    source: Path, required: Sequence[str], expected: str, strip: bool = True
+) -> list[dict[str, str]]:
+    """Rows as {column: value} (stripped unless `strip` is False, e.g. for texts);
+    `expected` describes the format for messages."""
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with open(source, newline="", encoding="utf-8-sig") as handle:
+            lines = csv.reader(handle)
+            header = [h.strip() for h in next(lines, [])]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise DataError(
+                    f"{source}: header {header} lacks column(s) {missing}; expected {expected}"
+                )
+            rows, problems = [], []
+            for line, fields in enumerate(lines, start=2):
+                if not fields:  # a blank line
+                    continue
+                if len(fields) != len(header):
+                    problems.append(
+                        f"line {line}: {len(fields)} fields, the header has {len(header)}"
+                    )
+                    continue
+                pairs = zip(header, fields, strict=True)
+                rows.append({k: v.strip() if strip else v for k, v in pairs if k})
+    except UnicodeDecodeError as error:
+        raise DataError(f"{source}: not a UTF-8 text CSV ({error.reason})") from error
+    except csv.Error as error:
+        raise DataError(f"{source}: not a readable CSV ({error})") from error
+    raise_problems(source, problems)
+    return rows
