@@ -258,3 +258,27 @@ def test_predict_refuses_features_from_another_encoder(tmp_path):
     assert len(rows) == 60
     with pytest.raises(DataError, match="takes 256-d features; these are 64-d"):
         api.predict(model, wide.store.root, progress=False, allow_other_encoder=True)
+
+
+def test_predict_names_the_inputs_it_skipped(tmp_path):
+    """`predict` on a folder with broken files printed "wrote 19 predictions" for 26
+    inputs; now the count and a file of reasons say which were skipped."""
+    from PIL import Image
+
+    from headstart import api
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    store = api.embed(str(tmp_path / "images"), "raw-pixels", tmp_path / "s", progress=False)
+    model = api.fit(store.store.root, "prototype", tmp_path / "model")
+    (tmp_path / "images" / "cat" / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["predict", str(model), str(tmp_path / "images"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 6 predictions" in result.output and "1 input(s) skipped" in result.output
+    skipped = (tmp_path / "p.csv.skipped.csv").read_text()
+    assert "cat/broken.png" in skipped and "not a recognised image file" in skipped

@@ -247,8 +247,9 @@ def predict(
     top_k: int = 3,
     progress: bool = True,
     allow_other_encoder: bool = False,
-) -> list[dict[str, Any]]:
-    """Top-k predictions for a store, or for images (embedded with the model's encoder).
+) -> workflow.Predictions:
+    """Top-k predictions for a store, or for images (embedded with the model's encoder);
+    inputs that could not be read are listed in `.skipped` (and `<out>.skipped.csv`).
     A store from another encoder than the model's is refused unless `allow_other_encoder`."""
     source = Path(inputs)
     if (source / "manifest.json").exists():
@@ -262,9 +263,10 @@ def predict(
     if not allow_other_encoder:
         workflow.check_same_encoder(model, store.manifest.encoder)
     rows = workflow.predict_rows(model, store.vectors(), store.ids, top_k)
+    predictions = workflow.Predictions(rows, store.failures)
     if out is not None:
-        workflow.write_csv(rows, out)
-    return rows
+        predictions.write(out)
+    return predictions
 
 
 def evaluate(

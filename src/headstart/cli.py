@@ -219,7 +219,7 @@ def predict(
         progress=not quiet,
         allow_other_encoder=allow_other_encoder,
     )
-    console.print(f"wrote {len(rows):,} predictions to {out}")
+    console.print(rows.summary(out), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("eval")

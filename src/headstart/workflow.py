@@ -257,6 +257,31 @@ def predict_rows(
     return rows
 
 
+class Predictions(list):
+    """Prediction rows (one dict per item), plus the input items that were skipped
+    (unreadable files) with their reasons and, once written, where that list is."""
+
+    def __init__(self, rows: list[dict[str, Any]], skipped: list[dict[str, str]]) -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+        self.skipped_file: Path | None = None
+
+    def summary(self, out: str | Path | None) -> str:
+        """One line for the terminal."""
+        where = f" to {out}" if out is not None else ""
+        line = f"wrote {len(self):,} predictions{where}"
+        if self.skipped:
+            line += f"; {len(self.skipped)} input(s) skipped, reasons in {self.skipped_file}"
+        return line
+
+    def write(self, out: str | Path) -> None:
+        """The predictions CSV and, when inputs were skipped, `<out>.skipped.csv` beside it."""
+        write_csv(list(self), out)
+        if self.skipped:
+            self.skipped_file = Path(f"{out}.skipped.csv")
+            write_csv(self.skipped, self.skipped_file)
+
+
 def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
     path = Path(path)
     with open(path, "w", newline="") as handle:
