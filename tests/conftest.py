@@ -47,6 +47,18 @@ def random_image(rng: np.random.Generator, size: tuple[int, int] = (40, 30)) -> 
     return rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8)
 
 
+def image_folder(root: Path, per_class: int, classes=("cat", "dog"), seed: int = 0) -> Path:
+    """root/<class>/<i>.png of random 12×12 images; returns root."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label in classes:
+        (root / label).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(random_image(rng, (12, 12))).save(root / label / f"{i}.png")
+    return root
+
+
 @pytest.fixture
 def hide_module(monkeypatch):
     """hide_module(name): `importlib.util.find_spec` reports that module as not installed."""

@@ -116,12 +116,9 @@ def test_a_file_name_that_is_not_utf8_is_embedded_under_an_escaped_id(tmp_path):
     ids); now it is embedded like the others, its id showing the bad byte as \\xff."""
     import os
 
-    rng = np.random.default_rng(0)
-    for label in ("cat", "dog"):
-        (tmp_path / "images" / label).mkdir(parents=True)
-        for i in range(2):
-            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    from conftest import image_folder
+
+    image_folder(tmp_path / "images", per_class=2)
     root = os.fsencode(tmp_path / "images" / "cat")
     os.rename(root + b"/0.png", root + b"/bad\xff.png")
     data = load_dataset(str(tmp_path / "images"))

@@ -263,16 +263,11 @@ def test_predict_refuses_features_from_another_encoder(tmp_path):
 def test_predict_names_the_inputs_it_skipped(tmp_path):
     """`predict` on a folder with broken files printed "wrote 19 predictions" for 26
     inputs; now the count and a file of reasons say which were skipped."""
-    from PIL import Image
+    from conftest import image_folder
 
     from headstart import api
 
-    rng = np.random.default_rng(0)
-    for label in ("cat", "dog"):
-        (tmp_path / "images" / label).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    image_folder(tmp_path / "images", per_class=3)
     store = api.embed(str(tmp_path / "images"), "raw-pixels", tmp_path / "s", progress=False)
     model = api.fit(store.store.root, "prototype", tmp_path / "model")
     (tmp_path / "images" / "cat" / "broken.png").write_bytes(b"not an image")
