@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from sklearn.model_selection import StratifiedKFold
 
 from headstart.heads.base import Head
-from headstart.heads.gda import GDA
+from headstart.heads.gda import GDA, shrunk_precision_times
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
 from headstart.heads.zero_shot import text_rows
@@ -28,8 +29,10 @@ class GDAZeroShot(Head):
 
     With one item per class and no views, no covariance can be estimated and, as in the
     official code (pinv of a zero scatter), the GDA term is zero: the head is the zero-shot
-    head. Folds whose training part has one item per class (two shots) have no GDA term
-    either; when no fold has one, α is `default_alpha`. With views the covariance comes
+    head. A cross-validation fold whose training part has one item per class (two shots)
+    has no spread of its own: it takes the fold's class means and the covariance of the whole
+    support set (the held-out item's deviation is in it: a mild optimism in choosing α, on
+    support data only). With views the covariance comes
     from them; at one shot no item can be held out, so α is the smallest grid value that
     classifies the support items as well as any (a larger α only adds confidence that
     nothing here can check).
@@ -79,8 +82,10 @@ class GDAZeroShot(Head):
             correct, scored = np.zeros(len(alphas)), 0
             for train, held in folds.split(features, y):
                 gda = self._gda(samples[train], y[train])
-                if len(gda.classes_) < len(self.classes_) or not gda.coef_.any():
-                    continue  # a fold with no within-class spread says nothing about α
+                if len(gda.classes_) < len(self.classes_):
+                    continue
+                if not gda.coef_.any():  # one item per class in the fold: no spread of its own
+                    gda = self._with_support_covariance(gda, samples, y)
                 correct += self._correct(gda, features[held], y[held], alphas)
                 scored += len(held)
             self.cv_scores_ = correct / scored if scored else np.array([])
@@ -94,6 +99,19 @@ class GDAZeroShot(Head):
         # vs zero-shot's 0.547 on 20 Newsgroups at one shot)
         self.gda_coef_, self.gda_intercept_ = gda.coef_, gda.intercept_  # arrays persist
         self.n_views_ = n_views
+
+    @staticmethod
+    def _with_support_covariance(gda: GDA, samples: np.ndarray, y: np.ndarray) -> GDA:
+        """The fold's class means with the shared covariance of the whole support set."""
+        n, n_views, d = samples.shape
+        flat, labels = samples.reshape(n * n_views, d), np.repeat(y, n_views)
+        means = np.stack([flat[labels == k].mean(axis=0) for k in range(int(y.max()) + 1)])
+        centred = torch.as_tensor(flat - means[labels], dtype=torch.float64)
+        fold_means = torch.as_tensor(gda.means_, dtype=torch.float64)
+        weights = shrunk_precision_times(centred, fold_means.T, "paper").T.numpy()
+        gda.coef_ = weights
+        gda.intercept_ = np.log(1.0 / len(weights)) - 0.5 * (weights * gda.means_).sum(axis=1)
+        return gda
 
     @staticmethod
     def _gda(samples: np.ndarray, y: np.ndarray) -> GDA:
