@@ -277,3 +277,24 @@ def test_predict_names_the_inputs_it_skipped(tmp_path):
     assert "wrote 6 predictions" in result.output and "1 input(s) skipped" in result.output
     skipped = (tmp_path / "p.csv.skipped.csv").read_text()
     assert "cat/broken.png" in skipped and "not a recognised image file" in skipped
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
+    """`--out` under /proc, in a read-only place or below a file, and `report` on a folder
+    without results: one clear line each (they were tracebacks, some after the work)."""
+    from headstart import api
+    from headstart.exceptions import DataError
+
+    with pytest.raises(DataError, match="store folder /proc/x is on a system pseudo-filesystem"):
+        api.embed("digits", "raw-pixels", "/proc/x", limit=20, progress=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        api.evaluate(tmp_path / "s", ["prototype"], out=tmp_path / "file" / "r")
+    with pytest.raises(DataError, match=r"holds no saved results \(missing rows\.parquet"):
+        api.report(tmp_path / "nothing", tmp_path / "r.html")
+    result = subprocess.run(
+        [sys.executable, "-m", "headstart.cli", "report", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr

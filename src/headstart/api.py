@@ -17,6 +17,7 @@ from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
 from headstart.mil import MILClassifier, load_bags
+from headstart.output import check_writable
 from headstart.progress import progress_bar
 from headstart.protocol import METRICS, Results, parse_shots
 from headstart.protocol.mil_cv import (
@@ -49,6 +50,13 @@ __all__ = [
     "report",
     "store_info",
 ]
+
+
+def _outputs(*paths: str | Path | None) -> None:
+    """Check, before any work, that every given output path can be written."""
+    for path in paths:
+        if path is not None:
+            check_writable(path)
 
 
 def cache_root() -> Path:
@@ -203,6 +211,7 @@ def demo(
     """The main job on bundled data: embed Fashion-MNIST (else MNIST-5k) with
     EfficientNet-Lite0, run the k-shot grid for every head; embed it in the ConSE joint space
     and add zero-shot (0 shots) and training-free heads; write one HTML report."""
+    _outputs(out)
     try:
         data = prepare_dataset("fashion-mnist", limit=limit)
     except DataError:
@@ -237,6 +246,7 @@ def fit(
     transforms: Sequence[str] = (),
 ) -> Path:
     """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`."""
+    _outputs(out)
     return workflow.fit_store(Store(store), head, out, params, transforms)
 
 
@@ -251,6 +261,7 @@ def predict(
     """Top-k predictions for a store, or for images (embedded with the model's encoder);
     inputs that could not be read are listed in `.skipped` (and `<out>.skipped.csv`).
     A store from another encoder than the model's is refused unless `allow_other_encoder`."""
+    _outputs(out)
     source = Path(inputs)
     if (source / "manifest.json").exists():
         store = Store(source)
@@ -283,6 +294,7 @@ def evaluate(
     """The honest k-shot grid on a store; saved as rows + summary when `out` is given.
     Zero-shot heads embed `texts` (class names, templates or descriptions) with the store's
     encoder."""
+    _outputs(out)
     total = len(heads) * sum(1 if s in ("all", 0) else seeds for s in shots)
     with progress_bar(progress) as bar:
         task = bar.add_task("evaluate", total=total)
@@ -347,6 +359,7 @@ def mil_evaluate(
     """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
     that read attention are left out for aggregators without it). With `out`, the first
     attention model's weights on a few held-out bags are saved for the report's figure."""
+    _outputs(out)
     bags = load_bags(dataset)
     estimators = model_grid(models, regularizers, **params)
     with progress_bar(progress) as bar:
@@ -370,6 +383,7 @@ def mil_fit(
     **params: Any,
 ) -> Path:
     """Fit a MIL model on every labelled bag of `dataset` and save it (JSON + safetensors)."""
+    _outputs(out)
     bags = load_bags(dataset)
     return MILClassifier(model, regularizers=tuple(regularizers), **params).fit(bags).save(out)
 
@@ -378,6 +392,7 @@ def mil_predict(
     model_dir: str | Path, dataset: str, out: str | Path | None = None
 ) -> list[dict[str, Any]]:
     """Bag predictions (id, predicted class, its probability, label) of a saved MIL model."""
+    _outputs(out)
     model = MILClassifier.load(model_dir)
     bags = load_bags(dataset)
     proba = model.predict_proba(bags)
@@ -402,6 +417,7 @@ def learning_curve(
     out: str | Path | None = None,
 ) -> Results:
     """Naive Bayes vs logistic regression: test error against training size."""
+    _outputs(out)
     results = workflow.learning_curve_store(Store(store), sizes, repeats)
     if out is not None:
         results.save(out)
@@ -415,4 +431,5 @@ def report(
     confusion_for: tuple[str, str] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of saved evaluation results."""
+    _outputs(out)
     return write_report(results, out, learning_curve, confusion_for)

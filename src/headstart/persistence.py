@@ -21,6 +21,7 @@ from headstart import __version__
 from headstart.cards import file_sha256
 from headstart.exceptions import HeadstartError, StoreError
 from headstart.heads import HEADS, Center, L2Normalize, PCAWhiten
+from headstart.output import check_writable
 
 TRANSFORMS = {"l2-normalize": L2Normalize, "center": Center, "pca-whiten": PCAWhiten}
 MODEL_FILE, ARRAYS_FILE = "model.json", "arrays.safetensors"
@@ -47,7 +48,7 @@ def _jsonable(value: Any) -> Any:
 
 def save_model(model: BaseEstimator, folder: str | Path) -> Path:
     """Write a fitted head, transform or Pipeline of them to `folder`."""
-    folder = Path(folder)
+    folder = check_writable(folder, "model folder")
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(model, Pipeline):
         steps = []

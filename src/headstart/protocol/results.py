@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from headstart.exceptions import DataError
+from headstart.output import check_writable
 from headstart.protocol.statistics import interval_name, mean_ci
 
 COLUMNS = ("dataset", "encoder", "head", "shots", "seed", "metric", "value")
@@ -124,7 +126,7 @@ class Results:
 
     def save(self, folder: str | Path, reference: str | None = None) -> Path:
         """rows.parquet, rows.csv and summary.json (with paired differences) in `folder`."""
-        folder = Path(folder)
+        folder = check_writable(folder, "results folder")
         folder.mkdir(parents=True, exist_ok=True)
         table = self.table()
         pq.write_table(table, folder / "rows.parquet")
@@ -145,6 +147,12 @@ class Results:
     @classmethod
     def load(cls, folder: str | Path) -> Results:
         folder = Path(folder)
+        missing = [n for n in ("rows.parquet", "summary.json") if not (folder / n).is_file()]
+        if missing:
+            raise DataError(
+                f"{folder} holds no saved results (missing {', '.join(missing)}); "
+                "write them with headstart eval -o FOLDER"
+            )
         rows = pq.read_table(folder / "rows.parquet").to_pylist()
         summary = json.loads((folder / "summary.json").read_text())
         return cls(

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from headstart.cards import file_sha256
 from headstart.exceptions import StoreError
 from headstart.filenames import printable
+from headstart.output import check_writable
 from headstart.store.manifest import (
     FAILURES,
     MANIFEST,
@@ -87,6 +88,7 @@ class StoreWriter:
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} exists and is not a directory")
+        check_writable(root, "store folder")
         root.mkdir(parents=True, exist_ok=True)
         (root / SHARD_DIR).mkdir(exist_ok=True)
         if (root / MANIFEST).exists():

@@ -1,0 +1,28 @@
+"""Where results may be written: checked before any work, so a long run never ends in a
+traceback because its output folder is under /proc, read-only or not a folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from headstart.exceptions import DataError
+
+PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")
+
+
+def check_writable(path: str | Path, what: str = "output") -> Path:
+    """`path` (a folder or file to be created or replaced) as a Path, or a `DataError`
+    naming it and why it cannot be written."""
+    path = Path(path).absolute()
+    text = path.as_posix()
+    if any(text == root or text.startswith(root + "/") for root in PSEUDO_FILESYSTEMS):
+        raise DataError(f"{what} {path} is on a system pseudo-filesystem; choose another path")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != path and not existing.is_dir():
+        raise DataError(f"{what} {path}: {existing} is a file, not a folder")
+    if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK | os.X_OK):
+        raise DataError(f"{what} {path}: {existing} is not writable")
+    return path
