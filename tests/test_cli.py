@@ -298,3 +298,26 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
         text=True,
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_unknown_options_and_bad_option_values_are_named(tmp_path):
+    """Unknown --encoder-option/--dataset-option/--param keys, precision=fp8 and --device
+    cuda on a CPU-only torch were tracebacks (TypeError, ValueError, AssertionError)."""
+    import torch
+
+    from headstart import api
+    from headstart.exceptions import DataError
+
+    out = tmp_path / "s"
+    with pytest.raises(DataError, match=r"no option 'sise' \(did you mean 'size'\?\); it takes"):
+        api.embed("digits", "raw-pixels", out, encoder_options={"sise": 16})
+    with pytest.raises(DataError, match="dataset 'digits' has no option 'foo'"):
+        api.embed("digits", "raw-pixels", out, dataset_options={"foo": 1})
+    with pytest.raises(DataError, match="precision must be one of"):
+        api.embed("digits", "efficientnet-lite0", out, encoder_options={"precision": "fp8"})
+    if not torch.cuda.is_available():
+        with pytest.raises(DataError, match="no CUDA device"):
+            api.embed("digits", "efficientnet-lite0", out, encoder_options={"device": "cuda"})
+    store = api.embed("digits", "raw-pixels", out, limit=60, progress=False).store
+    with pytest.raises(DataError, match="head 'prototype' has no option 'foo'"):
+        api.fit(store.root, "prototype", tmp_path / "m", params={"foo": 1})

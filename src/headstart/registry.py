@@ -8,11 +8,12 @@ the same in code, CLI, files and reports. A name may carry a prefix with an argu
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from headstart.exceptions import UnknownNameError
+from headstart.exceptions import DataError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -64,11 +65,36 @@ class Registry(Generic[T]):
         raise UnknownNameError(self._unknown_message(name))
 
     def create(self, name: str, **kwargs: object) -> T:
-        """Build the registered thing called `name`, passing `kwargs` to its factory."""
+        """Build the registered thing called `name`, passing `kwargs` to its factory.
+
+        An option the factory does not take, or a value it rejects (`ValueError`), is a
+        `DataError` naming the option and what is accepted.
+        """
         entry, argument = self.entry(name)
-        if argument is None:
-            return entry.factory(**kwargs)
-        return entry.factory(argument, **kwargs)
+        self._check_options(name, entry.factory, kwargs)
+        try:
+            if argument is None:
+                return entry.factory(**kwargs)
+            return entry.factory(argument, **kwargs)
+        except ValueError as error:
+            raise DataError(f"{self.kind} {name!r}: {error}") from error
+
+    def _check_options(self, name: str, factory: Callable[..., T], options: dict) -> None:
+        try:
+            parameters = inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # no signature to check against
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return
+        accepted = [p for p in parameters if p not in ("self", "name")]
+        for key in options:
+            if key not in parameters:
+                close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise DataError(
+                    f"{self.kind} {name!r} has no option {key!r}{hint}; it takes: "
+                    f"{', '.join(accepted) or 'no options'}"
+                )
 
     def names(self) -> list[str]:
         """Registered names, prefixes shown as `prefix:<name>`."""

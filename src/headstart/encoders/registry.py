@@ -6,7 +6,7 @@ import importlib.util
 from typing import Any
 
 from headstart.encoders.base import Encoder
-from headstart.exceptions import MissingExtraError
+from headstart.exceptions import DataError, MissingExtraError
 from headstart.registry import Registry
 
 ENCODERS: Registry[Encoder] = Registry("encoder")
@@ -18,6 +18,15 @@ def create_encoder(name: str, **options: Any) -> Encoder:
     The encoder remembers how it was made (`recipe`: name and options other than the device),
     so a store can record it and a fitted model can rebuild the same encoder later.
     """
+    device = str(options.get("device", "cpu"))
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DataError(
+                f"device {device!r} was asked for, but this torch build has no CUDA device "
+                f"(torch {torch.__version__}); use --device cpu"
+            )
     encoder = ENCODERS.create(name, **options)
     encoder.recipe = {"name": name, "options": {k: v for k, v in options.items() if k != "device"}}
     return encoder
