@@ -11,6 +11,8 @@ LAYERS = {  # lower number = lower layer
     "registry": 1,
     "cards": 1,
     "progress": 1,
+    "filenames": 1,
+    "output": 1,
     "datasets": 2,
     "store": 2,
     "heads": 2,

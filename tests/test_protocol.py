@@ -41,6 +41,36 @@ def test_k_shot_sampling():
         parse_shots("1,-1")
 
 
+def test_long_tailed_classes_are_checked_for_every_level_before_any_work():
+    """Issue 11: `--shots 1,4,16,all` ran the 1-shot level, then stopped naming class "2"
+    by index. Now every level is checked first, classes are named with their counts, and
+    `up-to` / `drop` say what to do instead; the provenance records it."""
+    from headstart.heads import create_head
+    from headstart.protocol import evaluate_few_shot
+
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 20 + [1] * 20 + [2] * 3)
+    X = rng.normal(size=(len(y), 4)) + y[:, None] * 2.0
+    X_test, y_test = X.copy(), y.copy()
+    heads = {"prototype": create_head("prototype")}
+    names = ["ant", "bee", "emu"]
+    with pytest.raises(DataError, match=r"4 shots: 'emu' \(3\); 16 shots: 'emu' \(3\)"):
+        evaluate_few_shot(X, y, X_test, y_test, heads, (1, 4, 16), 2, class_names=names)
+    up_to = evaluate_few_shot(
+        X, y, X_test, y_test, heads, (4,), 2, class_names=names, shots_policy="up-to"
+    )
+    assert up_to.provenance["short_classes"] == {"4": ["emu"]}
+    assert np.bincount(y[k_shot_indices(y, 4, 0, "up-to")]).tolist() == [4, 4, 3]
+    dropped = evaluate_few_shot(
+        X, y, X_test, y_test, heads, (4,), 2, class_names=names, shots_policy="drop"
+    )
+    assert np.bincount(y[k_shot_indices(y, 4, 0, "drop")], minlength=3).tolist() == [4, 4, 0]
+    # scored on the kept classes' test items only: a head that never saw "emu" is not
+    # charged for it
+    assert dropped.provenance["shots_policy"] == "drop"
+    assert min(r["value"] for r in dropped.rows if r["metric"] == "accuracy") > 0.5
+
+
 def test_metrics_match_their_definitions():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3], [0.2, 0.8]])
     y = np.array([0, 0, 1, 1])

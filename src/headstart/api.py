@@ -27,12 +27,14 @@ from headstart.protocol.mil_cv import (
     model_grid,
     save_attention,
 )
+from headstart.protocol.sampling import SHOTS_POLICIES
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
 
 __all__ = [
     "METRICS",
     "MIL_METRICS",
+    "SHOTS_POLICIES",
     "demo",
     "embed",
     "encoder_card",
@@ -290,10 +292,11 @@ def evaluate(
     progress: bool = True,
     head_params: dict[str, dict[str, Any]] | None = None,
     texts: workflow.ClassTexts | None = None,
+    shots_policy: str = "error",
 ) -> Results:
     """The honest k-shot grid on a store; saved as rows + summary when `out` is given.
     Zero-shot heads embed `texts` (class names, templates or descriptions) with the store's
-    encoder."""
+    encoder. `shots_policy` (error, up-to, drop): classes with fewer items than a level."""
     _outputs(out)
     total = len(heads) * sum(1 if s in ("all", 0) else seeds for s in shots)
     with progress_bar(progress) as bar:
@@ -307,6 +310,7 @@ def evaluate(
             progress=lambda n: bar.advance(task, n),
             head_params=head_params,
             texts=texts,
+            shots_policy=shots_policy,
         )
     if out is not None:
         results.save(out)

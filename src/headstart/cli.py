@@ -245,6 +245,11 @@ def evaluate(
     differential: Path | None = typer.Option(
         None, help="JSON {class: {other class: [descriptions]}} for the fudd head"
     ),
+    shots_policy: str = typer.Option(
+        "error",
+        help="classes with fewer items than a level: error, up-to (all of theirs) or drop",
+        callback=_choice(api.SHOTS_POLICIES),
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot)."""
@@ -257,6 +262,7 @@ def evaluate(
         _split(transforms),
         progress=not quiet,
         texts=api.class_texts(classnames, templates, descriptions, differential),
+        shots_policy=shots_policy,
     )
     _print_grid(results, metric, f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
 

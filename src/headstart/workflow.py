@@ -311,6 +311,7 @@ def evaluate_store(
     progress: Any = None,
     head_params: dict[str, dict[str, Any]] | None = None,
     texts: ClassTexts | None = None,
+    shots_policy: str = "error",
 ) -> Results:
     """The few-shot grid on one store (`head_params`: parameters per head name). Zero-shot
     and training-free heads get class embeddings from `texts` (default: the class names in
@@ -334,6 +335,7 @@ def evaluate_store(
         class_names=store.class_names,
         progress=progress,
         views_train=store.views(train) if store.n_views > 1 else None,
+        shots_policy=shots_policy,
     )
     results.provenance.update(
         {

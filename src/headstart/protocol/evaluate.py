@@ -19,7 +19,7 @@ from headstart.exceptions import DataError
 from headstart.heads.views import fit_with_views, uses_views
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import Results
-from headstart.protocol.sampling import ALL, k_shot_indices
+from headstart.protocol.sampling import ALL, check_shots, k_shot_indices, short_classes
 
 # fitted attributes that record a hyper-parameter chosen on training data
 CHOSEN = ("C_", "alpha_", "beta_")
@@ -107,6 +107,7 @@ def evaluate_few_shot(
     confusion_for: tuple[str, int | str] | None = None,
     progress: Callable[[int], None] | None = None,
     views_train: np.ndarray | None = None,
+    shots_policy: str = "error",
 ) -> Results:
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
@@ -115,8 +116,12 @@ def evaluate_few_shot(
     (zero-shot, TFUP) run. `views_train` (n_train, v, d): augmented views of the training
     rows, handed to the heads that use them (for their sampled items only); other heads are
     fitted on the plain rows, as without views, and the provenance says which did what.
-    Test items are never augmented.
+    Test items are never augmented. `shots_policy` says what a level does with classes that
+    have fewer training items than it asks for: "error" (checked for every level before any
+    work), "up-to" (all their items) or "drop" (left out of that level's training and
+    scoring); the provenance lists those classes per level.
     """
+    short = check_shots(y_train, list(shots), shots_policy, list(class_names))
     if not any(runs_at(model, shot) for model in heads.values() for shot in shots):
         raise DataError(
             f"no head among {sorted(heads)} has a result at shots {[str(s) for s in shots]}: "
@@ -141,21 +146,25 @@ def evaluate_few_shot(
             "class_names": list(class_names),
             "versions": {p: _version(p) for p in ("headstart", "numpy", "scikit-learn", "torch")},
             "python": platform.python_version(),
+            "shots_policy": shots_policy,
+            "short_classes": short,
             "views": 1 if views_train is None else int(views_train.shape[1]),
             "heads_using_views": []
             if views_train is None
             else [name for name, model in heads.items() if uses_views(model)],
         }
     )
+    dropped = short_classes(y_train, list(shots)) if shots_policy == "drop" else {}
     for shot in shots:
+        scored = ~np.isin(y_test, dropped.get(str(shot), []))  # test items of kept classes
         for seed in [0] if shot in (ALL, 0) else range(seeds):
-            index = k_shot_indices(y_train, shot, seed)
+            index = k_shot_indices(y_train, shot, seed, shots_policy)
             for name, template in heads.items():
                 model = _fit_at(template, shot, index, X_train, y_train, views_train)
                 if model is None:
                     continue
-                proba = _full_proba(model, X_test, n_classes)  # the one look at the test set
-                for metric, value in classification_metrics(proba, y_test).items():
+                proba = _full_proba(model, X_test[scored], n_classes)  # the one look at test
+                for metric, value in classification_metrics(proba, y_test[scored]).items():
                     results.rows.append(
                         {
                             "dataset": dataset,
@@ -171,7 +180,7 @@ def evaluate_few_shot(
                     {"head": name, "shots": str(shot), "seed": seed, **_chosen(model)}
                 )
                 if seed == 0:
-                    _remember(results, name, shot, proba, y_test, n_classes, confusion_for)
+                    _remember(results, name, shot, proba, y_test[scored], n_classes, confusion_for)
                 if progress:
                     progress(1)
     return results
