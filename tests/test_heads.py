@@ -191,3 +191,18 @@ def test_bad_input_is_refused_clearly(blobs):
         create_head("gda").fit(X, np.zeros(len(X)))
     # unseen labels cannot be predicted: predictions are always among the training classes
     assert set(head.predict(X * 3)) <= set(y)
+
+
+def test_one_shot_fits_do_not_warn_once_per_fit():
+    """Issue 11: scikit-learn warned "unique classes > 50% of the samples" on every fit at
+    one shot per class (hundreds of lines per eval); the heads silence that one warning."""
+    import warnings
+
+    from headstart.heads import create_head
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("prototype", "gda", "gaussian-nb", "knn", "linear-probe"):
+            create_head(name).fit(X, y)

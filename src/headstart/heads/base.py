@@ -6,6 +6,7 @@ input checks, label encoding and the one-score-function-feeds-all prediction met
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,10 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+# scikit-learn's warning for y with more classes than half the samples: at one shot per class
+# it would fire on every fit of every head
+FEW_SHOT_WARNING = "The number of unique classes is greater than 50% of the number of samples"
 
 
 class Head(ClassifierMixin, BaseEstimator):
@@ -27,7 +32,9 @@ class Head(ClassifierMixin, BaseEstimator):
         (view 0 is the row itself), as `headstart embed --views` stores them.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
+        with warnings.catch_warnings():  # one item per class is the few-shot norm, not a
+            warnings.filterwarnings("ignore", message=FEW_SHOT_WARNING)  # regression target
+            check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
