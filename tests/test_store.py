@@ -216,3 +216,44 @@ def test_a_one_class_store_is_a_clear_error_at_eval_and_fit(tmp_path):
         api.evaluate(store.root, ["prototype"], shots=(1,), seeds=1, progress=False)
     with pytest.raises(DataError, match=r"a single class \('cat'\)"):
         api.fit(store.root, "prototype", tmp_path / "model")
+
+
+def _parquet(path, columns):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path)
+
+
+BAD_VECTOR_FILES = [
+    ("list_of_strings", lambda p: _parquet(p, {"vector": [["a", "b"], ["c", "d"]]}), "list<"),
+    ("string_column", lambda p: _parquet(p, {"vector": ["1,2", "3,4"]}), "is string"),
+    ("random_bytes", lambda p: p.write_bytes(bytes(range(256))), "not a readable Parquet"),
+    ("pickle", lambda p: p.write_bytes(b"\x80\x04\x95\x10\x00.pickled"), "not a readable Parquet"),
+    ("no_rows", lambda p: p.write_bytes(_empty_parquet_bytes()), "has no rows"),
+]
+
+
+def _empty_parquet_bytes():
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"vector": pa.array([], pa.list_(pa.float32()))}), buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"), [c[1:] for c in BAD_VECTOR_FILES], ids=[c[0] for c in BAD_VECTOR_FILES]
+)
+def test_bad_vector_files_are_data_errors(tmp_path, make, message):
+    """Issue 11: these were tracebacks (ArrowInvalid, ValueError) instead of errors."""
+    from headstart.exceptions import DataError
+    from headstart.store import read_vectors_file
+
+    path = tmp_path / "v.parquet"
+    make(path)
+    with pytest.raises(DataError, match=message):
+        read_vectors_file(path)

@@ -179,12 +179,26 @@ def read_vectors_file(path: str | Path) -> dict[str, Any]:
 
 
 def _read_parquet(path: Path) -> dict[str, Any]:
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:  # random bytes, a pickle, a truncated file
+        raise DataError(f"{path} is not a readable Parquet file: {error}") from error
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the table has no rows")
     names = table.column_names
     vector = next((c for c in ("vector", "embedding", "vectors", "embeddings") if c in names), None)
     result: dict[str, Any] = {}
     if vector is not None:
         column = table.column(vector).combine_chunks()
+        kind = column.type
+        if not (
+            pa.types.is_list(kind)
+            or pa.types.is_large_list(kind)
+            or pa.types.is_fixed_size_list(kind)
+        ) or not (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)):
+            raise DataError(
+                f"{path}: column {vector!r} is {kind}; expected a list of numbers per row"
+            )
         if pa.types.is_fixed_size_list(column.type):
             result["vectors"] = column.flatten().to_numpy().reshape(len(column), -1)
         else:
