@@ -69,6 +69,46 @@ def test_killed_run_resumes_to_the_same_store(tmp_path, digits):
     assert not list(killed.rglob(".*tmp*"))
 
 
+FLUSHING_RUN = """
+import sys
+from headstart.datasets import load_dataset
+from headstart.embedding import embed_dataset
+from headstart.encoders import create_encoder
+data = load_dataset("digits").take(300)
+embed_dataset(data, create_encoder("efficientnet-lite0"), sys.argv[1], batch_size=4,
+              num_threads=1, num_workers=1, progress=False, flush_seconds=float(sys.argv[2]))
+"""
+
+
+def test_a_run_killed_inside_its_first_shard_keeps_the_parts_it_flushed(tmp_path, digits):
+    """Issue 11: with the default shard size (1,024) a 300-item run was one shard, and a
+    kill lost all of it. Shards are now flushed by time as well (30 s by default; 0.5 s
+    here to keep the test short): the resumed run redoes only what came after the last
+    part, and the store is bit-identical to an uninterrupted one."""
+    data = digits.take(300)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", FLUSHING_RUN, str(killed), "0.5"])
+    deadline, parts = time.time() + 180, 0
+    while time.time() < deadline and process.poll() is None:
+        manifest = killed / "manifest.json"
+        if manifest.exists():
+            parts = len(json.loads(manifest.read_text())["shards"])
+            if parts >= 2:
+                process.send_signal(signal.SIGKILL)
+                break
+        time.sleep(0.02)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    done = sum(s["n_items"] for s in json.loads((killed / "manifest.json").read_text())["shards"])
+    assert 0 < done < 300
+    resumed = embed(data, killed, shard_size=1024, flush_seconds=0.5)
+    assert resumed.embedded == 300 - done
+    clean = embed(data, tmp_path / "clean", shard_size=1024).store
+    assert resumed.store.ids == clean.ids == data.ids
+    assert np.array_equal(resumed.store.vectors().view(np.uint32), clean.vectors().view(np.uint32))
+    assert resumed.store.verify() == []
+
+
 def test_second_run_is_a_cache_hit(tmp_path, small_digits):
     first = embed(small_digits, tmp_path / "s")
     again = embed(small_digits, tmp_path / "s")

@@ -40,6 +40,7 @@ from headstart.store import (
 
 DEFAULT_SHARD_SIZE = 1024
 PREFETCH_BATCHES = 2  # batches being decoded while the model runs
+FLUSH_SECONDS = 30.0  # a shard's finished items are written at least this often
 DECODERS: dict[str, Callable[[int], Executor]] = {
     "threads": ThreadPoolExecutor,
     "processes": lambda n: ProcessPoolExecutor(n, mp_context=get_context("spawn")),
@@ -129,12 +130,15 @@ def embed_dataset(
     overwrite: bool = False,
     progress: bool = True,
     views: ViewRecipe | None = None,
+    flush_seconds: float = FLUSH_SECONDS,
 ) -> EmbedResult:
     """Embed every item of `dataset` into the store at `out` (resuming or reusing it).
 
     `decode="processes"` prepares items in worker processes: file decoding in Python holds the
     GIL for part of each image, so many-core machines feeding a GPU need processes.
     `views` also stores augmented views of every non-test item (view 0 is the plain row).
+    A shard still unfinished after `flush_seconds` of work is written as a part, so a killed
+    run loses at most about that much.
     """
     if decode not in DECODERS:
         raise DataError(f"decode must be one of {sorted(DECODERS)}, got {decode!r}")
@@ -166,7 +170,7 @@ def embed_dataset(
     if writer.manifest.complete:
         return EmbedResult(Store(out), True, 0, len(writer.manifest.failures), 0.0)
     pending = writer.pending_shards()
-    done_items = writer.manifest.n_items - sum(len(writer.shard_range(i)) for i in pending)
+    done_items = writer.manifest.n_items - sum(len(writer.remaining_range(i)) for i in pending)
     batch = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
     workers = num_workers or min(8, os.cpu_count() or 1)
     embedded = 0
@@ -179,19 +183,20 @@ def embed_dataset(
             f"embed {dataset.name} with {encoder.name}", total=len(dataset), completed=done_items
         )
         for index in pending:
-            positions = writer.shard_range(index)
-            table, failures, view_rows = _embed_shard(
-                dataset,
-                encoder,
-                positions,
-                batch,
-                pool,
-                workers,
-                lambda n: bar.advance(task, n),
-                augment,
-            )
-            writer.write_shard(index, table, failures, view_rows)
-            embedded += table.num_rows
+            while positions := writer.remaining_range(index):  # one part per flush
+                table, failures, view_rows, consumed = _embed_shard(
+                    dataset,
+                    encoder,
+                    positions,
+                    batch,
+                    pool,
+                    workers,
+                    lambda n: bar.advance(task, n),
+                    augment,
+                    time.perf_counter() + flush_seconds,
+                )
+                writer.write_shard(index, table, failures, view_rows, n_items=consumed)
+                embedded += table.num_rows
     final = writer.finish()
     return EmbedResult(
         Store(out), False, embedded, len(final.failures), time.perf_counter() - started
@@ -207,15 +212,21 @@ def _embed_shard(
     workers: int,
     advance: Any,
     augment: ImageViews | None = None,
-) -> tuple[Any, list[dict[str, str]], Any]:
-    """Encode the items at `positions`; returns the shard table, the skipped items and, with
-    `augment`, the table of the augmented items' extra views."""
+    deadline: float = float("inf"),
+) -> tuple[Any, list[dict[str, str]], Any, int]:
+    """Encode the items at `positions` — stopping after the batch that passes `deadline`
+    (a `perf_counter` time) — and return the table, the skipped items, with `augment` the
+    table of the augmented items' extra views, and how many positions were consumed."""
     kept: list[int] = []
     vectors: list[np.ndarray] = []
     failures: list[dict[str, str]] = []
     extra: list[tuple[int, np.ndarray]] = []  # (item, its views 1..n−1)
+    consumed = 0
     batches = [positions[i : i + batch_size] for i in range(0, len(positions), batch_size)]
     for span, results in _prepared(dataset, encoder, batches, pool, workers, augment):
+        if consumed and time.perf_counter() > deadline:
+            break  # flush what is done; the batches prepared ahead are redone in the next part
+        consumed += len(span)
         good = []
         for position, (prepared, reason) in zip(span, results, strict=True):
             if reason is None:
@@ -261,12 +272,12 @@ def _embed_shard(
         matrix,
     )
     if augment is None:
-        return table, failures, None
+        return table, failures, None, consumed
     dim = encoder.card.output_dim
     items = np.asarray([p for p, _ in extra], np.int64)
     shape = (len(extra), augment.recipe.views - 1, dim)
     stacked = np.stack([v for _, v in extra]) if extra else np.empty(shape, np.float32)
-    return table, failures, views_table(dim, items, stacked)
+    return table, failures, views_table(dim, items, stacked), consumed
 
 
 def _non_finite(encoder: Encoder, item_id: str, what: str = "") -> None:

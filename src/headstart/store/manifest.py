@@ -1,5 +1,8 @@
 """The store manifest: what a store holds, where it came from, and which shards are finished.
 
+A shard covers `shard_size` consecutive items; a long one may be written in parts (each
+flushed after at most ~30 s of work, so a killed run loses little), parts in item order.
+
 `manifest.json` is rewritten atomically (temp file + rename) after every finished shard, so a
 killed run leaves either the old or the new manifest, never a torn one.
 """
@@ -70,6 +73,7 @@ class ShardRecord:
     views_file: str = ""  # the shard's augmented views ("" when the store has none)
     views_sha256: str = ""
     view_rows: int = 0
+    part: int = 0  # a shard written in parts (flushed by time) has parts 0, 1, ... in order
 
 
 @dataclass
@@ -99,7 +103,7 @@ class Manifest:
 
     @property
     def failures(self) -> list[dict[str, str]]:
-        return [f for s in sorted(self.shards, key=lambda s: s.index) for f in s.failures]
+        return [f for s in sorted(self.shards, key=lambda s: (s.index, s.part)) for f in s.failures]
 
     def to_json(self) -> str:
         data = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}

@@ -26,8 +26,8 @@ class Store:
         self.manifest = Manifest.read(self.root)
         if not self.manifest.complete and not allow_partial:
             raise StoreError(
-                f"{self.root} is incomplete ({len(self.manifest.shards)} of "
-                f"{self.manifest.n_shards} shards); rerun the same embed command to resume"
+                f"{self.root} is incomplete ({sum(s.n_items for s in self.manifest.shards)} of "
+                f"{self.manifest.n_items} items); rerun the same embed command to resume"
             )
         for shard in self.manifest.shards:
             for file in filter(None, (shard.file, shard.views_file)):

@@ -118,14 +118,19 @@ class StoreWriter:
         return writer
 
     def pending_shards(self) -> list[int]:
-        """Indices of shards not yet written."""
-        done = {s.index for s in self.manifest.shards}
-        return [i for i in range(self.manifest.n_shards) if i not in done]
+        """Indices of shards not yet (completely) written."""
+        return [i for i in range(self.manifest.n_shards) if len(self.remaining_range(i))]
 
     def shard_range(self, index: int) -> range:
         """Dataset item positions covered by shard `index`."""
         size = self.manifest.shard_size
         return range(index * size, min((index + 1) * size, self.manifest.n_items))
+
+    def remaining_range(self, index: int) -> range:
+        """The positions of shard `index` that no written part covers yet."""
+        span = self.shard_range(index)
+        done = sum(s.n_items for s in self.manifest.shards if s.index == index)
+        return range(span.start + done, span.stop)
 
     def write_shard(
         self,
@@ -133,20 +138,26 @@ class StoreWriter:
         table: pa.Table,
         failures: list[dict[str, str]] | None = None,
         views: pa.Table | None = None,
+        n_items: int | None = None,
     ) -> ShardRecord:
-        """Write shard `index` (and its augmented `views`, first) atomically and record it."""
-        views_name = f"{SHARD_DIR}/views-{index:05d}.parquet" if views is not None else ""
+        """Write the next part of shard `index` — its next `n_items` positions (default: all
+        that remain) — and its augmented `views` (first), atomically, and record it."""
+        span = self.remaining_range(index)
+        n_items = len(span) if n_items is None else n_items
+        part = sum(1 for s in self.manifest.shards if s.index == index)
+        stem = f"{index:05d}" if part == 0 else f"{index:05d}-{part:03d}"
+        views_name = f"{SHARD_DIR}/views-{stem}.parquet" if views is not None else ""
         if views is not None:
             self._write_parquet(views, self.root / views_name)
-        name = f"{SHARD_DIR}/shard-{index:05d}.parquet"
+        name = f"{SHARD_DIR}/shard-{stem}.parquet"
         final = self.root / name
         self._write_parquet(table, final, use_dictionary=["split", "group"])
-        span = self.shard_range(index)
         record = ShardRecord(
             index=index,
+            part=part,
             file=name,
             first_item=span.start,
-            n_items=len(span),
+            n_items=n_items,
             rows=table.num_rows,
             sha256=file_sha256(final),
             failures=failures or [],
@@ -154,7 +165,8 @@ class StoreWriter:
             views_sha256=file_sha256(self.root / views_name) if views_name else "",
             view_rows=views.num_rows if views is not None else 0,
         )
-        self.manifest.shards = sorted([*self.manifest.shards, record], key=lambda s: s.index)
+        shards = [*self.manifest.shards, record]
+        self.manifest.shards = sorted(shards, key=lambda s: (s.index, s.part))
         self.manifest.write(self.root)
         return record
 
@@ -197,11 +209,16 @@ def _verified(root: Path, shards: list[ShardRecord]) -> list[ShardRecord]:
     def intact(file: str, sha256: str) -> bool:
         return (root / file).is_file() and file_sha256(root / file) == sha256
 
-    return [
-        s
-        for s in shards
-        if intact(s.file, s.sha256) and (not s.views_file or intact(s.views_file, s.views_sha256))
-    ]
+    kept, broken = [], set()  # a shard's parts after a broken one are redone with it
+    for s in sorted(shards, key=lambda s: (s.index, s.part)):
+        good = intact(s.file, s.sha256) and (
+            not s.views_file or intact(s.views_file, s.views_sha256)
+        )
+        if good and s.index not in broken:
+            kept.append(s)
+        else:
+            broken.add(s.index)
+    return kept
 
 
 def _remove_temp_files(root: Path) -> None:
