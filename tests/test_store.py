@@ -39,22 +39,28 @@ def embed(data, out, **kw):
     return embed_dataset(data, create_encoder("efficientnet-lite0"), out, **options)
 
 
-def test_killed_run_resumes_to_the_same_store(tmp_path, digits):
-    data = digits.take(96)  # 96 items = 12 shards of 8
-    killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-c", RUN, str(killed), "96"])
-    deadline = time.time() + 120
-    shards_at_kill = 0
+def kill_after_shards(process, store, enough: int, timeout: float = 180) -> int:
+    """SIGKILL `process` once the store's manifest lists `enough` shards (or parts); the
+    number listed at the kill. Fails if the run ended first."""
+    deadline, listed = time.time() + timeout, 0
     while time.time() < deadline and process.poll() is None:
-        manifest = killed / "manifest.json"
+        manifest = store / "manifest.json"
         if manifest.exists():
-            shards_at_kill = len(json.loads(manifest.read_text())["shards"])
-            if shards_at_kill >= 2:
+            listed = len(json.loads(manifest.read_text())["shards"])
+            if listed >= enough:
                 process.send_signal(signal.SIGKILL)
                 break
         time.sleep(0.02)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    return listed
+
+
+def test_killed_run_resumes_to_the_same_store(tmp_path, digits):
+    data = digits.take(96)  # 96 items = 12 shards of 8
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", RUN, str(killed), "96"])
+    shards_at_kill = kill_after_shards(process, killed, 2)
     assert 2 <= shards_at_kill < 12
     with pytest.raises(StoreError, match="incomplete"):
         Store(killed)
@@ -88,17 +94,7 @@ def test_a_run_killed_inside_its_first_shard_keeps_the_parts_it_flushed(tmp_path
     data = digits.take(300)
     killed = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-c", FLUSHING_RUN, str(killed), "0.5"])
-    deadline, parts = time.time() + 180, 0
-    while time.time() < deadline and process.poll() is None:
-        manifest = killed / "manifest.json"
-        if manifest.exists():
-            parts = len(json.loads(manifest.read_text())["shards"])
-            if parts >= 2:
-                process.send_signal(signal.SIGKILL)
-                break
-        time.sleep(0.02)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_shards(process, killed, 2)
     done = sum(s["n_items"] for s in json.loads((killed / "manifest.json").read_text())["shards"])
     assert 0 < done < 300
     resumed = embed(data, killed, shard_size=1024, flush_seconds=0.5)
