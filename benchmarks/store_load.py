@@ -3,7 +3,9 @@
 Writes the store once (random vectors), then loads it in a fresh process and reports the load
 time and the peak resident memory of that process against the matrix size (goal: < 1.5×).
 Baseline in the same run: reading the same vectors from one .npy file with np.load. Each load
-runs three times in a fresh process; the best time is reported with all three.
+runs three times in a fresh process; the best time is reported with all three. The cost of
+verifying every shard's checksum on read (issue 11) is the default load against
+`check_integrity=False`, interleaved run by run.
 
 Run: python benchmarks/store_load.py [--rows 1000000 --dim 768 --keep DIR]
 """
@@ -37,7 +39,9 @@ def high_water_mark():
 before = high_water_mark()
 start = time.perf_counter()
 if sys.argv[2] == "store":
-    matrix = Store(sys.argv[1]).vectors()
+    matrix = Store(sys.argv[1]).vectors()  # shard checksums verified in a second thread
+elif sys.argv[2] == "store-unchecked":
+    matrix = Store(sys.argv[1], check_integrity=False).vectors()
 else:
     matrix = np.load(sys.argv[1], allow_pickle=False)
 seconds = time.perf_counter() - start
@@ -75,12 +79,16 @@ def main() -> None:
     expected = float(matrix[::9973].sum())
     del matrix
     os.sync()  # let write-back finish, or it competes with the reads being timed
-    runs = [measure(folder / "store", "store") for _ in range(3)]
+    runs, unchecked_runs = [], []
+    for _ in range(3):  # interleaved, so that both see the same machine state
+        runs.append(measure(folder / "store", "store"))
+        unchecked_runs.append(measure(folder / "store", "store-unchecked"))
     store = min(runs, key=lambda r: r["seconds"])
+    unchecked = min(unchecked_runs, key=lambda r: r["seconds"])
     npy = min(
         (measure(folder / "vectors.npy", "npy") for _ in range(3)), key=lambda r: r["seconds"]
     )
-    assert store["checksum"] == expected == npy["checksum"]
+    assert store["checksum"] == expected == npy["checksum"] == unchecked["checksum"]
     gb = store["bytes"] / 1e9
     report = {
         "rows": args.rows,
@@ -91,6 +99,9 @@ def main() -> None:
         "store_load_s": round(store["seconds"], 2),
         "store_load_runs_s": [round(r["seconds"], 2) for r in runs],
         "store_load_gb_s": round(gb / store["seconds"], 2),
+        "unchecked_load_s": round(unchecked["seconds"], 2),
+        "unchecked_load_runs_s": [round(r["seconds"], 2) for r in unchecked_runs],
+        "checksum_cost": round(store["seconds"] / unchecked["seconds"] - 1, 3),
         "store_peak_rss_gb": round(store["peak_rss"] / 1e9, 3),
         "store_peak_over_matrix": round(store["peak_rss"] / store["bytes"], 3),
         "npy_load_s": round(npy["seconds"], 2),

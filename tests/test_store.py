@@ -159,6 +159,30 @@ def test_corrupt_shard_is_recomputed_on_resume(tmp_path, small_digits):
     np.testing.assert_array_equal(again.store.vectors(), reference)
 
 
+def test_a_changed_shard_is_refused_whenever_vectors_are_read(tmp_path):
+    """Issue 11: a tampered shard was used by eval and predict (only `--verify` read the
+    checksums). A shard replaced by another valid shard, or by junk, is now an error at
+    every read; `check_integrity=False` opts out."""
+    import shutil
+
+    rng = np.random.default_rng(0)
+    vectors, labels = rng.normal(size=(64, 4)), np.repeat(["a", "b"], 32)
+    store = write_vectors(tmp_path / "s", vectors, labels=labels, shard_size=16)
+    model = api.fit(store.root, "prototype", tmp_path / "model")
+    first, second = (store.root / s.file for s in store.manifest.shards[:2])
+    shutil.copy(first, second)  # a valid Parquet file, the wrong rows
+    with pytest.raises(StoreError, match="checksum mismatch — a shard changed"):
+        Store(store.root).vectors()
+    with pytest.raises(StoreError, match="checksum mismatch"):
+        api.evaluate(store.root, ["prototype"], shots=(1,), seeds=1, progress=False)
+    with pytest.raises(StoreError, match="checksum mismatch"):
+        api.predict(model, store.root, progress=False)
+    assert len(Store(store.root, check_integrity=False).vectors()) == 64
+    second.write_bytes(b"junk")
+    with pytest.raises(StoreError, match="checksum mismatch"):
+        Store(store.root).vectors()
+
+
 # ------------------------------------------------------------------ bring your own vectors
 def test_user_arrays_round_trip(tmp_path):
     rng = np.random.default_rng(0)

@@ -6,11 +6,13 @@ peak memory stays near the matrix size plus one row group.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from headstart.cards import EncoderCard, file_sha256
@@ -21,8 +23,11 @@ from headstart.store.manifest import FAILURES, Manifest
 class Store:
     """A finished (or, with `allow_partial`, partly written) embedding store on disk."""
 
-    def __init__(self, root: str | Path, allow_partial: bool = False) -> None:
+    def __init__(
+        self, root: str | Path, allow_partial: bool = False, check_integrity: bool = True
+    ) -> None:
         self.root = Path(root)
+        self.check_integrity = check_integrity  # re-hash the shards whenever vectors are read
         self.manifest = Manifest.read(self.root)
         if not self.manifest.complete and not allow_partial:
             raise StoreError(
@@ -57,12 +62,34 @@ class Store:
         return [self.root / s.file for s in self.manifest.shards]
 
     def vectors(self) -> np.ndarray:
-        """All vectors as one C-contiguous `(n, dim)` float32 matrix, in item order.
+        """All vectors as one C-contiguous `(n, dim)` float32 matrix, in item order; every
+        shard's checksum is verified on the way (in a second thread), so a changed shard is
+        an error, not silently used.
 
         Row groups are read one at a time (no threads: the copy, not decoding, is the cost)
         and copied straight into the preallocated matrix.
         """
         out = np.empty((len(self), self.dim), dtype=np.float32)
+        failure: Exception | None = None
+        with ThreadPoolExecutor(1) as hasher:  # hashing releases the GIL: it overlaps decoding
+            checks = hasher.submit(self.verify) if self.check_integrity else None
+            try:
+                row = self._read_vectors(out)
+            except (OSError, pa.ArrowException) as error:  # e.g. a shard overwritten by junk
+                failure, row = error, -1
+        if checks is not None and (problems := checks.result()):
+            raise StoreError(
+                f"{self.root}: {'; '.join(problems[:3])} — a shard changed after it was "
+                "written; rerun the embed command to redo it (or `store info --verify`)"
+            )
+        if failure is not None:
+            raise StoreError(f"{self.root}: cannot read its shards: {failure}") from failure
+        if row != len(out):
+            raise StoreError(f"{self.root}: shards hold {row} rows, manifest says {len(out)}")
+        return out
+
+    def _read_vectors(self, out: np.ndarray) -> int:
+        """Copy every shard's vectors into `out`; the number of rows copied."""
         row = 0
         for path in self._paths():
             shard = pq.ParquetFile(path)
@@ -73,9 +100,7 @@ class Store:
                     block = flat.reshape(-1, self.dim)
                     out[row : row + len(block)] = block
                     row += len(block)
-        if row != len(out):
-            raise StoreError(f"{self.root}: shards hold {row} rows, manifest says {len(out)}")
-        return out
+        return row
 
     @property
     def n_views(self) -> int:
