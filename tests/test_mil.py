@@ -600,3 +600,25 @@ def test_bad_bag_inputs_are_named_not_guessed(tmp_path):
     message = str(error.value)
     assert "line 4: slide 's1' is listed again (first on line 2)" in message
     assert "s3.h5 cannot be read as HDF5" in message
+
+
+def test_mil_cli_reads_a_clam_feature_folder(tmp_path):
+    """Issue 11: the library read CLAM/TRIDENT h5 folders, the MIL CLI could not."""
+    import h5py
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    rng = np.random.default_rng(0)
+    lines = ["slide_id,label"]
+    for i in range(12):
+        label = i % 2
+        with h5py.File(tmp_path / f"slide{i}.h5", "w") as h5:
+            h5["features"] = (rng.normal(size=(6, 8)) + 2.0 * label).astype(np.float32)
+        lines.append(f"slide{i},{'tumor' if label else 'normal'}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    command = ["mil", "eval", "--dataset", str(tmp_path), "--models", "attention"]
+    settings = ["--folds", "3", "--repeats", "1", "--epochs", "3", "-o", str(tmp_path / "cv")]
+    result = CliRunner().invoke(app, [*command, *settings, "-q"])
+    assert result.exit_code == 0, result.output
+    assert load_bags(str(tmp_path)).class_names == ["normal", "tumor"]

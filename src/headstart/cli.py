@@ -289,7 +289,11 @@ def prompts(
     console.print(table)
 
 
-BAG_SET = typer.Option(..., help="bag set (musk1, elephant, mnist-bags, ...) or a classic CSV")
+BAG_SET = typer.Option(
+    ...,
+    help="bag set (musk1, elephant, mnist-bags, ...), a classic CSV, a Parquet of instances, "
+    "or a CLAM/TRIDENT folder of <slide>.h5 files with labels.csv (slide_id,label[,group])",
+)
 ENCODER = typer.Option("mlp", help="instance encoder: mlp (vectors) or lenet (28×28 images)")
 
 

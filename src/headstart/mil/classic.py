@@ -78,9 +78,17 @@ def read_classic(path: str | Path, name: str = "") -> Bags:
     )
 
 
+SLIDE_LABELS = "labels.csv"  # slide_id,label[,group] beside the .h5 files of a feature folder
+
+
 def load_bags(name: str, **options) -> Bags:
-    """A registered bag set by name (`musk1`, ...), a CSV path in the classic format, or a
-    Parquet file of instances (see `parquet_bags`)."""
+    """A registered bag set by name (`musk1`, ...), a CSV path in the classic format, a
+    Parquet file of instances (see `parquet_bags`), or a CLAM / TRIDENT feature folder of
+    `<slide>.h5` files with its `labels.csv` (option `labels` names another file)."""
+    if name not in BAG_SETS and Path(name).is_dir():
+        from headstart.mil.feature_folder import read_feature_folder
+
+        return read_feature_folder(name, options.get("labels") or Path(name) / SLIDE_LABELS)
     if name not in BAG_SETS and Path(name).suffix == ".csv":
         return read_classic(name)
     if name not in BAG_SETS and Path(name).suffix == ".parquet":
