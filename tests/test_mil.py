@@ -622,3 +622,17 @@ def test_mil_cli_reads_a_clam_feature_folder(tmp_path):
     result = CliRunner().invoke(app, [*command, *settings, "-q"])
     assert result.exit_code == 0, result.output
     assert load_bags(str(tmp_path)).class_names == ["normal", "tumor"]
+
+
+def test_cross_validation_names_the_classes_with_too_few_bags():
+    """Labels {0, 3} made `np.bincount` count two empty classes: "a class has 0 bags"."""
+    from headstart.protocol.mil_cv import mil_folds
+
+    bags = toy_bags(n_bags=12)
+    bags.labels = np.where(bags.labels == 1, 3, 0)
+    bags.labels[:10] = 0
+    bags.labels[10:] = 3
+    bags.class_names = ["negative", "b", "c", "positive"]
+    with pytest.raises(DataError, match=r"class\(es\) 'positive' \(2 bags\) have fewer bags"):
+        mil_folds(bags, 3, 0)
+    assert len(mil_folds(bags, 2, 0)) == 2

@@ -55,9 +55,19 @@ def model_grid(
 
 def mil_folds(bags: Bags, folds: int, repeat: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) bag indices of one repetition."""
-    smallest = int(np.bincount(bags.labels).min())
-    if smallest < folds:
-        raise DataError(f"{bags.name}: a class has {smallest} bags, fewer than {folds} folds")
+    labels, counts = np.unique(bags.labels, return_counts=True)  # present labels only
+    if len(labels) < 2:
+        raise DataError(f"{bags.name}: every bag has the same label; need two classes")
+    if counts.min() < folds:
+        names = list(bags.class_names)
+        short = [
+            f"{names[c] if 0 <= c < len(names) else c!r} ({n} bags)"
+            for c, n in zip(labels, counts, strict=True)
+            if n < folds
+        ]
+        raise DataError(
+            f"{bags.name}: class(es) {', '.join(short)} have fewer bags than the {folds} folds"
+        )
     dummy = np.zeros(len(bags))
     if bags.groups is not None and len(set(bags.groups)) < len(bags):
         splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=repeat)
