@@ -60,6 +60,9 @@ def test_long_tailed_classes_are_checked_for_every_level_before_any_work():
         X, y, X_test, y_test, heads, (4,), 2, class_names=names, shots_policy="up-to"
     )
     assert up_to.provenance["short_classes"] == {"4": ["emu"]}
+    from headstart.report.html import _shots_note
+
+    assert "4 shots: emu) used all of their items" in _shots_note(up_to.provenance)
     assert np.bincount(y[k_shot_indices(y, 4, 0, "up-to")]).tolist() == [4, 4, 3]
     dropped = evaluate_few_shot(
         X, y, X_test, y_test, heads, (4,), 2, class_names=names, shots_policy="drop"

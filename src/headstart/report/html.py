@@ -51,6 +51,17 @@ def _views_note(provenance: dict) -> str:
     )
 
 
+def _shots_note(provenance: dict) -> str:
+    """Which classes had fewer training items than a shot level, and what was done."""
+    short = provenance.get("short_classes") or {}
+    if not short:
+        return ""
+    policy = provenance.get("shots_policy", "error")
+    what = {"up-to": "used all of their items", "drop": "were left out of that level"}
+    levels = "; ".join(f"{level} shots: {', '.join(names)}" for level, names in short.items())
+    return f"; classes below a shot level ({html.escape(levels)}) {what.get(policy, policy)}"
+
+
 def _img(png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode()
     return (
