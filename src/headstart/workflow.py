@@ -20,7 +20,7 @@ from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
 from headstart.heads.views import fit_with_views, uses_views
-from headstart.persistence import TRANSFORMS, load_model, save_model
+from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
 from headstart.prompts import (
     class_embeddings,
     description_embeddings,
@@ -206,6 +206,8 @@ def fit_store(
 def read_provenance(model_dir: str | Path) -> dict[str, Any]:
     """The model folder's provenance.json (class names, encoder card, recipe)."""
     path = Path(model_dir) / PROVENANCE
+    if not (Path(model_dir) / MODEL_FILE).is_file():
+        raise StoreError(f"{model_dir} is not a saved headstart model (no {MODEL_FILE})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
