@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import sys
 
+import h5py
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import image_folder
 
@@ -75,6 +78,19 @@ CASES = [
     ("csv-fields", "embed {t}/bad.csv -e raw-pixels -o {t}/x", "3 fields, the header has 2"),
     ("import-complex", "store import {t}/complex.npy -o {t}/x", "vectors are complex"),
     ("import-pickle", "store import {t}/pickle.parquet -o {t}/x", "not a readable Parquet"),
+    ("import-missing", "store import {t}/none.npy -o {t}/x", "does not exist"),
+    ("import-type", "store import {t}/bad.csv -o {t}/x", "unsupported file type"),
+    ("import-strings", "store import {t}/strings.parquet -o {t}/x", "is string"),
+    ("import-nan", "store import {t}/nan.npy -o {t}/x", "is nan"),
+    ("eval-not-a-store", "eval {t}/nothing", "not a headstart store"),
+    ("transform", "eval {s} --transforms whiten", "unknown transform"),
+    ("fit-under-file", "fit {s} --head gda -o {t}/file/m", "is a file, not a folder"),
+    ("report-on-store", "report {s}", "holds no saved results"),
+    ("curve-not-a-store", "learning-curve {t}/nothing", "not a headstart store"),
+    ("no-text-side", "eval {s} --heads zero-shot --shots 0", "has no text side"),
+    ("mil-unknown-set", "mil eval --dataset musk3", "unknown bag set 'musk3'"),
+    ("mil-null-bag", "mil eval --dataset {t}/null.parquet", "row 1 has no 'bag'"),
+    ("mil-twice", "mil eval --dataset {t}/slides", "is listed again"),
 ]
 
 
@@ -91,6 +107,15 @@ def folder(tmp_path_factory):
     (t / "bad.csv").write_text("path,label\na.png,cat,extra\n")
     np.save(t / "complex.npy", np.ones((3, 2), np.complex64))
     (t / "pickle.parquet").write_bytes(b"\x80\x04\x95\x10\x00.pickled")
+    pq.write_table(pa.table({"vector": ["1,2", "3,4"]}), t / "strings.parquet")
+    np.save(t / "nan.npy", np.array([[1.0, np.nan]], np.float32))
+    bags = {"bag": ["a", None], "label": [0, 1], "features": [[0.0], [1.0]]}
+    pq.write_table(pa.table(bags), t / "null.parquet")
+    (t / "slides").mkdir()
+    for slide in ("s1", "s2"):
+        with h5py.File(t / "slides" / f"{slide}.h5", "w") as h5:
+            h5["features"] = np.ones((3, 4), np.float32)
+    (t / "slides" / "labels.csv").write_text("slide_id,label\ns1,a\ns2,b\ns1,b\n")
     return t
 
 
