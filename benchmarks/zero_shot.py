@@ -206,7 +206,8 @@ def views_part(stores: Path, seeds: int, views: int = 10) -> dict:
     texts = class_embeddings(encoder, store.class_names)
     heads = heads_with(texts, VIEW_HEADS)
     report["fashion-mnist-conse"] = {"embed_s": round(embed_s, 1), "views": views}
-    for name, extra in (("without views", None), (f"with {views} views", store.views(train))):
+    with_views = store.views(train, vectors)
+    for name, extra in (("without views", None), (f"with {views} views", with_views)):
         grid = evaluate_few_shot(
             vectors[train],
             labels[train],

@@ -26,3 +26,10 @@ def check_writable(path: str | Path, what: str = "output") -> Path:
     if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK | os.X_OK):
         raise DataError(f"{what} {path}: {existing} is not writable")
     return path
+
+
+def check_outputs(*paths: str | Path | None) -> None:
+    """`check_writable` for every given output path (None: no output asked for)."""
+    for path in paths:
+        if path is not None:
+            check_writable(path)

@@ -186,8 +186,9 @@ def fit_store(
         raise DataError(f"store {store.root} has no labelled training rows")
     _need_two_classes(store, labels[rows], "training rows")
     model = build_model(head, params, transforms)
-    views = store.views(np.flatnonzero(rows)) if store.n_views > 1 else None
-    fit_with_views(model, store.vectors()[rows], labels[rows], views)
+    vectors = store.vectors()
+    views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
+    fit_with_views(model, vectors[rows], labels[rows], views)
     folder = save_model(model, out)
     provenance = {
         "store": str(store.root),
@@ -336,7 +337,7 @@ def evaluate_store(
         encoder=store.card.name,
         class_names=store.class_names,
         progress=progress,
-        views_train=store.views(train) if store.n_views > 1 else None,
+        views_train=store.views(train, vectors) if store.n_views > 1 else None,
         shots_policy=shots_policy,
     )
     results.provenance.update(

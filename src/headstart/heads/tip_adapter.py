@@ -180,13 +180,14 @@ class TipAdapterF(TipAdapter):
     def _fit_views(self, X: np.ndarray, y: np.ndarray, views: np.ndarray) -> None:
         self._build_cache(X, y, views)
         self.initial_keys_ = self.keys_.copy()
+        features = l2_normalize(X)
         beta = self.beta if self.beta is not None else self.train_beta
-        self._choose_alpha_beta(l2_normalize(X), y, betas=[beta])  # the training α, β
+        self._choose_alpha_beta(features, y, betas=[beta])  # the training α, β
         self.train_alpha_, self.train_beta_ = self.alpha_, self.beta_
         n, n_views, d = views.shape
         normalised = l2_normalize(views.reshape(n * n_views, d)).reshape(n, n_views, d)
         self.keys_ = self._tuned_keys(normalised, y)
-        self._choose_alpha_beta(l2_normalize(X), y)
+        self._choose_alpha_beta(features, y)
 
     def _tuned_keys(self, views: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Keys after `epochs` passes over the support items; `views` (n, v, d) normalised."""

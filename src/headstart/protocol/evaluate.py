@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import confusion_matrix
 
 from headstart.exceptions import DataError
-from headstart.heads.views import fit_with_views, uses_views
+from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import Results
 from headstart.protocol.sampling import ALL, check_shots, k_shot_indices, short_classes
@@ -41,12 +41,8 @@ def _full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarr
     return full
 
 
-def _final(model: BaseEstimator) -> BaseEstimator:
-    return model.steps[-1][1] if hasattr(model, "steps") else model
-
-
 def _chosen(model: BaseEstimator) -> dict[str, Any]:
-    final = _final(model)
+    final = final_step(model)
     return {name.rstrip("_"): getattr(final, name) for name in CHOSEN if hasattr(final, name)}
 
 
@@ -54,7 +50,7 @@ def runs_at(template: BaseEstimator, shot: int | str) -> bool:
     """Whether a head has a result at this shot level: at 0 shots only label-free heads
     with class texts; a label-free head learns nothing from labelled items, so only there
     (heads that learn from unlabelled data run at every level)."""
-    final = _final(template)
+    final = final_step(template)
     if getattr(final, "uses_unlabelled", False):
         return True
     label_free = getattr(final, "label_free", False)
@@ -82,7 +78,7 @@ def _fit_at(
     """
     if not runs_at(template, shot):
         return None
-    model, final = clone(template), _final(template)
+    model, final = clone(template), final_step(template)
     if getattr(final, "uses_unlabelled", False):
         masked = np.full(len(y), UNLABELLED)
         masked[index] = y[index]

@@ -107,8 +107,9 @@ class Store:
         """Views per augmented item, the plain view included (1: the store has no views)."""
         return int(self.manifest.views.get("views", 1))
 
-    def views(self, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), n_views, dim) views of the given rows: view 0 is the row's own vector.
+    def views(self, rows: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
+        """(len(rows), n_views, dim) views of the given rows: view 0 is the row's own vector
+        (taken from `vectors`, the store's matrix, when the caller has read it already).
 
         Only items outside the test split were augmented; asking for another row is an error.
         """
@@ -124,7 +125,7 @@ class Store:
             where.update((int(item), (number, k * extra)) for k, item in enumerate(items))
             flat = table.column("vector").combine_chunks().flatten().to_numpy()
             blocks.append(flat.reshape(-1, self.dim))
-        plain = self.vectors()
+        plain = self.vectors() if vectors is None else vectors
         out = np.empty((len(rows), self.n_views, self.dim), np.float32)
         row_items = self.column("item")
         for i, row in enumerate(rows):

@@ -11,22 +11,16 @@ from typing import Any
 import numpy as np
 
 from headstart import workflow
+from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
-from headstart.mil import MILClassifier, load_bags
-from headstart.output import check_writable
+from headstart.output import check_outputs
 from headstart.progress import progress_bar
 from headstart.protocol import METRICS, Results, parse_shots
-from headstart.protocol.mil_cv import (
-    MIL_METRICS,
-    attention_examples,
-    cross_validate_mil,
-    model_grid,
-    save_attention,
-)
+from headstart.protocol.mil_cv import MIL_METRICS
 from headstart.protocol.sampling import SHOTS_POLICIES
 from headstart.report import write_report
 from headstart.store import Store, read_vectors_file, write_vectors
@@ -45,6 +39,9 @@ __all__ = [
     "learning_curve",
     "list_datasets",
     "list_encoders",
+    "mil_evaluate",
+    "mil_fit",
+    "mil_predict",
     "nearest_class_mean_accuracy",
     "open_store",
     "parse_shots",
@@ -52,13 +49,6 @@ __all__ = [
     "report",
     "store_info",
 ]
-
-
-def _outputs(*paths: str | Path | None) -> None:
-    """Check, before any work, that every given output path can be written."""
-    for path in paths:
-        if path is not None:
-            check_writable(path)
 
 
 def cache_root() -> Path:
@@ -213,7 +203,7 @@ def demo(
     """The main job on bundled data: embed Fashion-MNIST (else MNIST-5k) with
     EfficientNet-Lite0, run the k-shot grid for every head; embed it in the ConSE joint space
     and add zero-shot (0 shots) and training-free heads; write one HTML report."""
-    _outputs(out)
+    check_outputs(out)
     try:
         data = prepare_dataset("fashion-mnist", limit=limit)
     except DataError:
@@ -248,7 +238,7 @@ def fit(
     transforms: Sequence[str] = (),
 ) -> Path:
     """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`."""
-    _outputs(out)
+    check_outputs(out)
     return workflow.fit_store(Store(store), head, out, params, transforms)
 
 
@@ -263,7 +253,7 @@ def predict(
     """Top-k predictions for a store, or for images (embedded with the model's encoder);
     inputs that could not be read are listed in `.skipped` (and `<out>.skipped.csv`).
     A store from another encoder than the model's is refused unless `allow_other_encoder`."""
-    _outputs(out)
+    check_outputs(out)
     source = Path(inputs)
     if (source / "manifest.json").exists():
         store = Store(source)
@@ -297,7 +287,7 @@ def evaluate(
     """The honest k-shot grid on a store; saved as rows + summary when `out` is given.
     Zero-shot heads embed `texts` (class names, templates or descriptions) with the store's
     encoder. `shots_policy` (error, up-to, drop): classes with fewer items than a level."""
-    _outputs(out)
+    check_outputs(out)
     total = len(heads) * sum(1 if s in ("all", 0) else seeds for s in shots)
     with progress_bar(progress) as bar:
         task = bar.add_task("evaluate", total=total)
@@ -350,70 +340,6 @@ def rank_templates(
     return workflow.rank_templates(Store(store), templates, delta=delta)
 
 
-def mil_evaluate(
-    dataset: str,
-    models: Sequence[str] = ("attention", "gated"),
-    regularizers: Sequence[str] = ("none",),
-    folds: int = 10,
-    repeats: int = 5,
-    out: str | Path | None = None,
-    progress: bool = True,
-    **params: Any,
-) -> Results:
-    """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
-    that read attention are left out for aggregators without it). With `out`, the first
-    attention model's weights on a few held-out bags are saved for the report's figure."""
-    _outputs(out)
-    bags = load_bags(dataset)
-    estimators = model_grid(models, regularizers, **params)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("cross-validate", total=folds * repeats * len(estimators))
-        results = cross_validate_mil(
-            bags, estimators, folds, repeats, progress=lambda n: bar.advance(task, n)
-        )
-    if out is not None:
-        results.save(out)
-        shown = attention_examples(bags, estimators, folds)
-        if shown is not None:
-            save_attention(out, shown)
-    return results
-
-
-def mil_fit(
-    dataset: str,
-    out: str | Path,
-    model: str = "attention",
-    regularizers: Sequence[str] = (),
-    **params: Any,
-) -> Path:
-    """Fit a MIL model on every labelled bag of `dataset` and save it (JSON + safetensors)."""
-    _outputs(out)
-    bags = load_bags(dataset)
-    return MILClassifier(model, regularizers=tuple(regularizers), **params).fit(bags).save(out)
-
-
-def mil_predict(
-    model_dir: str | Path, dataset: str, out: str | Path | None = None
-) -> list[dict[str, Any]]:
-    """Bag predictions (id, predicted class, its probability, label) of a saved MIL model."""
-    _outputs(out)
-    model = MILClassifier.load(model_dir)
-    bags = load_bags(dataset)
-    proba = model.predict_proba(bags)
-    rows = [
-        {
-            "id": bag_id,
-            "predicted": model.classes_[p.argmax()].item(),
-            "probability": round(float(p.max()), 6),
-            "label": int(label),
-        }
-        for bag_id, p, label in zip(bags.ids, proba, bags.labels, strict=True)
-    ]
-    if out is not None:
-        workflow.write_csv(rows, out)
-    return rows
-
-
 def learning_curve(
     store: str | Path,
     sizes: Sequence[int] = (1, 2, 5, 10, 20, 50, 100, 200),
@@ -421,7 +347,7 @@ def learning_curve(
     out: str | Path | None = None,
 ) -> Results:
     """Naive Bayes vs logistic regression: test error against training size."""
-    _outputs(out)
+    check_outputs(out)
     results = workflow.learning_curve_store(Store(store), sizes, repeats)
     if out is not None:
         results.save(out)
@@ -435,5 +361,5 @@ def report(
     confusion_for: tuple[str, str] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of saved evaluation results."""
-    _outputs(out)
+    check_outputs(out)
     return write_report(results, out, learning_curve, confusion_for)
