@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from fuzz_inputs import odd_image
 from PIL import Image
 
 from headstart.datasets import ItemError, load_dataset, load_rgb
@@ -12,39 +13,19 @@ from headstart.encoders import create_encoder
 
 
 def make_file(folder, name, kind):
-    """Write one image of `kind` and return its path."""
-    path = folder / name
-    rng = np.random.default_rng(0)
+    """Write one image of `kind` (tests/fuzz_inputs.odd_image) and return its path."""
     if kind == "good":
-        Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(path)
-    elif kind == "zero":
-        path.write_bytes(b"")
-    elif kind == "truncated":
-        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path, "JPEG")
-        path.write_bytes(path.read_bytes()[:300])
-    elif kind == "text":
-        path.write_text("this is not a jpeg at all\n" * 10)
-    elif kind == "cmyk":
-        Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(path, "JPEG", quality=100)
-    elif kind == "16bit":
-        Image.fromarray(np.full((8, 8), 65535, np.uint16)).save(path)
-    elif kind == "palette":
-        image = Image.new("P", (8, 8), 0)
-        image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
-        image.save(path, transparency=0)
-    elif kind == "rgba":
-        Image.new("RGBA", (8, 8), (0, 0, 255, 0)).save(path)
-    elif kind == "tiny":
-        Image.new("RGB", (1, 1), (10, 200, 30)).save(path)
-    elif kind == "bomb":
-        Image.new("1", (12_000, 12_000), 0).save(path)  # 144 M pixels, a few kB on disk
-    return path
+        pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / name)
+    else:
+        odd_image(folder / name, kind)
+    return folder / name
 
 
 def test_conversions_are_faithful(tmp_path):
     red = load_rgb(make_file(tmp_path, "cmyk.jpg", "cmyk"))
     assert red.mode == "RGB" and red.getpixel((4, 4))[0] > 240
-    assert load_rgb(make_file(tmp_path, "deep.png", "16bit")).getpixel((0, 0)) == (255, 255, 255)
+    assert load_rgb(make_file(tmp_path, "deep.png", "16bit")).getpixel((0, 0)) == (156, 156, 156)
     # transparent pixels are composited over white, not shown as their hidden colour
     assert load_rgb(make_file(tmp_path, "p.png", "palette")).getpixel((0, 0)) == (255, 255, 255)
     assert load_rgb(make_file(tmp_path, "a.png", "rgba")).getpixel((0, 0)) == (255, 255, 255)

@@ -383,15 +383,20 @@ def store_info(
     verify: bool = typer.Option(False, help="re-hash every shard"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Describe a store: encoder, dataset, rows, splits, failures."""
+    """Describe a store: encoder, dataset, rows, splits, failures; with --verify, exit code 1
+    when a shard fails its checksum."""
     info = api.store_info(directory, verify=verify)
     if as_json:
         print(json.dumps(info, indent=1))
-        return
-    table = Table(title=f"store {directory}", show_header=False)
-    for key, value in info.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-    console.print(table)
+    else:
+        table = Table(title=f"store {directory}", show_header=False)
+        for key, value in info.items():
+            table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        console.print(table)
+    if info.get("problems"):
+        Console(stderr=True).print(f"{directory} failed verification: {len(info['problems'])} "
+                                   "problem(s)", highlight=False)
+        raise typer.Exit(1)
 
 
 @store_app.command("import")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -95,6 +96,7 @@ class Registry(Generic[T]):
                     f"{self.kind} {name!r} has no option {key!r}{hint}; it takes: "
                     f"{', '.join(accepted) or 'no options'}"
                 )
+            _check_type(self.kind, name, key, options[key], parameters[key].annotation)
 
     def names(self) -> list[str]:
         """Registered names, prefixes shown as `prefix:<name>`."""
@@ -114,3 +116,13 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(name.lower(), list(self._entries), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return f"unknown {self.kind} {name!r}.{hint} Registered: {', '.join(self.names())}."
+
+
+def _check_type(kind: str, name: str, key: str, value: object, annotation: object) -> None:
+    """An option annotated as a plain int, float, bool or str must be given as one: `size=abc`
+    is an error naming the option, not a TypeError deep inside the factory."""
+    accepted = {"int": numbers.Integral, "float": numbers.Real, "bool": bool, "str": str}
+    label = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if label not in accepted or isinstance(value, accepted[label]):
+        return
+    raise DataError(f"{kind} {name!r}: option {key!r} must be {label}, got {value!r}")

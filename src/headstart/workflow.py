@@ -19,7 +19,7 @@ from headstart.cards import EncoderCard
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
-from headstart.heads.views import fit_with_views, uses_views
+from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
 from headstart.prompts import (
     class_embeddings,
@@ -185,10 +185,19 @@ def fit_store(
     if not rows.any():
         raise DataError(f"store {store.root} has no labelled training rows")
     _need_two_classes(store, labels[rows], "training rows")
+    if needs_class_texts(head):  # class names in the default prompt, by the store's encoder
+        params = with_class_texts(store, [head], {head: params or {}}, ClassTexts())[head]
     model = build_model(head, params, transforms)
     vectors = store.vectors()
     views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
-    fit_with_views(model, vectors[rows], labels[rows], views)
+    try:
+        if getattr(final_step(model), "label_free", False):  # fitted on the class texts alone
+            texts = np.asarray(final_step(model).class_embeddings)
+            model.fit(texts, np.arange(len(texts)))
+        else:
+            fit_with_views(model, vectors[rows], labels[rows], views)
+    except ValueError as error:  # a parameter the head checks when fitting, e.g. n_neighbors=0
+        raise DataError(f"head {head!r}: {error}") from error
     folder = save_model(model, out)
     provenance = {
         "store": str(store.root),

@@ -46,6 +46,19 @@ def _loops_back(folder: Path, root: Path) -> bool:
     return target == base or target in base.parents
 
 
+def _loose_images(
+    root: Path, extensions: tuple[str, ...], split_layout: bool, top: list[Path]
+) -> list[str]:
+    """Image files directly in the root (or in a split folder): they belong to no class."""
+    folders = [root, *top] if split_layout else [root]
+    return [
+        (f.relative_to(root)).as_posix()
+        for folder in folders
+        for f in sorted(folder.iterdir())
+        if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(extensions)
+    ]
+
+
 def _raise_unreadable(error: OSError) -> None:
     raise DataError(f"cannot read directory {error.filename}: {error.strerror}") from error
 
@@ -75,6 +88,12 @@ def load_image_folder(
     class_names = sorted({c.name for _, classes in groups for c in classes})
     if not class_names:
         raise DataError(f"image folder {root} has no class sub-folders (expected root/<class>/)")
+    loose = _loose_images(root, tuple(e.lower() for e in extensions), split_layout, top)
+    if loose:  # images outside any class folder would be dropped without a word
+        raise DataError(
+            f"image folder {root}: {loose[:5]} lie outside any class folder and would have "
+            "no label; move them into root/<class>/ (or remove them)"
+        )
     index = {c: i for i, c in enumerate(class_names)}
     items: list[str] = []
     labels: list[int] = []

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from headstart.datasets.dataset import Dataset
+from headstart.exceptions import DataError
 from headstart.registry import Registry
 
 DATASETS: Registry[Dataset] = Registry("dataset")
@@ -21,6 +22,8 @@ def load_dataset(name: str, **options: Any) -> Dataset:
             return DATASETS.create(_csv_kind(path), path=path, **options)
         if path.is_dir():
             return DATASETS.create("image-folder", path=path, **options)
+        if "/" in name or path.suffix.lower() == ".csv":  # meant as a path, not a name
+            raise DataError(f"{name} does not exist (no such folder or CSV file)")
     return DATASETS.create(name, **options)
 
 

@@ -61,6 +61,15 @@ def check_shots(
             "--shots, or use --shots-policy up-to (up to k items per class) or drop (leave "
             "those classes out of that level)"
         )
+    present = np.flatnonzero(counts)
+    if policy == "drop":  # a level needs two classes left to train and score a classifier
+        for level, classes in short.items():
+            if len(present) - len(classes) < 2:
+                raise DataError(
+                    f"--shots-policy drop leaves {len(present) - len(classes)} class(es) at "
+                    f"{level} shots ({len(classes)} of {len(present)} have fewer items); lower "
+                    "that level or use --shots-policy up-to"
+                )
     return {level: [name(c) for c in classes] for level, classes in short.items()}
 
 

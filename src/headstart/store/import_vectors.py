@@ -8,6 +8,8 @@ is written.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from headstart.store.manifest import Manifest, cache_key
 from headstart.store.store import Store
 from headstart.store.writer import StoreWriter, shard_table
 
+FEATURE_COLUMN = re.compile(r"(.*?)_?(\d+)")  # 'f12', 'dim_3', '7': prefix and number
 CHECK_ROWS = 65_536  # rows validated / hashed / written per step, bounding extra memory
 
 
@@ -220,6 +223,7 @@ def _read_parquet(path: Path) -> dict[str, Any]:
         ]
         if not numeric:
             raise DataError(f"{path}: no 'vector'/'embedding' list column and no float columns")
+        _check_feature_columns(path, numeric)
         result["vectors"] = np.column_stack([table.column(c).to_numpy() for c in numeric])
     for column, key in (
         ("label", "labels"),
@@ -230,6 +234,28 @@ def _read_parquet(path: Path) -> dict[str, Any]:
         if column in names:
             result[key] = table.column(column).to_numpy(zero_copy_only=False)
     return result
+
+
+def _check_feature_columns(path: Path, columns: list[str]) -> None:
+    """Wide tables: the float columns must be one numbered run (f0, f1, … or 0, 1, …), so a
+    stray float column such as 'score' is an error instead of a silent extra feature."""
+    parts = [FEATURE_COLUMN.fullmatch(c) for c in columns]
+    prefixes = Counter(m.group(1) for m in parts if m)
+    prefix = prefixes.most_common(1)[0][0] if prefixes else None
+    odd = [c for c, m in zip(columns, parts, strict=True) if not m or m.group(1) != prefix]
+    if odd:
+        raise DataError(
+            f"{path}: float column(s) {odd[:5]} are not feature columns "
+            f"(expected names like '{prefix or 'f'}0', '{prefix or 'f'}1', …); drop them or "
+            "put the vectors in one 'vector' list column"
+        )
+    numbers = [int(m.group(2)) for m in parts if m]
+    start = numbers[0]
+    if start not in (0, 1) or numbers != list(range(start, start + len(numbers))):
+        raise DataError(
+            f"{path}: feature columns {prefix}{start}…{prefix}{numbers[-1]} are not numbered "
+            f"consecutively from 0 or 1 in file order"
+        )
 
 
 def _encode_labels(

@@ -1,0 +1,544 @@
+"""The fuzz table of issue 11: bad and odd inputs as a user types them on the command line,
+each with what must happen — a clear error (exit code, message fragment), items skipped and
+reported, or a correct result (checked on the files written). Inputs come from
+tests/fuzz_inputs.py. `{t}` is the inputs folder, `{x}` a fresh output path for the case,
+`{s}` a digits store, `{m}` a prototype model fitted on it, `{o}` a store of another encoder.
+
+`outcome` sorts what happened into the issue's families of results; tests/test_fuzz.py
+requires the expected one for every row and benchmarks/fuzz_outcomes.py counts them for an
+older headstart too."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Case:
+    family: str
+    name: str
+    args: str
+    expect: str  # "error", "skip" or "ok"
+    fragment: str = ""  # must appear in the output
+    check: Callable[[Path], bool] | None = None  # on the case's output path {x}
+    code: int = 2  # exit code of an expected error
+
+
+def error(family: str, name: str, args: str, fragment: str, code: int = 2) -> Case:
+    return Case(family, name, args, "error", fragment, code=code)
+
+
+def ok(family: str, name: str, args: str, check=None, fragment: str = "") -> Case:
+    return Case(family, name, args, "ok", fragment, check)
+
+
+def skip(family: str, name: str, args: str, fragment: str, check=None) -> Case:
+    return Case(family, name, args, "skip", fragment, check)
+
+
+# ---- checks on what a case wrote ------------------------------------------------------------
+
+
+def _store(x: Path):
+    from headstart.store import Store
+
+    return Store(x)
+
+
+def rows(n: int, classes: list[str] | None = None) -> Callable[[Path], bool]:
+    """The store at {x} has n rows, finite vectors and (optionally) these class names."""
+
+    def check(x: Path) -> bool:
+        store = _store(x)
+        names_ok = classes is None or store.class_names == classes
+        return len(store) == n and names_ok and bool(np.isfinite(store.vectors()).all())
+
+    return check
+
+
+def item(name: str, test: Callable[[np.ndarray], bool]) -> Callable[[Path], bool]:
+    """The vector of item `name` in the store at {x} passes `test`."""
+
+    def check(x: Path) -> bool:
+        store = _store(x)
+        return name in store.ids and bool(test(store.vectors()[store.ids.index(name)]))
+
+    return check
+
+
+def labels(expected: list[int], classes: list[str]) -> Callable[[Path], bool]:
+    def check(x: Path) -> bool:
+        store = _store(x)
+        return store.labels.tolist() == expected and store.class_names == classes
+
+    return check
+
+
+def splits(expected: set[str]) -> Callable[[Path], bool]:
+    return lambda x: {str(s) for s in _store(x).split} == expected
+
+
+def predictions(n: int, skipped: int = 0) -> Callable[[Path], bool]:
+    """{x} is a predictions CSV of n rows with finite probabilities (and a skipped list)."""
+
+    def check(x: Path) -> bool:
+        with open(x) as handle:
+            table = list(csv.DictReader(handle))
+        probabilities = [float(v) for r in table for k, v in r.items() if k.startswith("p")]
+        listed = Path(f"{x}.skipped.csv")
+        skipped_ok = skipped == 0 or (
+            listed.exists() and len(listed.read_text().splitlines()) == skipped + 1
+        )
+        return len(table) == n and bool(np.isfinite(probabilities).all()) and skipped_ok
+
+    return check
+
+
+def summary(test: Callable[[dict], bool]) -> Callable[[Path], bool]:
+    return lambda x: test(json.loads((x / "summary.json").read_text()))
+
+
+def exists(x: Path) -> bool:
+    return x.exists()
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+EMBED = "embed {t}/img/{case} -e raw-pixels -o {x}"
+OPTIONS = [
+    error(
+        "options",
+        "batch-size-1",
+        "embed digits -e raw-pixels -o {x} --batch-size -1",
+        "Invalid value",
+    ),
+    error(
+        "options",
+        "batch-size-4",
+        "embed digits -e raw-pixels -o {x} --batch-size -4",
+        "Invalid value",
+    ),
+    error("options", "limit-0", "embed digits -e raw-pixels -o {x} --limit 0", "Invalid value"),
+    error("options", "threads-0", "embed digits -e raw-pixels -o {x} --threads 0", "Invalid value"),
+    error("options", "workers-0", "embed digits -e raw-pixels -o {x} --workers 0", "Invalid value"),
+    error(
+        "options",
+        "shard-size-0",
+        "embed digits -e raw-pixels -o {x} --shard-size 0",
+        "Invalid value",
+    ),
+    error("options", "views-0", "embed digits -e raw-pixels -o {x} --views 0", "Invalid value"),
+    error("options", "seeds-0", "eval {s} --seeds 0", "Invalid value"),
+    error("options", "seeds-3", "eval {s} --seeds -3", "Invalid value"),
+    error("options", "top-k-0", "predict {m} {s} -o {x} --top-k 0", "Invalid value"),
+    error("options", "top-k-1", "predict {m} {s} -o {x} --top-k -1", "Invalid value"),
+    error("options", "metric", "eval {s} --metric acc", "did you mean 'accuracy'"),
+    error(
+        "options",
+        "shots-policy",
+        "eval {s} --shots-policy some",
+        "is not one of error, up-to, drop",
+    ),
+    error("options", "shots-negative", "eval {s} --shots 1,-2", "integers ≥ 0 or 'all'"),
+    error("options", "shots-word", "eval {s} --shots abc", "got 'abc'"),
+    error("options", "mil-folds-1", "mil eval --dataset musk1 --folds 1", "Invalid value"),
+    error("options", "mil-epochs-0", "mil eval --dataset musk1 --epochs 0", "Invalid value"),
+    error("options", "mil-repeats-0", "mil eval --dataset musk1 --repeats 0", "Invalid value"),
+    error("options", "mil-metric", "mil eval --dataset musk1 --metric acc", "did you mean 'auc'"),
+    error(
+        "options",
+        "device-cuda",
+        "embed digits -e raw-pixels -o {x} --device cuda",
+        "no CUDA device",
+    ),
+    ok(
+        "options",
+        "limit-batch",
+        "embed digits -e raw-pixels -o {x} --limit 10 --batch-size 3",
+        rows(10),
+    ),
+    ok(
+        "options",
+        "one-seed",
+        "eval {s} --shots 1 --heads prototype --seeds 1 -o {x}",
+        summary(lambda s: s["provenance"]["seeds"] == 1),
+    ),
+]
+NAMES = [
+    error("names", "encoder", "embed digits -e mobilenet -o {x}", "Did you mean 'mobilenetv2'"),
+    error("names", "dataset", "embed digitz -e raw-pixels -o {x}", "unknown dataset 'digitz'"),
+    error(
+        "names",
+        "encoder-option",
+        "embed digits -e raw-pixels -o {x} --encoder-option sise=8",
+        "did you mean 'size'",
+    ),
+    error(
+        "names",
+        "encoder-option-value",
+        "embed digits -e raw-pixels -o {x} --encoder-option size=abc",
+        "size",
+    ),
+    error(
+        "names",
+        "dataset-option",
+        "embed digits -e raw-pixels -o {x} --dataset-option foo=1",
+        "has no option 'foo'",
+    ),
+    error(
+        "names",
+        "precision",
+        "embed digits -e efficientnet-lite0 -o {x} --encoder-option precision=fp8",
+        "precision must be one of",
+    ),
+    error("names", "head", "eval {s} --heads protoype", "Did you mean 'prototype'"),
+    error("names", "param", "fit {s} --head prototype -o {x} --param foo=1", "has no option 'foo'"),
+    error("names", "param-no-value", "fit {s} --head prototype -o {x} --param foo", "key=value"),
+    error(
+        "names",
+        "param-value",
+        "fit {s} --head knn -o {x} --param n_neighbors=abc",
+        "option 'n_neighbors' must be int",
+    ),
+    error("names", "fit-head", "fit {s} --head gdaa -o {x}", "Did you mean 'gda'"),
+    error("names", "transform", "eval {s} --transforms whiten", "unknown transform"),
+    error("names", "mil-set", "mil eval --dataset musk3", "unknown bag set 'musk3'"),
+    error(
+        "names",
+        "mil-model",
+        "mil eval --dataset musk1 --models atention",
+        "Did you mean 'attention'",
+    ),
+    error("names", "mil-regularizer", "mil eval --dataset musk1 --regularizers aemm", "aem"),
+    error("names", "mil-encoder", "mil eval --dataset musk1 --encoder cnn", "unknown"),
+]
+OUTPUTS = [
+    error(
+        "outputs", "embed-proc", "embed digits -e raw-pixels -o /proc/x", "system pseudo-filesystem"
+    ),
+    error(
+        "outputs", "fit-sys", "fit {s} --head gda -o /sys/headstart-x", "system pseudo-filesystem"
+    ),
+    error(
+        "outputs",
+        "eval-under-file",
+        "eval {s} --shots 1 --heads prototype -o {t}/file/r",
+        "is a file, not a folder",
+    ),
+    error(
+        "outputs", "fit-under-file", "fit {s} --head gda -o {t}/file/m", "is a file, not a folder"
+    ),
+    error(
+        "outputs",
+        "predict-under-file",
+        "predict {m} {s} -o {t}/file/p.csv",
+        "is a file, not a folder",
+    ),
+    error(
+        "outputs",
+        "mil-under-file",
+        "mil eval --dataset musk1 -o {t}/file/cv",
+        "is a file, not a folder",
+    ),
+    error(
+        "outputs",
+        "embed-into-folder",
+        "embed digits -e raw-pixels -o {t}/csv",
+        "is not a headstart store",
+    ),
+    error("outputs", "report-missing", "report {t}/nothing -o {x}.html", "holds no saved results"),
+    error("outputs", "report-on-store", "report {s}", "holds no saved results"),
+]
+IMAGES = [
+    skip("image folders", "zero", EMBED, "1 skipped", rows(4)),
+    skip("image folders", "truncated", EMBED, "1 skipped", rows(4)),
+    skip("image folders", "text", EMBED, "1 skipped", rows(4)),
+    skip("image folders", "bomb", EMBED, "1 skipped", rows(4)),
+    ok("image folders", "cmyk", EMBED, item("cat/c.jpg", lambda v: v.std() < 0.05)),
+    ok(
+        "image folders",
+        "16bit",
+        EMBED,
+        item("cat/d.png", lambda v: abs(v.mean() - 156 / 255) < 0.02),
+    ),
+    ok("image folders", "palette", EMBED, item("cat/p.png", lambda v: np.all(v == 1.0))),
+    ok("image folders", "rgba", EMBED, item("cat/a.png", lambda v: np.all(v == 1.0))),
+    ok("image folders", "tiny", EMBED, rows(5)),
+    ok("image folders", "gray", EMBED, rows(5)),
+    ok("image folders", "float-tiff", EMBED, item("cat/f.tif", lambda v: v.max() - v.min() > 0.9)),
+    ok("image folders", "loop", EMBED, rows(4, ["cat", "dog"])),
+    ok(
+        "image folders", "non-utf8", EMBED, item("cat/bad\\xff.png", lambda v: np.isfinite(v).all())
+    ),
+    ok("image folders", "hidden", EMBED, rows(4)),
+    ok("image folders", "upper", EMBED, item("cat/0.PNG", lambda v: np.isfinite(v).all())),
+    ok("image folders", "nested", EMBED, item("cat/more/x.png", lambda v: np.isfinite(v).all())),
+    ok("image folders", "one-class", EMBED, rows(2, ["cat"])),
+    ok("image folders", "split", EMBED, splits({"train", "test"})),
+    ok("image folders", "unicode", EMBED, rows(4, ["café", "日本"])),
+    error("image folders", "empty-class", EMBED, "['emu'] hold no image files"),
+    error("image folders", "mixed", EMBED, "are split names but ['extra'] are not"),
+    error("image folders", "loose", EMBED, "['stray.png'] lie outside any class folder"),
+    error("image folders", "flat", EMBED, "has no class sub-folders"),
+    error("image folders", "nothing", EMBED, "has no class sub-folders"),
+    error("image folders", "no-images", EMBED, "has no files ending in"),
+    error("image folders", "missing", EMBED, "does not exist"),
+]
+CSV = "embed {t}/csv/{case}.csv -e raw-pixels -o {x}"
+MANIFESTS = [
+    error("csv manifests", "extra", CSV, "3 fields, the header has 2"),
+    error("csv manifests", "missing", CSV, "1 fields, the header has 2"),
+    error("csv manifests", "no-path", CSV, "'path'"),
+    error("csv manifests", "semicolon", CSV, "'path'"),
+    error("csv manifests", "header-only", CSV, "no rows"),
+    error("csv manifests", "empty", CSV, "header"),
+    error("csv manifests", "missing-file", CSV, "line 3"),
+    error("csv manifests", "duplicate", CSV, "duplicate"),
+    error("csv manifests", "bad-split", CSV, "validation"),
+    error("csv manifests", "latin1", CSV, "not a UTF-8 text CSV"),
+    ok("csv manifests", "blank-label", CSV, labels([-1, 0, 1], ["cat", "dog"])),
+    ok("csv manifests", "bom", CSV, rows(2, ["cat", "dog"])),
+    ok("csv manifests", "good", CSV, rows(2, ["cat", "dog"])),
+]
+IMPORT = "store import {t}/vec/{case} -o {x}"
+VECTORS = [
+    error("imported vectors", "complex.npy", IMPORT, "vectors are complex"),
+    error("imported vectors", "pickle.parquet", IMPORT, "not a readable Parquet"),
+    error("imported vectors", "random.parquet", IMPORT, "not a readable Parquet"),
+    error("imported vectors", "object.npy", IMPORT, "never unpickles"),
+    error("imported vectors", "strings.parquet", IMPORT, "is string"),
+    error("imported vectors", "list-strings.parquet", IMPORT, "expected a list of numbers"),
+    error("imported vectors", "nan.npy", IMPORT, "is nan"),
+    error("imported vectors", "inf.npy", IMPORT, "row 1, column 0 is inf"),
+    error("imported vectors", "no-rows.parquet", IMPORT, "has no rows"),
+    error("imported vectors", "empty.npy", IMPORT, "empty array"),
+    error("imported vectors", "ragged.parquet", IMPORT, "row 1 has length 1"),
+    error("imported vectors", "null-vector.parquet", IMPORT, "-1 = missing"),
+    error("imported vectors", "one-d.npy", IMPORT, "expected a 2-D"),
+    error("imported vectors", "three-d.npy", IMPORT, "expected a 2-D"),
+    error("imported vectors", "no-vectors.npz", IMPORT, "no array named vectors"),
+    error("imported vectors", "duplicate-ids.parquet", IMPORT, "ids are not unique"),
+    error("imported vectors", "fractional.npz", IMPORT, "labels are fractional"),
+    error("imported vectors", "short-labels.npz", IMPORT, "3 labels for 6 vectors"),
+    error("imported vectors", "split-validation.parquet", IMPORT, "['validation'] are not among"),
+    error("imported vectors", "extra-float.parquet", IMPORT, "['score'] are not feature columns"),
+    error("imported vectors", "vectors.txt", IMPORT, "unsupported file type"),
+    error("imported vectors", "none.npy", IMPORT, "does not exist"),
+    ok("imported vectors", "null-labels.parquet", IMPORT, labels([0, -1, 1, 0, -1, 1], ["a", "b"])),
+    ok("imported vectors", "nan-labels.npz", IMPORT, labels([0, 1, -1, 0, 1, -1], ["0", "1"])),
+    ok("imported vectors", "wide.parquet", IMPORT, rows(6, ["a", "b"])),
+    ok("imported vectors", "int.npy", IMPORT, item("5", lambda v: v.tolist() == [10.0, 11.0])),
+    ok("imported vectors", "f16.npy", IMPORT, rows(6)),
+]
+STORES = [
+    error("stores", "info-not-a-store", "store info {t}", "not a headstart store"),
+    error("stores", "eval-not-a-store", "eval {t}/nothing", "not a headstart store"),
+    error("stores", "curve-not-a-store", "learning-curve {t}/nothing", "not a headstart store"),
+    error(
+        "stores",
+        "eval-tampered",
+        "eval {t}/stores/tampered --shots 1 --heads prototype",
+        "checksum mismatch",
+    ),
+    error(
+        "stores", "predict-tampered", "predict {m} {t}/stores/tampered -o {x}", "checksum mismatch"
+    ),
+    error(
+        "stores",
+        "verify-tampered",
+        "store info {t}/stores/tampered --verify",
+        "failed verification",
+        1,
+    ),
+    error(
+        "stores",
+        "eval-no-shard",
+        "eval {t}/stores/no-shard --shots 1 --heads prototype",
+        "shard-00000",
+    ),
+    error("stores", "info-bad-manifest", "store info {t}/stores/bad-manifest", "manifest.json"),
+    error("stores", "eval-one-class", "eval {t}/stores/one-class --shots 1", "a single class"),
+    error(
+        "stores", "fit-one-class", "fit {t}/stores/one-class --head gda -o {x}", "a single class"
+    ),
+    error("stores", "eval-unlabelled", "eval {t}/stores/unlabelled --shots 1", "label"),
+    error("stores", "no-text-side", "eval {s} --heads zero-shot --shots 0", "has no text side"),
+    error("stores", "prompts-no-text", "prompts {s} --templates a_{{}}", "has no text side"),
+    ok(
+        "stores", "cache-hit", "embed digits -e raw-pixels -o {s} --limit 200", fragment="cache hit"
+    ),
+    ok("stores", "verify-intact", "store info {s} --verify", fragment="problems"),
+]
+EVAL = "eval {s} --heads prototype --seeds 2 -o {x} "
+TAIL = "eval {t}/stores/long-tail --heads prototype --seeds 2 --shots 1,4 -o {x} --shots-policy "
+HEADS = [
+    error(
+        "heads and eval",
+        "no-head-runs",
+        "eval {s} --shots 0 --heads linear-probe -o {x}",
+        "no head among ['linear-probe'] has a result",
+    ),
+    error(
+        "heads and eval",
+        "short-classes",
+        EVAL + "--shots 50",
+        "fewer training items than the shots",
+    ),
+    error(
+        "heads and eval",
+        "knn-k-0",
+        "fit {s} --head knn -o {x} --param n_neighbors=0",
+        "n_neighbors must be at least 1",
+    ),
+    error("heads and eval", "fit-zero-shot", "fit {s} --head zero-shot -o {x}", "has no text side"),
+    ok(
+        "heads and eval",
+        "up-to",
+        TAIL + "up-to",
+        summary(lambda s: s["provenance"].get("shots_policy") == "up-to"),
+    ),
+    ok(
+        "heads and eval",
+        "drop",
+        TAIL + "drop",
+        summary(lambda s: s["provenance"].get("shots_policy") == "drop"),
+    ),
+    error(
+        "heads and eval",
+        "drop-everything",
+        EVAL + "--shots 1,50 --shots-policy drop",
+        "leaves 0 class(es) at 50 shots",
+    ),
+    ok(
+        "heads and eval",
+        "fit-zero-shot-text",
+        "fit {t}/text-store --head zero-shot -o {x}",
+        lambda x: (x / "model.json").exists(),
+    ),
+    ok("heads and eval", "all-shots", EVAL + "--shots all", exists),
+    ok(
+        "heads and eval",
+        "zero-and-one",
+        "eval {s} --heads prototype,linear-probe --shots 0,1 -o {x}",
+        exists,
+    ),
+]
+PREDICT = "predict {t}/models/{case} {s} -o {x}"
+MODELS = [
+    error("model files", "invalid-json", PREDICT, "is not valid JSON"),
+    error("model files", "unknown-param", PREDICT, "gda has no parameter 'foo'"),
+    error("model files", "unknown-kind", PREDICT, "gdaa"),
+    error("model files", "shadow", PREDICT, "'predict_proba' is not fitted state of gda"),
+    error("model files", "no-weights", PREDICT, "arrays.safetensors is missing"),
+    error("model files", "truncated", PREDICT, "checksum mismatch"),
+    error("model files", "corrupt-header", PREDICT, "is not a readable safetensors file"),
+    error("model files", "swapped", PREDICT, "checksum mismatch"),
+    error("model files", "nan-weights", PREDICT, "'coef_' holds NaN or infinite values"),
+    error("model files", "bad-provenance", PREDICT, "provenance.json is not valid JSON"),
+    error("model files", "no-provenance", PREDICT, "provenance.json is missing"),
+    error("model files", "not-a-model", "predict {t} {s} -o {x}", "not a saved headstart model"),
+    error(
+        "model files",
+        "other-encoder",
+        "predict {m} {o} -o {x}",
+        "was fitted on 'raw-pixels' features",
+    ),
+    error("model files", "wider-input", "predict {t}/models/d8 {t}/stores/d16 -o {x}", "16"),
+    ok(
+        "model files",
+        "allow-other-encoder",
+        "predict {m} {o} -o {x} --allow-other-encoder",
+        predictions(200),
+    ),
+    ok("model files", "gda", PREDICT, predictions(200)),
+    skip(
+        "model files",
+        "images",
+        "predict {t}/models/images {t}/img/to-predict -o {x}.csv",
+        "2 input(s) skipped",
+        lambda x: predictions(2, skipped=2)(Path(f"{x}.csv")),
+    ),
+]
+MIL = "mil eval --dataset {t}/mil/{case} --folds 2 --repeats 1 --epochs 2 --models mean -o {x}"
+BAGS = [
+    error("mil bags", "null-bag.parquet", MIL, "row 1 has no 'bag'"),
+    error("mil bags", "null-features.parquet", MIL, "row 1 has no 'features'"),
+    error("mil bags", "nan-features.parquet", MIL, "row 0 has NaN, infinite or missing features"),
+    error("mil bags", "conflict.parquet", MIL, "has rows with labels"),
+    error("mil bags", "no-rows.parquet", MIL, "no rows"),
+    error(
+        "mil bags", "labels-0-3.parquet", MIL.replace("--folds 2", "--folds 3"), "have fewer bags"
+    ),
+    error("mil bags", "twice", MIL, "is listed again"),
+    error("mil bags", "corrupt", MIL, "s2.h5 cannot be read as HDF5"),
+    error("mil bags", "truncated", MIL, "s2.h5 cannot be read as HDF5"),
+    error("mil bags", "no-features", MIL, "features"),
+    error("mil bags", "missing-slide", MIL, "s2"),
+    error("mil bags", "no-labels", MIL, "labels.csv"),
+    error(
+        "mil bags", "predict-not-a-model", "mil predict {t} --dataset musk1 -o {x}", "not a saved"
+    ),
+    ok("mil bags", "string-labels.parquet", MIL, exists),
+    ok("mil bags", "clam", MIL, exists),
+    ok("mil bags", "predict", "mil predict {t}/mil/model --dataset musk1 -o {x}", exists),
+]
+CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
+CASES += MODELS + BAGS
+
+
+# ---- running and sorting ---------------------------------------------------------------------
+
+
+def command(case: Case, t: Path, x: Path) -> list[str]:
+    names = {"t": t, "x": x, "s": t / "s", "m": t / "m", "o": t / "o", "case": case.name}
+    return case.args.format(**names).split()
+
+
+def run(case: Case, t: Path, x: Path, main: Callable[[], None]) -> tuple[int, str, bool]:
+    """Run the CLI in this process: (exit code, output, whether an exception escaped)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, ["headstart", *command(case, t, x)]
+    code, raised = 0, False
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            main()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except Exception as exception:
+        code, raised = 1, True
+        err.write(f"Traceback: {type(exception).__name__}: {exception}")
+    finally:
+        sys.argv = argv
+    return code, " ".join((out.getvalue() + err.getvalue()).split()), raised
+
+
+def outcome(case: Case, code: int, output: str, raised: bool, x: Path) -> str:
+    """One of: clear error, skipped and reported, handled correctly (the expected results);
+    traceback, silent wrong result, refused a valid input, other message (the failures)."""
+    if raised or "Traceback" in output:
+        return "traceback"
+    if code != 0:
+        if case.expect != "error":
+            return "refused a valid input"
+        return "clear error" if case.fragment in output and code == case.code else "other message"
+    if case.expect == "error":
+        return "silent wrong result"
+    try:
+        correct = case.check is None or case.check(x)
+    except Exception:
+        correct = False
+    if not correct or case.fragment not in output:
+        return "silent wrong result"
+    return "skipped and reported" if case.expect == "skip" else "handled correctly"
+
+
+EXPECTED = {"error": "clear error", "skip": "skipped and reported", "ok": "handled correctly"}
