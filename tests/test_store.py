@@ -105,6 +105,40 @@ def test_a_run_killed_inside_its_first_shard_keeps_the_parts_it_flushed(tmp_path
     assert resumed.store.verify() == []
 
 
+SLOW_RUN_WITH_DEFAULTS = """
+import sys, time
+from headstart.datasets import load_dataset
+from headstart.embedding import embed_dataset
+from headstart.encoders import create_encoder
+encoder = create_encoder("raw-pixels")
+fast = encoder.encode_batch
+def slow(prepared):  # 0.13 s per item: 300 items take ~40 s, past the first 30 s flush
+    time.sleep(0.13 * len(prepared))
+    return fast(prepared)
+encoder.encode_batch = slow
+embed_dataset(load_dataset("digits").take(300), encoder, sys.argv[1], progress=False)
+"""
+
+
+def test_a_300_item_run_killed_after_30_s_with_default_settings_keeps_its_work(tmp_path, digits):
+    """Issue 11's acceptance run: default shard size (1,024) and flush interval (30 s); the
+    run is killed once its first part is flushed (~30 s in), and the resume embeds only the
+    items after that part. The store equals an uninterrupted one bit for bit."""
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_RUN_WITH_DEFAULTS, str(killed)])
+    started = time.time()
+    kill_after_shards(process, killed, 1, timeout=300)
+    assert time.time() - started > 25  # the first part came from the time limit, not size
+    done = sum(s["n_items"] for s in json.loads((killed / "manifest.json").read_text())["shards"])
+    assert 0 < done < 300
+    data, raw = digits.take(300), create_encoder("raw-pixels")
+    resumed = embed_dataset(data, raw, killed, progress=False)
+    assert resumed.embedded == 300 - done
+    clean = embed_dataset(data, raw, tmp_path / "clean", progress=False).store
+    assert resumed.store.ids == clean.ids
+    assert np.array_equal(resumed.store.vectors().view(np.uint32), clean.vectors().view(np.uint32))
+
+
 def test_second_run_is_a_cache_hit(tmp_path, small_digits):
     first = embed(small_digits, tmp_path / "s")
     again = embed(small_digits, tmp_path / "s")
