@@ -215,7 +215,7 @@ def test_mil_eval_from_the_cli_uses_the_same_folds_for_every_model(tmp_path):
     rows = Results.load(tmp_path / "cv").rows
     heads = {r["head"] for r in rows}
     assert heads == {"mean", "attention", "attention+aem"}  # plug-ins need attention
-    assert {r["metric"] for r in rows} == {"accuracy", "balanced_accuracy", "auc"}
+    assert {r["metric"] for r in rows} == {"accuracy", "balanced_accuracy", "auc", "fit_seconds"}
     assert "cross-validation" in result.output
 
 

@@ -120,7 +120,7 @@ def test_cross_validation_intervals_use_the_corrected_resampled_t():
     d_half = 2.009575 * np.sqrt((1 / 50 + 1 / 9) * (b - a).var(ddof=1))
     assert diff["ci_high"] - diff["mean_difference"] == pytest.approx(d_half, rel=1e-5)
     assert results.interval.startswith("corrected resampled t")
-    assert Results(rows=rows).interval == "t interval over independent seeds"
+    assert Results(rows=rows).interval.startswith("t interval over independent seeds")
 
 
 def test_permuting_test_labels_changes_no_choice_and_no_prediction(split):

@@ -151,35 +151,25 @@ def demo(
     limit: int = typer.Option(500, min=1, help="items per split"),
     seeds: int = typer.Option(3, min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
     """The main job: embed a real dataset, run the k-shot grid for every head, write a report."""
     outcome = api.demo(out, limit=limit, seeds=seeds, progress=not quiet)
-    console.print(outcome["embed"], markup=False, highlight=False, soft_wrap=True)
-    _print_grid(outcome["results"], "accuracy", f"k-shot accuracy, {seeds} seeds")
-    console.print(f"report: {outcome['report'].resolve()}")
+    notes = Console(stderr=True) if as_json else console  # stdout holds only the JSON
+    notes.print(outcome["embed"], markup=False, highlight=False, soft_wrap=True)
+    _print_grid(outcome["results"], "accuracy", f"k-shot accuracy, {seeds} seeds", as_json)
+    notes.print(f"report: {outcome['report'].resolve()}")
 
 
-def _print_grid(results: Any, metric: str, title: str) -> None:
-    """Mean [95% CI] of `metric` per head (rows) and shot count (columns)."""
-    table = Table(title=title)
-    table.add_column("head", style="bold")
-    levels = results.shots()
-    for level in levels:
-        table.add_column(
-            {"all": "all", "0": "zero-shot", "cv": "cross-validation"}.get(level, f"{level}-shot")
-        )
-    cells = {(r["head"], r["shots"]): r for r in results.summary() if r["metric"] == metric}
-    for head in results.heads():
-        row = [head]
-        for level in levels:
-            cell = cells.get((head, level))
-            if cell is None:  # e.g. a head that needs labels, at 0 shots
-                row.append("—")
-                continue
-            ci = "" if cell["seeds"] < 2 else f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]"
-            row.append(f"{cell['mean']:.3f}{ci}")
-        table.add_row(*row)
-    console.print(table)
+def _print_grid(results: Any, metric: str, title: str, as_json: bool = False) -> None:
+    """The results grid per store (full intervals when the terminal is wide enough), or
+    with --json the best heads and the summary for scripts."""
+    if as_json:
+        summary = {"best": results.best(metric), "summary": results.summary()}
+        print(json.dumps({"metric": metric, "interval": results.interval, **summary}, indent=1))
+        return
+    for table in api.grid_tables(results, metric, title, console.width):
+        console.print(table)
 
 
 def _split(text: str) -> list[str]:
@@ -251,6 +241,7 @@ def evaluate(
         callback=_choice(api.SHOTS_POLICIES),
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
     """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot)."""
     results = api.evaluate(
@@ -264,7 +255,7 @@ def evaluate(
         texts=api.class_texts(classnames, templates, descriptions, differential),
         shots_policy=shots_policy,
     )
-    _print_grid(results, metric, f"{metric}: mean [95% CI] over seeds — {out}/summary.json")
+    _print_grid(results, metric, f"{out}/summary.json", as_json)
 
 
 @app.command()
@@ -311,6 +302,7 @@ def mil_eval(
         "accuracy", help="metric shown in the table", callback=_choice(api.MIL_METRICS)
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
     """Repeated stratified k-fold CV of MIL models (same folds for all): mean ± 95% CI."""
     results = api.mil_evaluate(
@@ -324,7 +316,7 @@ def mil_eval(
         encoder=encoder,
         progress=not quiet,
     )
-    _print_grid(results, metric, f"{dataset}: {metric}, {folds}-fold CV × {repeats}")
+    _print_grid(results, metric, f"{dataset}: {folds}-fold CV × {repeats}", as_json)
 
 
 @mil_app.command("fit")
@@ -394,8 +386,9 @@ def store_info(
             table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
         console.print(table)
     if info.get("problems"):
-        Console(stderr=True).print(f"{directory} failed verification: {len(info['problems'])} "
-                                   "problem(s)", highlight=False)
+        Console(stderr=True).print(
+            f"{directory} failed verification: {len(info['problems'])} problem(s)", highlight=False
+        )
         raise typer.Exit(1)
 
 

@@ -30,6 +30,7 @@ from headstart.prompts import (
 )
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
 from headstart.protocol.pac_bayes import rank_prompts
+from headstart.protocol.results import store_label
 from headstart.store import Store
 
 PROVENANCE = "provenance.json"
@@ -348,11 +349,14 @@ def evaluate_store(
         progress=progress,
         views_train=store.views(train, vectors) if store.n_views > 1 else None,
         shots_policy=shots_policy,
+        store=store_label(
+            str(store.manifest.dataset.get("name")), store.card.name, store.dim, store.key
+        ),
     )
     results.provenance.update(
         {
             "split": protocol,
-            "store": str(store.root),
+            "store_path": str(store.root),
             "store_key": store.key,
             "encoder_card": store.card.to_dict(),
             "transforms": list(transforms),

@@ -23,6 +23,7 @@ from headstart.protocol import METRICS, Results, parse_shots
 from headstart.protocol.mil_cv import MIL_METRICS
 from headstart.protocol.sampling import SHOTS_POLICIES
 from headstart.report import write_report
+from headstart.report.terminal import grid_tables
 from headstart.store import Store, read_vectors_file, write_vectors
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "encoder_cards",
     "evaluate",
     "fit",
+    "grid_tables",
     "import_vectors",
     "learning_curve",
     "list_datasets",

@@ -24,6 +24,7 @@ class Head(ClassifierMixin, BaseEstimator):
     """Base of all heads: NumPy in and out, fitted state ending in `_`."""
 
     uses_views = False  # True: `fit` accepts augmented views of the training items
+    family = "other"  # how reports group heads: linear, generative, distance, text, adapter
 
     def fit(self, X: Any, y: Any, views: Any = None) -> Head:
         """Fit on embeddings `X` (n, d) and labels `y` (any hashable labels).

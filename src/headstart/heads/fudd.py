@@ -31,6 +31,8 @@ class FuDD(Head):
     zero-shot cosines.
     """
 
+    family = "text"
+
     label_free = True
 
     def __init__(

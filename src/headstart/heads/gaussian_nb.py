@@ -19,6 +19,8 @@ class GaussianNB(LinearHead):
     `var_smoothing` is the ε added to every variance (1e-9 as in the paper's code).
     """
 
+    family = "generative"
+
     def __init__(self, var_smoothing: float = 1e-9) -> None:
         self.var_smoothing = var_smoothing
 

@@ -66,6 +66,8 @@ class GDA(LinearHead):
     "float64" or "float32"; `device`.
     """
 
+    family = "generative"
+
     def __init__(
         self,
         priors: str = "empirical",

@@ -38,6 +38,8 @@ class GDAZeroShot(Head):
     nothing here can check).
     """
 
+    family = "adapter"
+
     uses_views = True
 
     def __init__(

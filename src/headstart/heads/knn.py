@@ -23,6 +23,8 @@ class KNN(Head):
     `batch_size` test rows per top-k; `device` for torch.
     """
 
+    family = "distance"
+
     def __init__(
         self,
         n_neighbors: int = 5,

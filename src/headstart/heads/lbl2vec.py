@@ -47,6 +47,8 @@ class Lbl2Vec(Head):
     except −1/class-index checks. Classes are the rows of `class_embeddings`.
     """
 
+    family = "text"
+
     uses_unlabelled = True
     label_free = True
 

@@ -27,6 +27,8 @@ class LinearProbe(LinearHead):
     where each L-BFGS step is bound by reading X from memory.
     """
 
+    family = "linear"
+
     def __init__(
         self,
         C: float | None = None,

@@ -26,6 +26,8 @@ class Prototype(Head):
     whose similarities lie in [−1, 1], and 1 for Euclidean when left as None).
     """
 
+    family = "distance"
+
     def __init__(self, metric: str = "cosine", temperature: float | None = None) -> None:
         self.metric = metric
         self.temperature = temperature

@@ -63,6 +63,8 @@ class TFUP(Head):
     unlabelled). Classes are the rows of `class_embeddings`. `per_class` overrides K.
     """
 
+    family = "adapter"
+
     def __init__(
         self,
         class_embeddings: np.ndarray | None = None,

@@ -72,6 +72,8 @@ class TipAdapter(Head):
     augmentation epochs), normalised.
     """
 
+    family = "adapter"
+
     uses_views = True
 
     def __init__(

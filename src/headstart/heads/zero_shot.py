@@ -49,6 +49,8 @@ class ZeroShot(Head):
     (mean of normalised descriptors), x̂·t_k is then the mean cosine over descriptors.
     """
 
+    family = "text"
+
     label_free = True  # the protocol runs it at 0 shots, fitted on the class texts
 
     def __init__(

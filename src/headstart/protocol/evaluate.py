@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from sklearn.metrics import confusion_matrix
 from headstart.exceptions import DataError
 from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
-from headstart.protocol.results import Results
+from headstart.protocol.results import FIT_SECONDS, Results, result_key, store_label
 from headstart.protocol.sampling import ALL, check_shots, k_shot_indices, short_classes
 
 # fitted attributes that record a hyper-parameter chosen on training data
@@ -104,6 +105,7 @@ def evaluate_few_shot(
     progress: Callable[[int], None] | None = None,
     views_train: np.ndarray | None = None,
     shots_policy: str = "error",
+    store: str = "",
 ) -> Results:
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
@@ -115,7 +117,8 @@ def evaluate_few_shot(
     Test items are never augmented. `shots_policy` says what a level does with classes that
     have fewer training items than it asks for: "error" (checked for every level before any
     work), "up-to" (all their items) or "drop" (left out of that level's training and
-    scoring); the provenance lists those classes per level.
+    scoring); the provenance lists those classes per level. `store` names the feature space
+    (default: dataset · encoder); every row carries it, with the seconds each fit took.
     """
     short = check_shots(y_train, list(shots), shots_policy, list(class_names))
     if not any(runs_at(model, shot) for model in heads.values() for shot in shots):
@@ -134,9 +137,11 @@ def evaluate_few_shot(
         provenance={
             "dataset": dataset,
             "encoder": encoder,
+            "store": store or store_label(dataset, encoder),
             "seeds": seeds,
             "shots": [str(s) for s in shots],
             "heads": {name: repr(model) for name, model in heads.items()},
+            "families": {n: getattr(final_step(m), "family", "other") for n, m in heads.items()},
             "n_train": len(y_train),
             "n_test": len(y_test),
             "class_names": list(class_names),
@@ -156,24 +161,22 @@ def evaluate_few_shot(
         for seed in [0] if shot in (ALL, 0) else range(seeds):
             index = k_shot_indices(y_train, shot, seed, shots_policy)
             for name, template in heads.items():
+                started = time.perf_counter()
                 model = _fit_at(template, shot, index, X_train, y_train, views_train)
                 if model is None:
                     continue
+                seconds = time.perf_counter() - started
                 proba = _full_proba(model, X_test[scored], n_classes)  # the one look at test
-                for metric, value in classification_metrics(proba, y_test[scored]).items():
-                    results.rows.append(
-                        {
-                            "dataset": dataset,
-                            "encoder": encoder,
-                            "head": name,
-                            "shots": shot,
-                            "seed": seed,
-                            "metric": metric,
-                            "value": value,
-                        }
-                    )
+                metrics = classification_metrics(proba, y_test[scored])
+                results.add(name, shot, seed, {**metrics, FIT_SECONDS: seconds})
                 results.chosen.append(
-                    {"head": name, "shots": str(shot), "seed": seed, **_chosen(model)}
+                    {
+                        "store": results.store,
+                        "head": name,
+                        "shots": str(shot),
+                        "seed": seed,
+                        **_chosen(model),
+                    }
                 )
                 if seed == 0:
                     _remember(results, name, shot, proba, y_test[scored], n_classes, confusion_for)
@@ -192,7 +195,7 @@ def _remember(
     confusion_for: tuple[str, Any] | None,
 ) -> None:
     """Keep seed 0's confusion matrix (for the chosen head and shots) and reliability bins."""
-    key = f"{head}|{shot}"
+    key = result_key(results.store, head, shot)
     if confusion_for is None or (confusion_for[0] == head and str(confusion_for[1]) == str(shot)):
         results.confusion[key] = confusion_matrix(
             y, proba.argmax(1), labels=range(n_classes)

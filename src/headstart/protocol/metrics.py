@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "nll", "ece")
+BOUNDED_METRICS = frozenset({"accuracy", "balanced_accuracy", "macro_f1", "ece", "auc"})
+LOWER_IS_BETTER = frozenset({"nll", "ece", "fit_seconds"})
 
 
 def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int) -> dict[str, list]:

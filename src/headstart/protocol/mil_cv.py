@@ -9,6 +9,7 @@ intervals are the corrected resampled t (`protocol.statistics`), not a t over 50
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from headstart.exceptions import DataError
 from headstart.mil import AGGREGATORS, Bags, MILClassifier
 from headstart.mil.regularizers import create_regularizer
-from headstart.protocol.results import Results
+from headstart.protocol.results import FIT_SECONDS, Results, store_label
 
 ATTENTION_FILE = "attention.safetensors"  # attention_examples() next to saved results
 
@@ -87,6 +88,8 @@ def cross_validate_mil(
     results = Results(
         provenance={
             "dataset": bags.name,
+            "encoder": "",
+            "store": store_label(bags.name, "bags"),
             "bags": len(bags),
             "folds": folds,
             "repeats": repeats,
@@ -100,7 +103,10 @@ def cross_validate_mil(
             held = bags.subset(test)
             for name, template in models.items():
                 model = clone(template).set_params(random_state=repeat)
-                proba = model.fit(bags.subset(train)).predict_proba(held)
+                started = time.perf_counter()
+                model.fit(bags.subset(train))
+                seconds = time.perf_counter() - started
+                proba = model.predict_proba(held)
                 predicted = model.classes_[proba.argmax(1)]
                 metrics = {
                     "accuracy": float(np.mean(predicted == held.labels)),
@@ -108,18 +114,7 @@ def cross_validate_mil(
                 }
                 if proba.shape[1] == 2 and len(set(held.labels)) == 2:
                     metrics["auc"] = float(roc_auc_score(held.labels, proba[:, 1]))
-                for metric, value in metrics.items():
-                    results.rows.append(
-                        {
-                            "dataset": bags.name,
-                            "encoder": "",
-                            "head": name,
-                            "shots": "cv",
-                            "seed": repeat * folds + fold,
-                            "metric": metric,
-                            "value": value,
-                        }
-                    )
+                results.add(name, "cv", repeat * folds + fold, {**metrics, FIT_SECONDS: seconds})
                 if progress:
                     progress(1)
     return results

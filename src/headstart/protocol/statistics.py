@@ -16,8 +16,15 @@ import math
 import numpy as np
 from scipy import stats
 
+from headstart.protocol.metrics import BOUNDED_METRICS
+
 PLAIN = "t interval over independent seeds"
 CORRECTED = "corrected resampled t (Nadeau & Bengio 2003), test/train = {ratio:.3g}"
+LOGIT = (
+    "metrics bounded by [0, 1] (accuracy, F1, ECE, AUC) take the interval on the logit scale "
+    "(values clipped to [ε, 1 − ε], ε = {eps:g}) and map it back, so it stays inside [0, 1]"
+)
+EPSILON = 1e-3  # clip for logit(0) and logit(1): about one item in a thousand
 
 
 def mean_ci(
@@ -38,6 +45,36 @@ def mean_ci(
     return mean, mean - half, mean + half
 
 
+def bounded_ci(
+    values: np.ndarray, level: float = 0.95, test_train_ratio: float | None = None
+) -> tuple[float, float, float]:
+    """(mean, low, high) for scores in [0, 1]: the same t interval taken on logit(values)
+    and mapped back with the logistic function, so both bounds stay inside [0, 1]; widened
+    to hold the plain mean when the logit scale's skew would leave it outside."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    if np.ptp(values) == 0:  # every seed scored the same: nothing to spread
+        return mean, mean, mean
+    clipped = np.clip(values, EPSILON, 1 - EPSILON)
+    _, low, high = mean_ci(np.log(clipped / (1 - clipped)), level, test_train_ratio)
+    low, high = 1 / (1 + math.exp(-low)), 1 / (1 + math.exp(-high))
+    return mean, min(low, mean), max(high, mean)
+
+
+def metric_ci(
+    metric: str,
+    values: np.ndarray,
+    level: float = 0.95,
+    test_train_ratio: float | None = None,
+) -> tuple[float, float, float]:
+    """`bounded_ci` for metrics in [0, 1], `mean_ci` for the others (NLL, seconds)."""
+    interval = bounded_ci if metric in BOUNDED_METRICS else mean_ci
+    return interval(values, level, test_train_ratio)
+
+
 def interval_name(test_train_ratio: float | None) -> str:
-    """How `mean_ci` computed an interval, for reports."""
-    return CORRECTED.format(ratio=test_train_ratio) if test_train_ratio else PLAIN
+    """How `mean_ci` and `bounded_ci` computed an interval, for reports."""
+    base = CORRECTED.format(ratio=test_train_ratio) if test_train_ratio else PLAIN
+    return f"{base}; {LOGIT.format(eps=EPSILON)}"

@@ -1,4 +1,4 @@
-"""Matplotlib figures of a `Results`: few-shot curves, confusion matrix, reliability, NB vs LR.
+"""Matplotlib figures of a `Results`: few-shot small multiples, paired-difference map, NB vs LR.
 
 Each function returns PNG bytes so the report can inline them; nothing here writes files, and
 pyplot is not used (no global figure state, no GUI backend).
@@ -37,31 +37,93 @@ def _shot_axis(levels: list[str]) -> tuple[list[float], list[str]]:
     return xs, levels
 
 
-def few_shot_curves(results: Results, metric: str = "accuracy") -> bytes:
-    """Mean metric per head vs shots, with its 95% CI as a band; a head evaluated only at
-    0 shots (zero-shot) is also drawn as a dashed reference line."""
+FAMILY_TITLES = {
+    "linear": "linear (trained)",
+    "generative": "generative (closed form)",
+    "distance": "distance to the support set",
+    "text": "zero-shot from class texts",
+    "adapter": "training-free adapters",
+    "other": "other heads",
+}
+
+
+def few_shot_panels(
+    results: Results, families: dict[str, str], best: str, metric: str, title: str
+) -> bytes:
+    """Small multiples: one panel per head family, each head's mean with its 95% CI band
+    against shots; the overall best head (`best`) is drawn in every panel in grey as the
+    reference. A head run only at 0 shots is a dashed line across its panel."""
     summary = [s for s in results.summary() if s["metric"] == metric]
     levels = results.shots()
     xs, labels = _shot_axis(levels)
     x_of = dict(zip(levels, xs, strict=True))
-    figure, axis = subplots(figsize=(7, 4.2))
+    groups: dict[str, list[str]] = {}
     for head in results.heads():
+        groups.setdefault(families.get(head, "other"), []).append(head)
+    columns = min(len(groups), 3)
+    rows = -(-len(groups) // columns)
+    figure = Figure(figsize=(3.6 * columns + 0.4, 3.0 * rows + 0.6))
+    axes = np.asarray(figure.subplots(rows, columns, squeeze=False, sharey=True)).ravel()
+
+    def draw(axis: Any, head: str, **style: Any) -> None:
         cells = {s["shots"]: s for s in summary if s["head"] == head}
         own = [level for level in levels if level in cells]
         at = np.array([x_of[level] for level in own])
         mean = np.array([cells[level]["mean"] for level in own])
         low = np.array([cells[level]["ci_low"] for level in own], dtype=float)
         high = np.array([cells[level]["ci_high"] for level in own], dtype=float)
-        line = axis.plot(at, mean, marker="o", label=head)[0]
+        line = axis.plot(at, mean, marker="o", markersize=3, **style)[0]
         if own == ["0"]:
             axis.axhline(mean[0], linestyle="--", linewidth=1, color=line.get_color())
         ok = ~np.isnan(low)
-        axis.fill_between(at[ok], low[ok], high[ok], alpha=0.2, color=line.get_color())
-    axis.set_xticks(xs, [f"{s}" for s in labels])
-    axis.set_xlabel("training items per class (shots)")
-    axis.set_ylabel(f"{metric} (mean, 95% CI band)")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+        axis.fill_between(at[ok], low[ok], high[ok], alpha=0.15, color=line.get_color())
+
+    for axis, (family, heads) in zip(axes, groups.items(), strict=False):
+        if best not in heads:
+            draw(axis, best, color="#999999", linewidth=2.5, label=f"{best} (best)")
+        for head in heads:
+            draw(axis, head, label=head + (" (best)" if head == best else ""))
+        axis.set_title(FAMILY_TITLES.get(family, family), fontsize=9)
+        axis.set_xticks(xs, labels, fontsize=7)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    for axis in axes[len(groups) :]:
+        axis.set_axis_off()
+    for axis in axes[::columns]:
+        axis.set_ylabel(f"{metric} (95% CI band)", fontsize=8)
+    figure.supxlabel("training items per class (shots)", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    return _png(figure)
+
+
+def difference_map(
+    differences: list[dict[str, Any]], heads: list[str], levels: list[str], title: str
+) -> bytes:
+    """Heads × shots, colour = mean paired difference to the best head of that level (0 on
+    the best head itself); a dot marks a difference whose 95% CI excludes 0."""
+    grid = np.full((len(heads), len(levels)), np.nan)
+    certain = np.zeros_like(grid, dtype=bool)
+    for d in differences:
+        if d["head"] in heads and d["shots"] in levels:
+            i, j = heads.index(d["head"]), levels.index(d["shots"])
+            grid[i, j] = d["mean_difference"]
+            bounds = np.array([d["ci_low"], d["ci_high"]], dtype=float)
+            certain[i, j] = bool(
+                np.isfinite(bounds).all() and (bounds > 0).all() | (bounds < 0).all()
+            )
+    for d in differences:  # the reference of each level sits at 0
+        if d["reference"] in heads and d["shots"] in levels:
+            grid[heads.index(d["reference"]), levels.index(d["shots"])] = 0.0
+    limit = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
+    figure, axis = subplots(figsize=(1.2 + 0.7 * len(levels), 0.8 + 0.32 * len(heads)))
+    image = axis.imshow(grid, cmap="RdBu", vmin=-limit or -1, vmax=limit or 1, aspect="auto")
+    rows, cols = np.nonzero(certain)
+    axis.scatter(cols, rows, s=10, color="black", label="95% CI excludes 0")
+    axis.set_xticks(range(len(levels)), levels, fontsize=8)
+    axis.set_yticks(range(len(heads)), heads, fontsize=8)
+    axis.set_xlabel("shots")
+    axis.set_title(title, fontsize=9)
+    figure.colorbar(image, fraction=0.046, label="difference to the best head")
     return _png(figure)
 
 
@@ -84,41 +146,6 @@ def metric_bars(results: Results) -> bytes:
     axis.set_ylabel("mean over folds (95% CI)")
     axis.set_ylim(0, 1.05)
     axis.grid(alpha=0.3, axis="y")
-    axis.legend(fontsize=8)
-    return _png(figure)
-
-
-def confusion(matrix: list[list[int]], class_names: list[str], title: str) -> bytes:
-    """Row-normalised confusion matrix (rows: true class)."""
-    counts = np.asarray(matrix, dtype=float)
-    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    names = class_names or [str(i) for i in range(len(counts))]
-    figure, axis = subplots(figsize=(1.2 + 0.45 * len(names), 1 + 0.45 * len(names)))
-    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    axis.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
-    axis.set_yticks(range(len(names)), names, fontsize=7)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    axis.set_title(title, fontsize=9)
-    figure.colorbar(image, fraction=0.046)
-    return _png(figure)
-
-
-def reliability(bins: dict[str, list], title: str) -> bytes:
-    """Accuracy vs confidence per bin, against the diagonal of perfect calibration."""
-    figure, axis = subplots(figsize=(4.2, 4.2))
-    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="calibrated")
-    points = [
-        (c, a) for c, a in zip(bins["confidence"], bins["accuracy"], strict=True) if c is not None
-    ]
-    if points:
-        conf, acc = zip(*points, strict=True)
-        axis.plot(conf, acc, marker="o", label="head")
-    axis.set_xlim(0, 1)
-    axis.set_ylim(0, 1)
-    axis.set_xlabel("confidence")
-    axis.set_ylabel("accuracy")
-    axis.set_title(title, fontsize=9)
     axis.legend(fontsize=8)
     return _png(figure)
 

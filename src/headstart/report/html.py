@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+import pyarrow.csv as pacsv
+
 from headstart.protocol import Results
 from headstart.protocol.mil_cv import load_attention
+from headstart.protocol.results import FIT_SECONDS
 from headstart.report import figures
+from headstart.report.selector import SCRIPT, selector
+from headstart.report.summary import compact_table, provenance_line, verdict
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -25,6 +31,10 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 figure{display:inline-block;margin:0.5em} img{max-width:100%}
 pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}
+td.best{background:#e6f2e6} td.tie{background:#f4f8f0} .provenance,.store{color:#555;font-size:13px}
+ul.verdicts li{margin:0.3em 0} details{margin:0.8em 0} summary{cursor:pointer;color:#1f5fa8}
+section.store{border-top:1px solid #ddd;margin-top:2em} svg{vertical-align:top;margin:4px}
+table.compact td{white-space:nowrap;font-size:12px}
 """
 
 SELF_CHECK = """
@@ -62,12 +72,12 @@ def _shots_note(provenance: dict) -> str:
     return f"; classes below a shot level ({html.escape(levels)}) {what.get(policy, policy)}"
 
 
-def _img(png: bytes, caption: str) -> str:
+def _img(png: bytes, caption: str, store: str = "") -> str:
     data = base64.b64encode(png).decode()
     return (
-        f'<figure><img class="figure" alt="{html.escape(caption)}" '
-        f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
-        "</figcaption></figure>"
+        f"<figure data-store='{html.escape(store)}'><img class='figure' "
+        f"alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
 
@@ -85,15 +95,99 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _pick_confusion(results: Results, choice: tuple[str, str] | None) -> str | None:
-    if choice and f"{choice[0]}|{choice[1]}" in results.confusion:
-        return f"{choice[0]}|{choice[1]}"
-    if not results.confusion:
-        return None
-    summary = {
-        (s["head"], s["shots"]): s["mean"] for s in results.summary() if s["metric"] == "accuracy"
-    }
-    return max(results.confusion, key=lambda k: summary.get(tuple(k.split("|")), -1.0))
+def _best_cell(results: Results, best: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The cell the selector opens on: the best head at the largest shot level it ran."""
+    return (best[-1]["head"], best[-1]["shots"]) if best else None
+
+
+def _csv_link(results: Results, name: str) -> str:
+    """The store's rows as a downloadable CSV inside the page (no server, no file beside)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(results.table(), buffer)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f"<a download='{html.escape(name)}' href='data:text/csv;base64,{data}'>{name}</a>"
+
+
+def _store_heading(results: Results, families: dict[str, str]) -> str:
+    """What a store's section holds, in words: the demo's joint-space rows read as
+    zero-shot and training-free heads, the others as heads trained on the features."""
+    kinds = {families.get(h, "other") for h in results.heads()}
+    encoder = html.escape(str(results.provenance.get("encoder") or "the features"))
+    if kinds <= {"text", "adapter"}:
+        return f"Zero-shot and training-free heads, in the joint image–text space of {encoder}"
+    if results.provenance.get("kind") == "mil-cross-validation":
+        return "Multiple-instance models, cross-validated on bags"
+    return f"Heads fitted on {encoder} features"
+
+
+def _store_section(
+    results: Results, metric: str, confusion_for: tuple[str, str] | None, index: int
+) -> str:
+    """Figures and detailed tables of one store (one feature space)."""
+    provenance, label = results.provenance, results.store
+    families = provenance.get("families", {})
+    best = results.best(metric)
+    title = html.escape(label)
+    parts = [
+        f"<section class='store' data-store='{title}'>",
+        f"<h2>{_store_heading(results, families)}</h2><p class='store'>store {title}</p>",
+    ]
+    overall = max((b for b in best), key=lambda b: (b["shots"] != "0", b["mean"]), default=None)
+    if len(results.shots()) > 1 and overall:
+        parts.append(
+            _img(
+                figures.few_shot_panels(
+                    results, families, overall["head"], metric, f"{metric} vs shots — {label}"
+                ),
+                f"{metric} against shots per head family, 95% CI bands; grey: the best head "
+                f"({overall['head']}) in every panel — {label}",
+                label,
+            )
+        )
+    else:
+        parts.append(
+            _img(
+                figures.metric_bars(results),
+                f"mean of every metric with its 95% CI — {label}",
+                label,
+            )
+        )
+    differences = results.against_best(metric)
+    if differences:
+        parts.append(
+            _img(
+                figures.difference_map(
+                    differences,
+                    results.heads(),
+                    results.shots(),
+                    f"paired difference to the best head — {label}",
+                ),
+                "each head minus the best head of its shot level on the same seeds; a dot: "
+                f"the 95% CI excludes 0 — {label}",
+                label,
+            )
+        )
+    choice = confusion_for or _best_cell(results, best)
+    parts.append(selector(results, provenance.get("class_names", []), choice))
+    summary = [s for s in results.summary() if s["metric"] != FIT_SECONDS]
+    parts.append(
+        "<details><summary>All metrics, every head and shot level "
+        f"({len(summary)} rows)</summary>"
+        + _table(summary, ["head", "shots", "metric", "mean", "ci_low", "ci_high", "seeds"])
+        + f"<p>Every fit's scores: {_csv_link(results, f'rows-{index}.csv')}</p></details>"
+    )
+    if differences:
+        parts.append(
+            "<details><summary>Paired differences to the best head "
+            f"({len(differences)} rows)</summary>"
+            + _table(
+                differences,
+                ["head", "reference", "shots", "mean_difference", "ci_low", "ci_high", "seeds"],
+            )
+            + "</details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def render_report(
@@ -103,87 +197,63 @@ def render_report(
     title: str = "",
     attention: tuple[str, dict[str, Any]] | None = None,
 ) -> str:
-    """The report as one HTML string."""
-    names = results.provenance.get("class_names", [])
-    parts = [f"<h1>{html.escape(title or 'headstart report')}</h1>"]
-    provenance = results.provenance
-    interval = results.interval
-    parts.append(
-        f"<p>dataset <b>{html.escape(str(provenance.get('dataset')))}</b>, encoder "
-        f"<b>{html.escape(str(provenance.get('encoder')))}</b>, "
-        f"{provenance.get('seeds')} seeds, split: "
-        f"{html.escape(str(provenance.get('split', '')))}" + _views_note(provenance) + "</p>"
-    )
-    if provenance.get("kind") == "mil-cross-validation":
-        parts.append("<h2>Cross-validated MIL models</h2>")
-        parts.append(_img(figures.metric_bars(results), f"mean over folds, 95% CI: {interval}"))
-        if attention is not None:
-            model, arrays = attention
-            parts.append(f"<h2>Attention of {html.escape(model)} on held-out bags</h2>")
-            parts.append(
-                _img(
-                    figures.bag_attention(arrays, f"{model}: attention per instance"),
-                    "fitted on the training side of the first fold; red: positive instances",
-                )
-            )
-    else:
-        parts.append("<h2>Few-shot accuracy</h2>")
-        parts.append(_img(figures.few_shot_curves(results), "accuracy vs shots, 95% CI bands"))
-    summary = results.summary()
-    parts.append(f"<p>Intervals: {html.escape(interval)}.</p>")
-    parts.append(
-        _table(
-            [s for s in summary if s["metric"] == "accuracy"],
-            ["head", "shots", "mean", "ci_low", "ci_high", "seeds"],
-        )
-    )
-    reference = results.heads()[0] if results.heads() else None
-    if reference:
-        parts.append(f"<h2>Paired differences against {html.escape(reference)}</h2>")
+    """The report as one HTML string: the summary first, then one section per store."""
+    metric = results.main_metric
+    stores = [results.on(store) for store in results.stores()]
+    parts = [f"<h1>{html.escape(title or 'headstart report')}</h1>", "<section id='summary'>"]
+    parts.append("<h2>Summary: which head at which label budget</h2>")
+    for mine in stores:
+        best = mine.best(metric)
+        if len(stores) > 1:
+            heading = _store_heading(mine, mine.provenance.get("families", {}))
+            parts.append(f"<h3>{heading} <small>({html.escape(mine.store)})</small></h3>")
+        parts.append(provenance_line(mine.provenance))
         parts.append(
-            "<p>Same seeds, same training items; a CI excluding 0 is a difference the "
-            "seeds support.</p>"
+            "<ul class='verdicts'>"
+            + "".join(f"<li>{verdict(b, metric)}</li>" for b in best)
+            + "</ul>"
         )
-        parts.append(
-            _table(
-                results.paired(reference),
-                ["head", "shots", "mean_difference", "ci_low", "ci_high", "seeds"],
-            )
-        )
-    parts.append("<h2>All metrics</h2>")
-    parts.append(_table(summary, ["head", "shots", "metric", "mean", "ci_low", "ci_high"]))
-    key = _pick_confusion(results, confusion_for)
-    if key:
-        head, shots = key.split("|")
-        parts.append(f"<h2>{html.escape(head)} at {html.escape(shots)} shots (seed 0)</h2>")
+        parts.append(compact_table(mine, best, metric))
+        notes = _views_note(mine.provenance) + _shots_note(mine.provenance)
+        if notes:
+            parts.append(f"<p>{notes.lstrip('; ')}</p>")
+    parts.append(
+        f"<p class='method'>Intervals: 95%, {html.escape(results.interval)}; n = seeds (or "
+        "folds) behind each. Not distinguishable: the paired 95% CI of the difference to the "
+        "best head, over the same seeds, includes 0. Heads are compared only within a store "
+        "(the same features).</p></section>"
+    )
+    for index, mine in enumerate(stores):
+        parts.append(_store_section(mine, metric, confusion_for, index))
+    if attention is not None:
+        model, arrays = attention
+        parts.append(f"<h2>Attention of {html.escape(model)} on held-out bags</h2>")
         parts.append(
             _img(
-                figures.confusion(
-                    results.confusion[key], names, f"confusion: {head}, {shots} shots"
-                ),
-                "confusion matrix (rows normalised)",
-            )
-        )
-        parts.append(
-            _img(
-                figures.reliability(
-                    results.reliability[key], f"reliability: {head}, {shots} shots"
-                ),
-                "reliability diagram",
+                figures.bag_attention(arrays, f"{model}: attention per instance"),
+                "fitted on the training side of the first fold; red: positive instances — "
+                + results.store,
+                results.store,
             )
         )
     if learning_curve is not None:
+        names = results.provenance.get("class_names", [])
         parts.append("<h2>Naive Bayes vs logistic regression: learning curves</h2>")
         n_classes = len(learning_curve.provenance.get("class_names", [])) or len(names) or 1
         parts.append(
-            _img(figures.learning_curves(learning_curve, n_classes), "test error vs training size")
+            _img(
+                figures.learning_curves(learning_curve, n_classes),
+                f"test error vs training size — {learning_curve.store}",
+                learning_curve.store,
+            )
         )
-    parts.append("<h2>Provenance</h2>")
-    parts.append(f"<pre>{html.escape(json.dumps(provenance, indent=1, default=str))}</pre>")
+    parts.append("<details><summary>Provenance (JSON)</summary>")
+    parts.append(f"<pre>{html.escape(json.dumps(results.provenance, indent=1, default=str))}")
+    parts.append("</pre></details>")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>"
         f"{html.escape(title or 'headstart report')}</title><style>{STYLE}</style>"
-        f"<script>{SELF_CHECK}</script></head><body>{''.join(parts)}</body></html>"
+        f"<script>{SELF_CHECK}{SCRIPT}</script></head><body>{''.join(parts)}</body></html>"
     )
 
 
