@@ -15,7 +15,7 @@ import io
 import json
 import sys
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import chdir, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -508,8 +508,9 @@ def run(case: Case, t: Path, x: Path, main: Callable[[], None]) -> tuple[int, st
     out, err = io.StringIO(), io.StringIO()
     argv, sys.argv = sys.argv, ["headstart", *command(case, t, x)]
     code, raised = 0, False
+    x.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with redirect_stdout(out), redirect_stderr(err):
+        with redirect_stdout(out), redirect_stderr(err), chdir(x.parent):  # default outputs
             main()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1

@@ -321,3 +321,33 @@ def test_unknown_options_and_bad_option_values_are_named(tmp_path):
     store = api.embed("digits", "raw-pixels", out, limit=60, progress=False).store
     with pytest.raises(DataError, match="head 'prototype' has no option 'foo'"):
         api.fit(store.root, "prototype", tmp_path / "m", params={"foo": 1})
+
+
+def test_eval_grid_fits_80_columns_and_json_is_for_scripts(tmp_path):
+    """Issue 12: at 80 columns each interval wrapped over three lines. The grid now uses
+    compact cells (percent ± half-width) when full intervals do not fit, full ones when they
+    do; --json prints the best heads and the summary and nothing else."""
+    from rich.console import Console
+
+    from headstart import api
+
+    store = api.embed("digits", "raw-pixels", tmp_path / "s", limit=300, progress=False).store
+    heads = ["linear-probe", "gda", "gaussian-nb", "prototype", "knn", "linear-svm"]
+    results = api.evaluate(store.root, heads, [1, 2, 4, 8, 16, "all"], 3, progress=False)
+    for width in (80, 200):
+        console = Console(width=width, record=True)
+        for table in api.grid_tables(results, "accuracy", "title", width):
+            console.print(table)
+        lines = console.export_text().splitlines()
+        assert max(map(len, lines)) <= width
+        rows = [line for line in lines if line.strip().startswith(tuple(heads))]
+        assert len(rows) == len(heads)  # one line per head: nothing wrapped
+        assert ("±" in rows[0]) == (width == 80) and ("[" in rows[0]) == (width == 200)
+    command = ["eval", str(store.root), "--heads", "gda,prototype", "--shots", "1,4"]
+    as_json = CliRunner().invoke(
+        app, [*command, "--seeds", "3", "-q", "--json", "-o", str(tmp_path)]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    summary = json.loads(as_json.stdout)
+    assert [b["shots"] for b in summary["best"]] == ["1", "4"]
+    assert {b["head"] for b in summary["best"]} <= {"gda", "prototype"}
