@@ -16,6 +16,7 @@ LAYERS = {  # lower number = lower layer
     "datasets": 2,
     "store": 2,
     "heads": 2,
+    "openset": 3,
     "encoders": 3,
     "mil": 3,
     "adapt": 3,

@@ -1,0 +1,193 @@
+"""Open-set scores: how unlike the known classes an input is (higher = more likely unknown).
+
+A scorer is composed with any fitted head (or a pipeline ending in one) and the support set
+the head was fitted on: `create_score("mls").fit(model, X, y).score(X_test)`. Scores that
+read the head use its per-class logits (`Head.scores`); the others measure distances in the
+head's input space (after a pipeline's transforms). Each follows its paper's equation:
+
+- msp: −max_k softmax(z)_k (Hendrycks & Gimpel 2017);
+- mls: −max_k z_k, the raw maximum logit (Vaze et al. 2022; official `use_softmax=False`);
+- energy: −T·log Σ_k exp(z_k / T), the free energy (Liu et al. 2020), T = 1;
+- mahalanobis: min_k (x − μ_k)ᵀ Σ̃⁻¹ (x − μ_k) (Lee et al. 2018) with GDA's shared shrunk
+  covariance Σ̃ (a plain covariance is singular with few shots);
+- relative-mahalanobis: min_k [MD_k(x) − MD_0(x)], MD_0 under one Gaussian of all support
+  items (Ren et al. 2021), both with the same shrinkage;
+- knn: the k-th smallest cosine distance 1 − cos(x, s) to the support items (Sun et al.
+  2022, unit-normalised features; k = 1 by default for few shots);
+- gda-likelihood: −log Σ_k π_k N(x; μ_k, Σ̃) up to the additive constant ½ log|2πΣ̃|, which
+  is the same for every x (so ranks and every metric are unchanged).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.special import logsumexp, softmax
+from sklearn.pipeline import Pipeline
+
+from headstart.heads.gda import shrunk_precision_times
+from headstart.heads.views import final_step
+from headstart.registry import Registry
+
+OPEN_SET_SCORES: Registry[Any] = Registry("open-set score")
+KNN_BATCH = 2048  # query rows per block of the kNN distance matrix
+
+
+def features(model: Any, X: np.ndarray) -> np.ndarray:
+    """X as the model's final head sees it (a pipeline's transforms applied)."""
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        X = model[:-1].transform(X)
+    return np.asarray(X, dtype=np.float64)
+
+
+def logits(model: Any, X: np.ndarray) -> np.ndarray:
+    """Per-class logits of a fitted head; a clear error for models without them."""
+    head = final_step(model)
+    if not hasattr(head, "scores"):
+        raise ValueError(
+            f"{type(head).__name__} has no per-class scores; logit-based open-set scores need "
+            "a headstart head"
+        )
+    return np.asarray(head.scores(features(model, X)), dtype=np.float64)
+
+
+class OpenSetScore:
+    """Base: `fit(model, X, y)` with the support set, then `score(X)` (higher = unknown)."""
+
+    name = ""
+
+    def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
+        self.model_ = model
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+@OPEN_SET_SCORES.register("msp", "−max softmax probability (Hendrycks & Gimpel 2017)")
+class MaxSoftmax(OpenSetScore):
+    name = "msp"
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        return -softmax(logits(self.model_, X), axis=1).max(axis=1)
+
+
+@OPEN_SET_SCORES.register("mls", "−max raw logit (Vaze et al. 2022)")
+class MaxLogit(OpenSetScore):
+    name = "mls"
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        return -logits(self.model_, X).max(axis=1)
+
+
+@OPEN_SET_SCORES.register("energy", "free energy −T log Σ exp(z/T) (Liu et al. 2020)")
+class Energy(OpenSetScore):
+    name = "energy"
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = temperature
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        t = self.temperature
+        return -t * logsumexp(logits(self.model_, X) / t, axis=1)
+
+
+class _Gaussian(OpenSetScore):
+    """Class means and GDA's shrunk shared precision, estimated from the support set."""
+
+    def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
+        self.model_ = model
+        x = torch.as_tensor(features(model, X))
+        classes, index = np.unique(np.asarray(y), return_inverse=True)
+        onehot = torch.nn.functional.one_hot(torch.as_tensor(index), len(classes)).double()
+        counts = onehot.sum(0)
+        self.means_ = (onehot.T @ x) / counts[:, None]
+        self.features_ = x
+        self.centred_ = x - self.means_[torch.as_tensor(index)]
+        self.priors_ = counts / counts.sum()
+        return self
+
+    def _distances(self, X: np.ndarray, means: torch.Tensor, centred: torch.Tensor):
+        """(x − μ_k)ᵀ P (x − μ_k) for every row and mean, P the shrunk precision of
+        `centred`: xᵀPx − 2 xᵀPμ_k + μ_kᵀPμ_k, never forming P itself."""
+        x = torch.as_tensor(features(self.model_, X))
+        p_means = shrunk_precision_times(centred, means.T, "likelihood")  # (d, K)
+        p_x = shrunk_precision_times(centred, x.T, "likelihood")  # (d, n)
+        quadratic = (x.T * p_x).sum(0)[:, None]
+        return (quadratic - 2 * x @ p_means + (means.T * p_means).sum(0)[None, :]).numpy()
+
+
+@OPEN_SET_SCORES.register("mahalanobis", "min Mahalanobis distance to a class mean (Lee 2018)")
+class Mahalanobis(_Gaussian):
+    name = "mahalanobis"
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        return self._distances(X, self.means_, self.centred_).min(axis=1)
+
+
+@OPEN_SET_SCORES.register(
+    "relative-mahalanobis", "min class Mahalanobis minus the background's (Ren et al. 2021)"
+)
+class RelativeMahalanobis(_Gaussian):
+    name = "relative-mahalanobis"
+
+    def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
+        super().fit(model, X, y)
+        self.background_mean_ = self.features_.mean(0, keepdim=True)
+        self.background_centred_ = self.features_ - self.background_mean_
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        own = self._distances(X, self.means_, self.centred_)
+        background = self._distances(X, self.background_mean_, self.background_centred_)
+        return (own - background).min(axis=1)
+
+
+@OPEN_SET_SCORES.register("gda-likelihood", "−log of the GDA mixture density (up to a constant)")
+class GDALikelihood(_Gaussian):
+    name = "gda-likelihood"
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        distances = self._distances(X, self.means_, self.centred_)
+        return -logsumexp(np.log(self.priors_.numpy())[None, :] - 0.5 * distances, axis=1)
+
+
+@OPEN_SET_SCORES.register("knn", "k-th nearest cosine distance to the support set (Sun 2022)")
+class KNNDistance(OpenSetScore):
+    name = "knn"
+
+    def __init__(self, k: int = 1) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.k = k
+
+    def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
+        self.model_ = model
+        support = features(model, X)
+        if self.k > len(support):
+            raise ValueError(f"k = {self.k} exceeds the {len(support)} support items")
+        self.support_ = torch.as_tensor(_unit(support), dtype=torch.float32)
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        queries = torch.as_tensor(_unit(features(self.model_, X)), dtype=torch.float32)
+        out = np.empty(len(queries))
+        for start in range(0, len(queries), KNN_BATCH):
+            similarity = queries[start : start + KNN_BATCH] @ self.support_.T
+            kth = torch.topk(similarity, self.k, dim=1).values[:, -1]  # k-th largest cosine
+            out[start : start + KNN_BATCH] = (1.0 - kth).double().numpy()
+        return out
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.maximum(norms, 1e-12)
+
+
+def create_score(name: str, **options: Any) -> OpenSetScore:
+    """An unfitted open-set scorer by registered name (close names suggested)."""
+    return OPEN_SET_SCORES.create(name, **options)

@@ -1,0 +1,95 @@
+"""Open-set scores and metrics against their equations, computed independently here with
+plain NumPy (issue 13)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from headstart.exceptions import DataError, UnknownNameError
+from headstart.heads import create_head
+from headstart.openset import create_score
+from headstart.openset.metrics import fpr_at_tpr, open_set_metrics, oscr
+from headstart.workflow import build_model
+
+
+def _support(n_per_class: int, d: int = 6, k: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, d)) * 3
+    y = np.repeat(np.arange(k), n_per_class)
+    return centres[y] + rng.normal(size=(len(y), d)), y, centres[0] + rng.normal(size=(9, d)) * 2
+
+
+def _shrunk_precision(centred: np.ndarray) -> np.ndarray:
+    """GDA's Σ̃ = (S + tr(S)/(N−1)·I)/(N−1), inverted outright."""
+    n, d = centred.shape
+    scatter = centred.T @ centred
+    return np.linalg.inv((scatter + np.trace(scatter) / (n - 1) * np.eye(d)) / (n - 1))
+
+
+def _mahalanobis(X, means, precision):
+    diff = X[:, None, :] - means[None, :, :]
+    return np.einsum("nkd,de,nke->nk", diff, precision, diff)
+
+
+@pytest.mark.parametrize("n_per_class", [20, 2])  # N > d, and N < d (Woodbury inside)
+def test_each_score_equals_its_formula(n_per_class):
+    X, y, queries = _support(n_per_class)
+    if n_per_class == 2:
+        X, queries = np.hstack([X, X[:, :3] ** 2]), np.hstack([queries, queries[:, :3] ** 2])
+    head = create_head("gda").fit(X, y)
+    z = queries @ head.coef_.T + head.intercept_
+    means = np.stack([X[y == c].mean(0) for c in range(3)])
+    precision = _shrunk_precision(X - means[y])
+    distances = _mahalanobis(queries, means, precision)
+    everything = X - X.mean(0)
+    background = _mahalanobis(queries, X.mean(0)[None], _shrunk_precision(everything))
+    priors = np.bincount(y) / len(y)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    q_unit = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    expected = {
+        "msp": -(
+            np.exp(z - z.max(1, keepdims=True))
+            / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)
+        ).max(1),
+        "mls": -z.max(1),
+        "energy": -np.log(np.exp(z).sum(1)),
+        "mahalanobis": distances.min(1),
+        "relative-mahalanobis": (distances - background).min(1),
+        "gda-likelihood": -np.log((priors * np.exp(-0.5 * distances)).sum(1)),
+        "knn": np.sort(1 - q_unit @ unit.T, axis=1)[:, 2],
+    }
+    for name, want in expected.items():
+        options = {"k": 3} if name == "knn" else {}
+        got = create_score(name, **options).fit(head, X, y).score(queries)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_scores_read_the_features_a_pipeline_hands_its_head():
+    X, y, queries = _support(10)
+    model = build_model("prototype", None, ["l2-normalize"]).fit(X, y)
+    scaled = create_score("knn").fit(model, X * 5, y).score(queries * 5)
+    np.testing.assert_allclose(scaled, create_score("knn").fit(model, X, y).score(queries))
+    assert create_score("mls").fit(model, X, y).score(queries).shape == (9,)
+
+
+def test_unknown_score_names_are_named_with_a_suggestion():
+    with pytest.raises(UnknownNameError, match="Did you mean 'mahalanobis'"):
+        create_score("mahalanobs")
+    with pytest.raises(DataError, match="k must be at least 1"):
+        create_score("knn", k=0)
+
+
+def test_oscr_and_fpr95_on_a_case_worked_by_hand():
+    # known: 0.1 (right), 0.4 (wrong), 0.6 (right); unknown: 0.3, 0.8
+    scores = np.array([0.1, 0.4, 0.6, 0.3, 0.8])
+    unknown = np.array([False, False, False, True, True])
+    correct = np.array([True, False, True, False, False])
+    # CCR–FPR points (0, 0) (0, 1/3) (1/2, 1/3) (1/2, 2/3) (1, 2/3): area 1/6 + 1/3
+    assert oscr(scores, unknown, correct) == pytest.approx(0.5)
+    # 95% of three known items: all three, threshold 0.6; unknown 0.3 is accepted
+    assert fpr_at_tpr(scores, unknown) == pytest.approx(0.5)
+    metrics = open_set_metrics(scores, unknown, correct)
+    assert metrics["auroc"] == pytest.approx(4 / 6)  # pairs (unknown above known): 1 + 3
+    with pytest.raises(ValueError, match="both known and unknown"):
+        open_set_metrics(scores[:3], unknown[:3], correct[:3])
