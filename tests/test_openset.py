@@ -13,9 +13,9 @@ from headstart.openset.metrics import fpr_at_tpr, open_set_metrics, oscr
 from headstart.workflow import build_model
 
 
-def _support(n_per_class: int, d: int = 6, k: int = 3, seed: int = 0):
+def _support(n_per_class: int, d: int = 6, k: int = 3, seed: int = 0, spread: float = 3):
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(k, d)) * 3
+    centres = rng.normal(size=(k, d)) * spread
     y = np.repeat(np.arange(k), n_per_class)
     return centres[y] + rng.normal(size=(len(y), d)), y, centres[0] + rng.normal(size=(9, d)) * 2
 
@@ -93,3 +93,46 @@ def test_oscr_and_fpr95_on_a_case_worked_by_hand():
     assert metrics["auroc"] == pytest.approx(4 / 6)  # pairs (unknown above known): 1 + 3
     with pytest.raises(ValueError, match="both known and unknown"):
         open_set_metrics(scores[:3], unknown[:3], correct[:3])
+
+
+def test_temperature_minimises_the_out_of_fold_nll():
+    from scipy.special import log_softmax
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    from headstart.openset.calibration import TemperatureScaling
+
+    X, y, _ = _support(4, seed=3, spread=1)  # overlapping classes: held-out errors
+    head = create_head("gda", scale="paper")  # the official scale: not a likelihood
+    scaling = TemperatureScaling().fit(head, X, y)
+    held = np.zeros((len(y), 3))
+    for train, test in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
+        fitted = clone(head).fit(X[train], y[train])
+        held[test] = X[test] @ fitted.coef_.T + fitted.intercept_
+    grid = np.exp(np.linspace(-4, 4, 4001))
+    losses = [-log_softmax(held / t, axis=1)[np.arange(len(y)), y].mean() for t in grid]
+    assert scaling.temperature_ == pytest.approx(grid[int(np.argmin(losses))], rel=5e-3)
+    one_shot = TemperatureScaling().fit(head, X[::4], y[::4])
+    assert one_shot.temperature_ == 1.0 and "fewer than 2 items" in one_shot.how_
+
+
+def test_calibration_in_the_protocol_never_reads_test_labels():
+    """ECE before and after temperature scaling in the results; the temperature comes from
+    the support items only, so permuting the test labels changes no temperature."""
+    from headstart.protocol import evaluate_few_shot
+
+    X_all, y_all, _ = _support(70, seed=4, spread=1)
+    test = np.arange(len(y_all)) % 7 < 3
+    X, y, X_test, y_test = X_all[~test], y_all[~test], X_all[test], y_all[test]
+    heads = {"gda": create_head("gda", scale="paper"), "prototype": create_head("prototype")}
+
+    def run(labels):
+        return evaluate_few_shot(X, y, X_test, labels, heads, [16], seeds=3, calibrate=True)
+
+    results = run(y_test)
+    temperatures = [c["temperature"] for c in results.chosen]
+    shuffled = np.random.default_rng(0).permutation(y_test)
+    assert [c["temperature"] for c in run(shuffled).chosen] == temperatures
+    before = np.mean(list(results.values("gda", 16, "ece").values()))
+    after = np.mean(list(results.values("gda", 16, "ece_calibrated").values()))
+    assert after < before / 2  # the paper scale is miscalibrated; T repairs most of it

@@ -240,6 +240,9 @@ def evaluate(
         help="classes with fewer items than a level: error, up-to (all of theirs) or drop",
         callback=_choice(api.SHOTS_POLICIES),
     ),
+    calibrate: bool = typer.Option(
+        False, help="also NLL and ECE after temperature scaling on held-out support folds"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
@@ -254,6 +257,7 @@ def evaluate(
         progress=not quiet,
         texts=api.class_texts(classnames, templates, descriptions, differential),
         shots_policy=shots_policy,
+        calibrate=calibrate,
     )
     _print_grid(results, metric, f"{out}/summary.json", as_json)
 

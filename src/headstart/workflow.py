@@ -325,6 +325,7 @@ def evaluate_store(
     head_params: dict[str, dict[str, Any]] | None = None,
     texts: ClassTexts | None = None,
     shots_policy: str = "error",
+    calibrate: bool = False,
 ) -> Results:
     """The few-shot grid on one store (`head_params`: parameters per head name). Zero-shot
     and training-free heads get class embeddings from `texts` (default: the class names in
@@ -349,6 +350,7 @@ def evaluate_store(
         progress=progress,
         views_train=store.views(train, vectors) if store.n_views > 1 else None,
         shots_policy=shots_policy,
+        calibrate=calibrate,
         store=store_label(
             str(store.manifest.dataset.get("name")), store.card.name, store.dim, store.key
         ),

@@ -19,12 +19,17 @@ from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import list_heads, needs_class_texts
 from headstart.output import check_outputs
 from headstart.progress import progress_bar
-from headstart.protocol import METRICS, Results, parse_shots
+from headstart.protocol import Results, parse_shots
+from headstart.protocol.metrics import CALIBRATED_METRICS
+from headstart.protocol.metrics import METRICS as SCORED_METRICS
 from headstart.protocol.mil_cv import MIL_METRICS
+from headstart.protocol.results import FIT_SECONDS
 from headstart.protocol.sampling import SHOTS_POLICIES
 from headstart.report import write_report
 from headstart.report.terminal import grid_tables
 from headstart.store import Store, read_vectors_file, write_vectors
+
+METRICS = (*SCORED_METRICS, *CALIBRATED_METRICS, FIT_SECONDS)  # what `eval --metric` shows
 
 __all__ = [
     "METRICS",
@@ -285,10 +290,13 @@ def evaluate(
     head_params: dict[str, dict[str, Any]] | None = None,
     texts: workflow.ClassTexts | None = None,
     shots_policy: str = "error",
+    calibrate: bool = False,
 ) -> Results:
     """The honest k-shot grid on a store; saved as rows + summary when `out` is given.
     Zero-shot heads embed `texts` (class names, templates or descriptions) with the store's
-    encoder. `shots_policy` (error, up-to, drop): classes with fewer items than a level."""
+    encoder. `shots_policy` (error, up-to, drop): classes with fewer items than a level.
+    `calibrate`: also report NLL and ECE after temperature scaling fitted on held-out folds
+    of each fit's support items."""
     check_outputs(out)
     total = len(heads) * sum(1 if s in ("all", 0) else seeds for s in shots)
     with progress_bar(progress) as bar:
@@ -303,6 +311,7 @@ def evaluate(
             head_params=head_params,
             texts=texts,
             shots_policy=shots_policy,
+            calibrate=calibrate,
         )
     if out is not None:
         results.save(out)

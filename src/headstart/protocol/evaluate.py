@@ -18,6 +18,7 @@ from sklearn.metrics import confusion_matrix
 
 from headstart.exceptions import DataError
 from headstart.heads.views import final_step, fit_with_views, uses_views
+from headstart.openset.calibration import TemperatureScaling
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import FIT_SECONDS, Results, result_key, store_label
 from headstart.protocol.sampling import ALL, check_shots, k_shot_indices, short_classes
@@ -36,8 +37,12 @@ def _version(package: str) -> str:
 
 def _full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
     """predict_proba placed in columns 0..n_classes−1 by the model's `classes_`."""
-    proba = model.predict_proba(X)
-    full = np.zeros((len(X), n_classes))
+    return _placed(model, model.predict_proba(X), n_classes)
+
+
+def _placed(model: BaseEstimator, proba: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities over the model's `classes_` placed in columns 0..n_classes−1."""
+    full = np.zeros((len(proba), n_classes))
     full[:, np.asarray(model.classes_, dtype=np.int64)] = proba
     return full
 
@@ -106,6 +111,7 @@ def evaluate_few_shot(
     views_train: np.ndarray | None = None,
     shots_policy: str = "error",
     store: str = "",
+    calibrate: bool = False,
 ) -> Results:
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
@@ -119,6 +125,9 @@ def evaluate_few_shot(
     work), "up-to" (all their items) or "drop" (left out of that level's training and
     scoring); the provenance lists those classes per level. `store` names the feature space
     (default: dataset · encoder); every row carries it, with the seconds each fit took.
+    `calibrate`: also score every head after temperature scaling fitted on held-out folds of
+    its own support items (metrics `nll_calibrated`, `ece_calibrated`; T in the chosen
+    hyper-parameters); heads fitted without labelled items are left as they are.
     """
     short = check_shots(y_train, list(shots), shots_policy, list(class_names))
     if not any(runs_at(model, shot) for model in heads.values() for shot in shots):
@@ -168,6 +177,15 @@ def evaluate_few_shot(
                 seconds = time.perf_counter() - started
                 proba = _full_proba(model, X_test[scored], n_classes)  # the one look at test
                 metrics = classification_metrics(proba, y_test[scored])
+                chosen = _chosen(model)
+                if calibrate and shot != 0 and not getattr(final_step(model), "label_free", 0):
+                    scaling = TemperatureScaling().fit(template, X_train[index], y_train[index])
+                    calibrated = _placed(
+                        model, scaling.probabilities(model, X_test[scored]), n_classes
+                    )
+                    after = classification_metrics(calibrated, y_test[scored])
+                    metrics.update(nll_calibrated=after["nll"], ece_calibrated=after["ece"])
+                    chosen["temperature"] = scaling.temperature_
                 results.add(name, shot, seed, {**metrics, FIT_SECONDS: seconds})
                 results.chosen.append(
                     {
@@ -175,7 +193,7 @@ def evaluate_few_shot(
                         "head": name,
                         "shots": str(shot),
                         "seed": seed,
-                        **_chosen(model),
+                        **chosen,
                     }
                 )
                 if seed == 0:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "nll", "ece")
-BOUNDED_METRICS = frozenset({"accuracy", "balanced_accuracy", "macro_f1", "ece", "auc"})
-LOWER_IS_BETTER = frozenset({"nll", "ece", "fit_seconds"})
+CALIBRATED_METRICS = ("nll_calibrated", "ece_calibrated")  # after temperature scaling
+BOUNDED_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "macro_f1", "ece", "ece_calibrated", "auc"}
+)
+LOWER_IS_BETTER = frozenset({"nll", "ece", *CALIBRATED_METRICS, "fit_seconds"})
 
 
 def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int) -> dict[str, list]:
