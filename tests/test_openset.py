@@ -136,3 +136,45 @@ def test_calibration_in_the_protocol_never_reads_test_labels():
     before = np.mean(list(results.values("gda", 16, "ece").values()))
     after = np.mean(list(results.values("gda", 16, "ece_calibrated").values()))
     assert after < before / 2  # the paper scale is miscalibrated; T repairs most of it
+
+
+def test_open_set_protocol_holds_out_classes_per_seed_and_scores_every_pair():
+    from headstart.protocol.open_set import evaluate_open_set
+
+    rng = np.random.default_rng(6)
+    centres = rng.normal(size=(5, 8)) * 4
+    y_train, y_test = np.repeat(np.arange(5), 20), np.repeat(np.arange(5), 15)
+    X_train = centres[y_train] + rng.normal(size=(100, 8))
+    X_test = centres[y_test] + rng.normal(size=(75, 8))
+    far = rng.normal(size=(30, 8)) * 4 + 20  # far from every class
+    heads = {"prototype": create_head("prototype"), "gda": create_head("gda")}
+    results = evaluate_open_set(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        heads,
+        ["mls", "mahalanobis"],
+        [4],
+        seeds=3,
+        unknown_fraction=0.4,
+        X_far=far,
+    )
+    held = results.provenance["unknown_classes"]
+    assert len(held) == 3 and all(len(v) == 2 for v in held.values())
+    assert len({tuple(v) for v in held.values()}) > 1  # the split varies with the seed
+    assert results.heads() == [
+        "prototype · mls",
+        "prototype · mahalanobis",
+        "gda · mls",
+        "gda · mahalanobis",
+    ]
+    for seed in range(3):  # closed-set accuracy belongs to the head, not the score
+        values = [results.values(h, 4, "closed_accuracy")[seed] for h in results.heads()[:2]]
+        assert values[0] == values[1]
+    auroc = np.mean(list(results.values("gda · mahalanobis", 4, "auroc").values()))
+    assert auroc > 0.9 and min(results.values("gda · mahalanobis", 4, "far_auroc").values()) > 0.99
+    kept = next(iter(results.open_set.values()))
+    assert len(kept["score"]) == 75 and sum(kept["unknown"]) == 30
+    with pytest.raises(DataError, match="needs at least two known and one unknown class"):
+        evaluate_open_set(X_train, y_train, X_test, y_test, heads, ["mls"], [4], 1, 0.8)

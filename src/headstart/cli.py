@@ -243,10 +243,35 @@ def evaluate(
     calibrate: bool = typer.Option(
         False, help="also NLL and ECE after temperature scaling on held-out support folds"
     ),
+    open_set: bool = typer.Option(
+        False, "--open-set", help="hold out classes as unknown per seed; score every head"
+    ),
+    scores: str = typer.Option(
+        ",".join(api.DEFAULT_SCORES), help="open-set scores: msp,mls,energy,mahalanobis,..."
+    ),
+    unknown_fraction: float = typer.Option(0.4, min=0.01, max=0.99),
+    far: Path | None = typer.Option(None, help="a store scored as far out-of-distribution"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
-    """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot)."""
+    """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot);
+    with --open-set, every head × open-set score on classes held out as unknown."""
+    if open_set:
+        results = api.evaluate_open_set(
+            store,
+            _split(heads),
+            api.parse_shots(shots),
+            seeds,
+            _split(scores),
+            unknown_fraction,
+            far,
+            out,
+            _split(transforms),
+            progress=not quiet,
+        )
+        shown = "auroc" if metric == "accuracy" else metric
+        _print_grid(results, shown, f"open set — {out}/summary.json", as_json)
+        return
     results = api.evaluate(
         store,
         _split(heads),

@@ -29,6 +29,7 @@ from headstart.prompts import (
     read_differential_descriptions,
 )
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
+from headstart.protocol.open_set import evaluate_open_set
 from headstart.protocol.pac_bayes import rank_prompts
 from headstart.protocol.results import store_label
 from headstart.store import Store
@@ -364,6 +365,52 @@ def evaluate_store(
             "transforms": list(transforms),
         }
     )
+    return results
+
+
+def evaluate_store_open_set(
+    store: Store,
+    heads: Sequence[str],
+    shots: Sequence[int | str],
+    seeds: int,
+    scores: Sequence[str],
+    unknown_fraction: float,
+    far: Store | None = None,
+    transforms: Sequence[str] = (),
+    progress: Any = None,
+) -> Results:
+    """The open-set protocol on a store's train/test split; `far` (a store of the same
+    encoder card) is scored as far out-of-distribution."""
+    X_train, y_train, X_test, y_test, protocol = train_test(store)
+    if far is not None and far.card.digest() != store.card.digest():
+        raise DataError(
+            f"far set {far.root} was embedded by {far.card.name!r} with another card than "
+            f"{store.root} ({store.card.name!r}); scores would compare different features"
+        )
+    results = evaluate_open_set(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        {h: build_model(h, None, transforms) for h in heads},
+        scores,
+        shots,
+        seeds,
+        unknown_fraction,
+        None if far is None else far.vectors(),
+        dataset=str(store.manifest.dataset.get("name")),
+        encoder=store.card.name,
+        class_names=store.class_names,
+        store=store_label(
+            str(store.manifest.dataset.get("name")), store.card.name, store.dim, store.key
+        ),
+        progress=progress,
+    )
+    results.provenance.update(
+        {"split": protocol, "store_path": str(store.root), "store_key": store.key}
+    )
+    if far is not None:
+        results.provenance["far_store"] = str(far.root)
     return results
 
 

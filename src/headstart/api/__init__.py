@@ -22,16 +22,26 @@ from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
 from headstart.protocol.metrics import CALIBRATED_METRICS
 from headstart.protocol.metrics import METRICS as SCORED_METRICS
+from headstart.protocol.metrics import OPEN_SET as OPEN_SET_METRICS
 from headstart.protocol.mil_cv import MIL_METRICS
+from headstart.protocol.open_set import DEFAULT_SCORES
 from headstart.protocol.results import FIT_SECONDS
 from headstart.protocol.sampling import SHOTS_POLICIES
 from headstart.report import write_report
 from headstart.report.terminal import grid_tables
 from headstart.store import Store, read_vectors_file, write_vectors
 
-METRICS = (*SCORED_METRICS, *CALIBRATED_METRICS, FIT_SECONDS)  # what `eval --metric` shows
+METRICS = (  # what `eval --metric` can show
+    *SCORED_METRICS,
+    *CALIBRATED_METRICS,
+    FIT_SECONDS,
+    *OPEN_SET_METRICS,
+    "closed_accuracy",
+    *(f"far_{m}" for m in OPEN_SET_METRICS),
+)
 
 __all__ = [
+    "DEFAULT_SCORES",
     "METRICS",
     "MIL_METRICS",
     "SHOTS_POLICIES",
@@ -40,6 +50,7 @@ __all__ = [
     "encoder_card",
     "encoder_cards",
     "evaluate",
+    "evaluate_open_set",
     "fit",
     "grid_tables",
     "import_vectors",
@@ -312,6 +323,40 @@ def evaluate(
             texts=texts,
             shots_policy=shots_policy,
             calibrate=calibrate,
+        )
+    if out is not None:
+        results.save(out)
+    return results
+
+
+def evaluate_open_set(
+    store: str | Path,
+    heads: Sequence[str],
+    shots: Sequence[int | str] = (1, 4, 16, "all"),
+    seeds: int = 10,
+    scores: Sequence[str] = DEFAULT_SCORES,
+    unknown_fraction: float = 0.4,
+    far: str | Path | None = None,
+    out: str | Path | None = None,
+    transforms: Sequence[str] = (),
+    progress: bool = True,
+) -> Results:
+    """The open-set protocol: per seed a random `unknown_fraction` of the classes is held
+    out; every head × open-set score is scored on the whole test set (and on the store `far`
+    as far out-of-distribution items); saved as rows + summary when `out` is given."""
+    check_outputs(out)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("open-set", total=len(heads) * len(shots) * seeds)
+        results = workflow.evaluate_store_open_set(
+            Store(store),
+            heads,
+            shots,
+            seeds,
+            scores,
+            unknown_fraction,
+            None if far is None else Store(far),
+            transforms,
+            progress=lambda n: bar.advance(task, n),
         )
     if out is not None:
         results.save(out)

@@ -6,10 +6,14 @@ import numpy as np
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "nll", "ece")
 CALIBRATED_METRICS = ("nll_calibrated", "ece_calibrated")  # after temperature scaling
+OPEN_SET = ("auroc", "aupr_in", "aupr_out", "fpr95", "oscr")  # headstart.openset.metrics
 BOUNDED_METRICS = frozenset(
     {"accuracy", "balanced_accuracy", "macro_f1", "ece", "ece_calibrated", "auc"}
+    | {*OPEN_SET, *(f"far_{m}" for m in OPEN_SET), "closed_accuracy"}
 )
-LOWER_IS_BETTER = frozenset({"nll", "ece", *CALIBRATED_METRICS, "fit_seconds"})
+LOWER_IS_BETTER = frozenset(
+    {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}
+)
 
 
 def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int) -> dict[str, list]:

@@ -45,6 +45,7 @@ class Results:
     chosen: list[dict[str, Any]] = field(default_factory=list)  # hyper-parameters per fit
     confusion: dict[str, list[list[int]]] = field(default_factory=dict)  # result_key → matrix
     reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    open_set: dict[str, dict[str, list]] = field(default_factory=dict)  # seed-0 item scores
 
     def __post_init__(self) -> None:
         for row in self.rows:  # rows built by hand, or saved before rows named their store
@@ -91,6 +92,7 @@ class Results:
         self.chosen.extend(other.chosen)
         self.confusion.update(other.confusion)
         self.reliability.update(other.reliability)
+        self.open_set.update(other.open_set)
         self.provenance[key] = other.provenance
 
     def stores(self) -> list[str]:
@@ -106,12 +108,17 @@ class Results:
 
     def on(self, store: str) -> Results:
         """The rows, records and provenance of one store only."""
+
+        def mine(records: dict) -> dict:
+            return {k: v for k, v in records.items() if k.rsplit("|", 2)[0] == store}
+
         return Results(
             rows=[r for r in self.rows if r["store"] == store],
             provenance=self.provenance_of(store),
             chosen=[c for c in self.chosen if c.get("store", store) == store],
-            confusion={k: v for k, v in self.confusion.items() if k.rsplit("|", 2)[0] == store},
-            reliability={k: v for k, v in self.reliability.items() if k.rsplit("|", 2)[0] == store},
+            confusion=mine(self.confusion),
+            reliability=mine(self.reliability),
+            open_set=mine(self.open_set),
         )
 
     def heads(self) -> list[str]:
@@ -268,6 +275,7 @@ class Results:
             "chosen_hyperparameters": self.chosen,
             "confusion": self.confusion,
             "reliability": self.reliability,
+            "open_set": self.open_set,
         }
         (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=_json))
         return folder
@@ -292,6 +300,7 @@ class Results:
         results.chosen = summary["chosen_hyperparameters"]
         results.confusion = keyed(summary["confusion"])
         results.reliability = keyed(summary["reliability"])
+        results.open_set = summary.get("open_set", {})
         return results
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from headstart.protocol import Results
 from headstart.protocol.metrics import BOUNDED_METRICS
 
-HEAD_WIDTH = 14  # the longest registered head name, "gda-zero-shot", and a space
+HEAD_WIDTH = 14  # at least the longest registered head name, "gda-zero-shot", and a space
 SHORT_LEVELS = {"0": "zero-shot", "all": "all", "cv": "cross-validation"}
 
 
@@ -40,7 +40,8 @@ def grid_tables(results: Results, metric: str, title: str, width: int) -> list[T
         levels = mine.shots()
         cells = {(s["head"], s["shots"]): s for s in mine.summary() if s["metric"] == metric}
         full = [_full(c) for c in cells.values()]
-        needed = HEAD_WIDTH + len(levels) * (max(map(len, full), default=5) + 3)
+        names = max(HEAD_WIDTH, *(len(h) + 2 for h in mine.heads()))
+        needed = names + len(levels) * (max(map(len, full), default=5) + 3)
         compact = needed > width
         percent = compact and metric in BOUNDED_METRICS
         seeds = max((c["seeds"] for c in cells.values()), default=0)
