@@ -178,3 +178,52 @@ def test_open_set_protocol_holds_out_classes_per_seed_and_scores_every_pair():
     assert len(kept["score"]) == 75 and sum(kept["unknown"]) == 30
     with pytest.raises(DataError, match="needs at least two known and one unknown class"):
         evaluate_open_set(X_train, y_train, X_test, y_test, heads, ["mls"], [4], 1, 0.8)
+
+
+def test_the_reject_option_keeps_its_share_of_known_items_and_survives_a_save(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from headstart.exceptions import StoreError
+    from headstart.openset.reject import REJECT_ARRAYS, RejectOption
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 5)) * 4
+    y = np.repeat(np.arange(3), 150)
+    X = centres[y] + rng.normal(size=(450, 5))
+    fresh_y = np.repeat(np.arange(3), 2000)
+    fresh = centres[fresh_y] + rng.normal(size=(6000, 5))  # known classes, never seen
+    far = rng.normal(size=(500, 5)) + 30
+    head = create_head("gda").fit(X, y)
+    option = RejectOption("mahalanobis", tpr=0.9).fit(head, X, y)
+    assert abs(option.accept(fresh).mean() - 0.9) < 0.03 and not option.accept(far).any()
+    assert option.how_ == "out-of-fold scores of 450 support items (5 folds)"
+    option.save(tmp_path)
+    loaded = RejectOption.load(tmp_path, head)
+    assert loaded.threshold_ == option.threshold_
+    np.testing.assert_allclose(loaded.scores(fresh[:50]), option.scores(fresh[:50]))
+    (tmp_path / REJECT_ARRAYS).write_bytes((tmp_path / REJECT_ARRAYS).read_bytes()[:-8])
+    with pytest.raises(StoreError, match="checksum mismatch"):
+        RejectOption.load(tmp_path, head)
+    with pytest.raises(UnknownNameError, match="Did you mean 'mls'"):
+        RejectOption("mlss")
+    plain = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match="has no per-class scores"):
+        RejectOption("mls").fit(plain, X, y)
+
+
+def test_fit_with_a_reject_option_makes_predict_answer_unknown(tmp_path):
+    import csv
+
+    from headstart import api
+    from headstart.store import write_vectors
+
+    store = api.embed("digits", "raw-pixels", tmp_path / "s", limit=200, progress=False).store
+    model = api.fit(store.root, "gda", tmp_path / "m", reject="knn", reject_tpr=0.9)
+    write_vectors(tmp_path / "far", np.full((10, store.dim), 50.0))  # nothing like a digit
+    out = tmp_path / "p.csv"
+    rows = api.predict(model, tmp_path / "far", out, progress=False, allow_other_encoder=True)
+    assert [r["prediction"] for r in rows] == ["unknown"] * 10
+    assert "10 answered 'unknown'" in rows.summary(out)
+    with open(out) as handle:
+        header = next(csv.reader(handle))
+    assert header[-3:] == ["prediction", "knn_score", "threshold"]

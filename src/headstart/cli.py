@@ -183,9 +183,13 @@ def fit(
     out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
     param: list[str] = typer.Option([], "--param", help="head parameter key=value"),
     transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
+    reject: str | None = typer.Option(
+        None, help="open-set score (mls, knn, ...): predict answers 'unknown' above a threshold"
+    ),
+    reject_tpr: float = typer.Option(0.95, min=0.5, max=0.999, help="known items kept"),
 ) -> None:
     """Fit a head on a store's training rows; saves JSON + safetensors (never pickle)."""
-    folder = api.fit(store, head, out, _options(param), _split(transforms))
+    folder = api.fit(store, head, out, _options(param), _split(transforms), reject, reject_tpr)
     console.print(f"saved {head} to {folder}")
 
 

@@ -20,6 +20,7 @@ from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
 from headstart.heads.views import final_step, fit_with_views, uses_views
+from headstart.openset.reject import RejectOption
 from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
 from headstart.prompts import (
     class_embeddings,
@@ -36,6 +37,9 @@ from headstart.store import Store
 
 PROVENANCE = "provenance.json"
 HOLDOUT = 0.3  # test share when a store has no official split
+
+
+UNKNOWN = "unknown"  # the prediction of an item the reject option turns away
 
 
 def train_test_rows(store: Store) -> tuple[np.ndarray, np.ndarray, str]:
@@ -180,8 +184,12 @@ def fit_store(
     out: str | Path,
     params: dict[str, Any] | None = None,
     transforms: Sequence[str] = (),
+    reject: str | None = None,
+    reject_tpr: float = 0.95,
 ) -> Path:
-    """Fit on the store's training rows (all labelled rows without a split) and save."""
+    """Fit on the store's training rows (all labelled rows without a split) and save; with
+    `reject` (an open-set score), also the threshold that accepts `reject_tpr` of held-out
+    training items, saved beside the model and applied by `predict_rows`."""
     labels, split = store.labels, store.split.astype(str)
     rows = (labels >= 0) & ((split == "train") if (split == "train").any() else True)
     if not rows.any():
@@ -198,9 +206,14 @@ def fit_store(
             model.fit(texts, np.arange(len(texts)))
         else:
             fit_with_views(model, vectors[rows], labels[rows], views)
+        option = RejectOption(reject, reject_tpr) if reject else None
+        if option is not None:
+            option.fit(model, vectors[rows], labels[rows])
     except ValueError as error:  # a parameter the head checks when fitting, e.g. n_neighbors=0
         raise DataError(f"head {head!r}: {error}") from error
     folder = save_model(model, out)
+    if option is not None:
+        option.save(folder)
     provenance = {
         "store": str(store.root),
         "store_key": store.key,
@@ -260,6 +273,8 @@ def predict_rows(
     proba = model.predict_proba(vectors)
     classes = np.asarray(model.classes_ if hasattr(model, "classes_") else model[-1].classes_)
     order = np.argsort(-proba, axis=1)[:, :top_k]
+    reject = RejectOption.load(model_dir, model)
+    scores = None if reject is None else reject.scores(vectors)
     rows = []
     for i, item_id in enumerate(ids):
         row: dict[str, Any] = {"id": item_id}
@@ -267,6 +282,11 @@ def predict_rows(
             label = classes[column]
             row[f"class_{rank}"] = names[int(label)] if names else str(label)
             row[f"prob_{rank}"] = round(float(proba[i, column]), 6)
+        if reject is not None:  # "unknown" above the threshold chosen on the training items
+            accepted = scores[i] <= reject.threshold_
+            row["prediction"] = row["class_1"] if accepted else UNKNOWN
+            row[f"{reject.score}_score"] = round(float(scores[i]), 6)
+            row["threshold"] = round(reject.threshold_, 6)
         rows.append(row)
     return rows
 
@@ -284,6 +304,9 @@ class Predictions(list):
         """One line for the terminal."""
         where = f" to {out}" if out is not None else ""
         line = f"wrote {len(self):,} predictions{where}"
+        unknown = sum(row.get("prediction") == UNKNOWN for row in self)
+        if any("prediction" in row for row in self):
+            line += f"; {unknown} answered {UNKNOWN!r} by the model's reject option"
         if self.skipped:
             line += f"; {len(self.skipped)} input(s) skipped, reasons in {self.skipped_file}"
         return line

@@ -254,10 +254,14 @@ def fit(
     out: str | Path,
     params: dict[str, Any] | None = None,
     transforms: Sequence[str] = (),
+    reject: str | None = None,
+    reject_tpr: float = 0.95,
 ) -> Path:
-    """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`."""
+    """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`;
+    `reject` names an open-set score whose threshold (accepting `reject_tpr` of held-out
+    training items) is saved with it, so `predict` answers "unknown" above it."""
     check_outputs(out)
-    return workflow.fit_store(Store(store), head, out, params, transforms)
+    return workflow.fit_store(Store(store), head, out, params, transforms, reject, reject_tpr)
 
 
 def predict(
