@@ -173,3 +173,23 @@ def test_bag_attention_figure_draws_images_or_bars():
             "probability": np.array([0.9, 0.2]),
         }
         assert bag_attention(arrays, "test").startswith(b"\x89PNG")
+
+
+def test_report_of_an_open_set_evaluation(tmp_path):
+    """Issue 13: panels per score, the difference map, and the best pair's histogram, ROC
+    and accuracy–rejection curves."""
+    from headstart.protocol.open_set import evaluate_open_set
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 8)) * 3
+    y_train, y_test = np.repeat(np.arange(5), 12), np.repeat(np.arange(5), 10)
+    X_train = centres[y_train] + rng.normal(size=(60, 8))
+    X_test = centres[y_test] + rng.normal(size=(50, 8))
+    heads = {"gda": create_head("gda")}
+    evaluate_open_set(
+        X_train, y_train, X_test, y_test, heads, ["mls", "knn"], [1, 4], 3, dataset="blobs"
+    ).save(tmp_path / "open")
+    text = api.report(tmp_path / "open", tmp_path / "open.html").read_text()
+    assert "Open-set scores of heads fitted on" in text and "(40% of the classes" in text
+    assert text.count("<img class='figure'") == 3 and "accuracy–rejection" in text
+    assert "At 4 shots, " in text and "auroc" in text

@@ -71,6 +71,7 @@ def evaluate_open_set(
             "shots": [str(s) for s in shots],
             "heads": {name: repr(model) for name, model in heads.items()},
             "scores": list(scorers),
+            "families": {f"{h} · {s}": s for h in heads for s in scorers},  # panels per score
             "unknown_fraction": unknown_fraction,
             "unknown_classes": {},
             "far_items": 0 if X_far is None else len(X_far),

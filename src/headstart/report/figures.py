@@ -228,3 +228,41 @@ def repeated_curves(
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     return _png(figure)
+
+
+def open_set_panels(cells: dict[str, dict[str, list]], best: str, title: str) -> bytes:
+    """Three panels from seed 0's item scores: the best pair's score histogram (known vs
+    unknown), ROC curves of every pair given in `cells`, and accuracy–rejection curves
+    (accuracy over the accepted items, an accepted unknown item counting as an error)."""
+    figure = Figure(figsize=(13, 3.8))
+    histogram, roc, rejection = figure.subplots(1, 3)
+    chosen = cells[best]
+    score, unknown = np.asarray(chosen["score"]), np.asarray(chosen["unknown"], bool)
+    bins = np.histogram_bin_edges(score, bins=30)
+    histogram.hist(score[~unknown], bins, alpha=0.6, density=True, label="known classes")
+    histogram.hist(score[unknown], bins, alpha=0.6, density=True, label="held-out classes")
+    histogram.set_title(f"{best}: score (higher = unknown)", fontsize=9)
+    histogram.legend(fontsize=7)
+    for pair, cell in cells.items():
+        s, u = np.asarray(cell["score"]), np.asarray(cell["unknown"], bool)
+        right = np.asarray(cell["correct"], bool)
+        order = np.argsort(-s, kind="stable")  # reject the highest scores first
+        fpr = np.r_[0, np.cumsum(~u[order]) / max((~u).sum(), 1)]
+        tpr = np.r_[0, np.cumsum(u[order]) / max(u.sum(), 1)]
+        roc.plot(fpr, tpr, label=pair, linewidth=2.5 if pair == best else 1)
+        kept = np.argsort(s, kind="stable")  # accept the lowest scores first
+        hits = np.cumsum(right[kept])
+        accepted = np.arange(1, len(s) + 1)
+        rejection.plot(1 - accepted / len(s), hits / accepted, linewidth=2.5 if pair == best else 1)
+    roc.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    roc.set_xlabel("known items flagged unknown", fontsize=8)
+    roc.set_ylabel("unknown items flagged", fontsize=8)
+    roc.set_title("ROC, unknown = positive", fontsize=9)
+    roc.legend(fontsize=6)
+    rejection.set_xlabel("share of items rejected", fontsize=8)
+    rejection.set_ylabel("accuracy of the accepted items", fontsize=8)
+    rejection.set_title("accuracy–rejection", fontsize=9)
+    for axis in (histogram, roc, rejection):
+        axis.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    return _png(figure)

@@ -22,7 +22,7 @@ from headstart.protocol.mil_cv import load_attention
 from headstart.protocol.results import FIT_SECONDS
 from headstart.report import figures
 from headstart.report.selector import SCRIPT, selector
-from headstart.report.summary import compact_table, provenance_line, verdict
+from headstart.report.summary import compact_table, level_name, provenance_line, verdict
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -115,9 +115,37 @@ def _store_heading(results: Results, families: dict[str, str]) -> str:
     encoder = html.escape(str(results.provenance.get("encoder") or "the features"))
     if kinds <= {"text", "adapter"}:
         return f"Zero-shot and training-free heads, in the joint image–text space of {encoder}"
+    if results.provenance.get("kind") == "open-set":
+        share = results.provenance.get("unknown_fraction")
+        return (
+            f"Open-set scores of heads fitted on {encoder} features ({share:.0%} of the "
+            "classes held out as unknown per seed)"
+        )
     if results.provenance.get("kind") == "mil-cross-validation":
         return "Multiple-instance models, cross-validated on bags"
     return f"Heads fitted on {encoder} features"
+
+
+def _open_set_figure(results: Results, overall: dict[str, Any]) -> str:
+    """Histogram, ROC and accuracy–rejection curves of the best head · score pair, beside
+    the other scores of the same head, at the best pair's shot level (seed 0)."""
+    label, shots = results.store, overall["shots"]
+    head = overall["head"].split(" · ")[0]
+    cells = {
+        key.rsplit("|", 2)[1]: value
+        for key, value in results.open_set.items()
+        if key.rsplit("|", 2)[2] == shots and key.rsplit("|", 2)[1].split(" · ")[0] == head
+    }
+    if overall["head"] not in cells:
+        return ""
+    return _img(
+        figures.open_set_panels(
+            cells, overall["head"], f"{head}, {level_name(shots)}, seed 0 — {label}"
+        ),
+        f"known vs held-out classes: scores, ROC and accuracy–rejection of {head}'s open-set "
+        f"scores — {label}",
+        label,
+    )
 
 
 def _store_section(
@@ -167,6 +195,8 @@ def _store_section(
                 label,
             )
         )
+    if results.open_set and overall:
+        parts.append(_open_set_figure(results, overall))
     choice = confusion_for or _best_cell(results, best)
     parts.append(selector(results, provenance.get("class_names", []), choice))
     summary = [s for s in results.summary() if s["metric"] != FIT_SECONDS]
