@@ -16,7 +16,7 @@ from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
-from headstart.heads import list_heads, needs_class_texts
+from headstart.heads import create_head, list_heads, needs_class_texts
 from headstart.output import check_outputs
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
@@ -230,7 +230,8 @@ def demo(
     embedded = embed(
         data, "efficientnet-lite0", out / f"{data.name}-efficientnet-lite0", progress=progress
     )
-    names = list(heads or [n for n, _ in list_heads() if not needs_class_texts(n)])
+    plain = [n for n, _ in list_heads() if not needs_class_texts(n)]
+    names = list(heads or [n for n in plain if create_head(n).family != "incremental"])
     results = evaluate(
         embedded.store.root, names, shots, seeds, progress=progress, head_params=DEMO_HEAD_PARAMS
     )

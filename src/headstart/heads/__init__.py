@@ -11,6 +11,7 @@ from headstart.heads.linear_probe import LinearProbe
 from headstart.heads.linear_svm import LinearSVM
 from headstart.heads.prototype import Prototype
 from headstart.heads.registry import HEADS, create_head, list_heads, needs_class_texts
+from headstart.heads.teen import TEEN
 from headstart.heads.tfup import TFUP
 from headstart.heads.tip_adapter import TipAdapter, TipAdapterF
 from headstart.heads.transforms import Center, L2Normalize, PCAWhiten
@@ -20,6 +21,7 @@ __all__ = [
     "GDA",
     "HEADS",
     "KNN",
+    "TEEN",
     "TFUP",
     "Center",
     "FuDD",

@@ -48,6 +48,32 @@ class Head(ClassifierMixin, BaseEstimator):
             self._fit_views(X, y_index, self._checked_views(views, X))
         return self
 
+    incremental = False  # True: `extend` adds classes to the fitted head without a refit
+
+    def extend(self, X: Any, y: Any) -> Head:
+        """Add new classes from their items `X`, `y` without refitting the others (heads
+        with `incremental`); labels already known are an error."""
+        if not self.incremental:
+            raise ValueError(f"{type(self).__name__} cannot add classes without a refit")
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"{len(y)} labels for {len(X)} rows")
+        new = np.unique(y)
+        known = np.intersect1d(new, self.classes_)
+        if len(known):
+            raise ValueError(
+                f"classes {known[:5].tolist()} are known already; extend adds new ones"
+            )
+        index = np.searchsorted(new, y)
+        self._extend(X, index)
+        self.classes_ = np.concatenate([self.classes_, new])
+        return self
+
+    def _extend(self, X: np.ndarray, y_index: np.ndarray) -> None:
+        raise NotImplementedError
+
     def _checked_views(self, views: Any, X: np.ndarray) -> np.ndarray:
         if not self.uses_views:
             raise ValueError(

@@ -43,9 +43,19 @@ class Prototype(Head):
         if self.metric not in ("cosine", "euclidean"):
             raise ValueError(f"metric must be 'cosine' or 'euclidean', got {self.metric!r}")
         self._tau()
+        self.prototypes_ = self._means(X, y, len(self.classes_))
+
+    incremental = True
+
+    def _means(self, X: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
         source = l2_normalize(X) if self.metric == "cosine" else X
-        means = np.stack([source[y == c].mean(axis=0) for c in range(len(self.classes_))])
-        self.prototypes_ = l2_normalize(means) if self.metric == "cosine" else means
+        means = np.stack([source[y == c].mean(axis=0) for c in range(k)])
+        return l2_normalize(means) if self.metric == "cosine" else means
+
+    def _extend(self, X: np.ndarray, y_index: np.ndarray) -> None:
+        """New classes' prototypes beside the old ones, which stay as they were."""
+        new = self._means(X, y_index, int(y_index.max()) + 1)
+        self.prototypes_ = np.vstack([self.prototypes_, new.astype(self.prototypes_.dtype)])
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         if self.metric == "cosine":

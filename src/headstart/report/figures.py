@@ -43,6 +43,7 @@ FAMILY_TITLES = {
     "distance": "distance to the support set",
     "text": "zero-shot from class texts",
     "adapter": "training-free adapters",
+    "incremental": "class-incremental prototypes",
     "other": "other heads",
 }
 

@@ -1,0 +1,68 @@
+"""Classes added after fitting (issue 13): TEEN's calibrated prototypes against the paper's
+formula, plain prototypes extended exactly, α chosen on base classes only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from headstart.heads import create_head
+from headstart.heads.teen import ALPHAS
+
+
+def _classes(k: int, per_class: int, seed: int = 0, d: int = 12):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, d)) * 2
+    y = np.repeat(np.arange(k), per_class)
+    return centres[y] + rng.normal(size=(len(y), d)), y
+
+
+def _unit(a):
+    return a / np.linalg.norm(a, axis=-1, keepdims=True)
+
+
+def test_teen_calibrates_new_prototypes_as_the_paper_writes():
+    X, y = _classes(8, 30)
+    base, new = y < 6, y >= 6
+    head = create_head("teen", alpha=0.3).fit(X[base], y[base])
+    head.extend(X[new][::6], y[new][::6])  # 5 shots of classes 6 and 7
+    b = _unit(np.stack([_unit(X[y == c]).mean(0) for c in range(6)]))
+    for row, c in enumerate((6, 7), start=6):
+        p = _unit(_unit(X[y == c][::6]).mean(0))
+        w = np.exp(16 * b @ p) / np.exp(16 * b @ p).sum()  # softmax over base classes
+        delta = _unit(w @ b)
+        np.testing.assert_allclose(head.prototypes_[row], 0.7 * p + 0.3 * delta, atol=1e-10)
+    np.testing.assert_allclose(head.prototypes_[:6], b, atol=1e-10)  # base classes untouched
+    assert head.classes_.tolist() == list(range(8))
+    scores = head.scores(X[:3])
+    expected = 16 * _unit(X[:3]) @ _unit(head.prototypes_).T
+    np.testing.assert_allclose(scores, expected, atol=1e-8)
+
+
+def test_extended_prototypes_equal_a_fit_on_every_class():
+    X, y = _classes(5, 10, seed=1)
+    grown = create_head("prototype").fit(X[y < 3], y[y < 3]).extend(X[y >= 3], y[y >= 3])
+    whole = create_head("prototype").fit(X, y)
+    np.testing.assert_allclose(grown.prototypes_, whole.prototypes_, atol=1e-12)
+    np.testing.assert_array_equal(grown.predict(X), whole.predict(X))
+
+
+def test_alpha_is_chosen_on_base_classes_only():
+    X, y = _classes(10, 20, seed=2)
+    head = create_head("teen").fit(X, y)
+    assert head.alpha_ in ALPHAS and "pseudo-sessions" in head.alpha_how_
+    again = create_head("teen").fit(X, y)
+    assert again.alpha_ == head.alpha_  # the same base data, the same α
+    small = create_head("teen").fit(X[y < 2], y[y < 2])
+    assert small.alpha_ == 0.5 and "paper default" in small.alpha_how_
+
+
+def test_bad_extensions_are_named():
+    X, y = _classes(4, 10, seed=3)
+    head = create_head("teen", alpha=0.5).fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match=r"classes \[1\] are known already"):
+        head.extend(X[y == 1], y[y == 1])
+    with pytest.raises(ValueError, match="features"):
+        head.extend(X[y == 2][:, :5], y[y == 2])
+    with pytest.raises(ValueError, match="cannot add classes without a refit"):
+        create_head("linear-probe").fit(X, y).extend(X, y + 10)
