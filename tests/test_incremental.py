@@ -66,3 +66,47 @@ def test_bad_extensions_are_named():
         head.extend(X[y == 2][:, :5], y[y == 2])
     with pytest.raises(ValueError, match="cannot add classes without a refit"):
         create_head("linear-probe").fit(X, y).extend(X, y + 10)
+
+
+@pytest.mark.parametrize("scale", ["likelihood", "paper"])
+def test_streaming_gda_extended_equals_gda_fitted_on_every_class(scale):
+    X, y = _classes(6, 9, seed=4, d=5)
+    grown = create_head("gda", streaming=True, scale=scale).fit(X[y < 4], y[y < 4])
+    grown.extend(X[y >= 4], y[y >= 4])
+    whole = create_head("gda", streaming=True, scale=scale).fit(X, y)
+    np.testing.assert_allclose(grown.coef_, whole.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(grown.intercept_, whole.intercept_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(grown.scatter_, whole.scatter_, atol=1e-9)
+    with pytest.raises(ValueError, match="cannot add classes"):
+        create_head("gda").fit(X, y).extend(X, y + 10)  # without streaming statistics
+
+
+def test_sessions_add_classes_and_score_base_and_new_apart():
+    from headstart.exceptions import DataError
+    from headstart.protocol.incremental import evaluate_incremental
+
+    X, y = _classes(8, 30, seed=5)
+    test = np.arange(len(y)) % 3 == 0
+    heads = {h: create_head(h) for h in ("teen", "prototype")}
+    heads["gda"] = create_head("gda", streaming=True)
+
+    def run(labels):
+        return evaluate_incremental(X[~test], y[~test], X[test], labels, heads, "4:2:5", 3)
+
+    results = run(y[test])
+    assert results.shots() == ["session 0", "session 1", "session 2"]
+    last = results.values("teen", "session 2", "harmonic_mean")
+    assert len(last) == 3 and all(0 <= v <= 1 for v in last.values())
+    assert "accuracy_new" not in results.metrics() or not results.values(
+        "teen", "session 0", "accuracy_new"
+    )
+    orders = results.provenance["class_orders"]
+    assert len({tuple(o[:4]) for o in orders.values()}) > 1  # base classes vary by seed
+    shuffled = np.random.default_rng(0).permutation(y[test])
+    assert run(shuffled).chosen == results.chosen  # α never reads test labels
+    with pytest.raises(DataError, match="asks for 7 base \\+ 2 new classes"):
+        evaluate_incremental(X[~test], y[~test], X[test], y[test], heads, "7:2:5", 1)
+    with pytest.raises(DataError, match="cannot add classes without a refit"):
+        evaluate_incremental(
+            X[~test], y[~test], X[test], y[test], {"lp": create_head("linear-probe")}, "4:2:5", 1
+        )

@@ -216,10 +216,13 @@ def predict(
     console.print(rows.summary(out), markup=False, highlight=False, soft_wrap=True)
 
 
+PLAIN_HEADS = "linear-probe,gda,gaussian-nb,prototype,knn,linear-svm"
+
+
 @app.command("eval")
 def evaluate(
     store: Path,
-    heads: str = typer.Option("linear-probe,gda,gaussian-nb,prototype,knn,linear-svm"),
+    heads: str = typer.Option(PLAIN_HEADS),
     shots: str = typer.Option("1,2,4,8,16,all"),
     seeds: int = typer.Option(20, min=1),
     transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
@@ -255,11 +258,22 @@ def evaluate(
     ),
     unknown_fraction: float = typer.Option(0.4, min=0.01, max=0.99),
     far: Path | None = typer.Option(None, help="a store scored as far out-of-distribution"),
+    incremental: str | None = typer.Option(
+        None, help="B:N:K — B base classes, then sessions of N new classes × K shots"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
     """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot);
     with --open-set, every head × open-set score on classes held out as unknown."""
+    if incremental:
+        chosen = list(api.INCREMENTAL_HEADS) if heads == PLAIN_HEADS else _split(heads)
+        results = api.evaluate_incremental(
+            store, incremental, chosen, seeds, out, _split(transforms), progress=not quiet
+        )
+        shown = "harmonic_mean" if metric == "accuracy" else metric
+        _print_grid(results, shown, f"sessions — {out}/summary.json", as_json)
+        return
     if open_set:
         results = api.evaluate_open_set(
             store,

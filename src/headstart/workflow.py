@@ -30,6 +30,7 @@ from headstart.prompts import (
     read_differential_descriptions,
 )
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
+from headstart.protocol.incremental import evaluate_incremental
 from headstart.protocol.open_set import evaluate_open_set
 from headstart.protocol.pac_bayes import rank_prompts
 from headstart.protocol.results import store_label
@@ -434,6 +435,40 @@ def evaluate_store_open_set(
     )
     if far is not None:
         results.provenance["far_store"] = str(far.root)
+    return results
+
+
+def evaluate_store_incremental(
+    store: Store,
+    heads: Sequence[str],
+    spec: str,
+    seeds: int,
+    transforms: Sequence[str] = (),
+    progress: Any = None,
+) -> Results:
+    """Class-incremental sessions on a store's train/test split (GDA with streaming
+    statistics, so it can add classes)."""
+    X_train, y_train, X_test, y_test, protocol = train_test(store)
+    models = {
+        h: build_model(h, {"streaming": True} if h == "gda" else None, transforms) for h in heads
+    }
+    results = evaluate_incremental(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        models,
+        spec,
+        seeds,
+        dataset=str(store.manifest.dataset.get("name")),
+        encoder=store.card.name,
+        class_names=store.class_names,
+        store=store_label(
+            str(store.manifest.dataset.get("name")), store.card.name, store.dim, store.key
+        ),
+        progress=progress,
+    )
+    results.provenance.update({"split": protocol, "store_path": str(store.root)})
     return results
 
 

@@ -20,6 +20,7 @@ from headstart.heads import create_head, list_heads, needs_class_texts
 from headstart.output import check_outputs
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
+from headstart.protocol.incremental import INCREMENTAL_HEADS
 from headstart.protocol.metrics import CALIBRATED_METRICS
 from headstart.protocol.metrics import METRICS as SCORED_METRICS
 from headstart.protocol.metrics import OPEN_SET as OPEN_SET_METRICS
@@ -38,10 +39,15 @@ METRICS = (  # what `eval --metric` can show
     *OPEN_SET_METRICS,
     "closed_accuracy",
     *(f"far_{m}" for m in OPEN_SET_METRICS),
+    "accuracy_all",
+    "accuracy_base",
+    "accuracy_new",
+    "harmonic_mean",
 )
 
 __all__ = [
     "DEFAULT_SCORES",
+    "INCREMENTAL_HEADS",
     "METRICS",
     "MIL_METRICS",
     "SHOTS_POLICIES",
@@ -50,6 +56,7 @@ __all__ = [
     "encoder_card",
     "encoder_cards",
     "evaluate",
+    "evaluate_incremental",
     "evaluate_open_set",
     "fit",
     "grid_tables",
@@ -362,6 +369,29 @@ def evaluate_open_set(
             None if far is None else Store(far),
             transforms,
             progress=lambda n: bar.advance(task, n),
+        )
+    if out is not None:
+        results.save(out)
+    return results
+
+
+def evaluate_incremental(
+    store: str | Path,
+    spec: str,
+    heads: Sequence[str] = INCREMENTAL_HEADS,
+    seeds: int = 5,
+    out: str | Path | None = None,
+    transforms: Sequence[str] = (),
+    progress: bool = True,
+) -> Results:
+    """Few-shot class-incremental sessions "B:N:K" (B base classes with all their items,
+    then sessions of N new classes × K shots added without a refit), over seeded class
+    orders; saved as rows + summary when `out` is given."""
+    check_outputs(out)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("sessions", total=len(heads) * seeds)
+        results = workflow.evaluate_store_incremental(
+            Store(store), heads, spec, seeds, transforms, lambda n: bar.advance(task, n)
         )
     if out is not None:
         results.save(out)

@@ -74,11 +74,19 @@ class GDA(LinearHead):
         scale: str = "likelihood",
         precision: str = "auto",
         device: str = "cpu",
+        streaming: bool = False,
     ) -> None:
         self.priors = priors
         self.scale = scale
         self.precision = precision
         self.device = device
+        self.streaming = streaming
+
+    @property
+    def incremental(self) -> bool:  # type: ignore[override]
+        """With `streaming`, the pooled scatter and class counts are kept, so `extend` adds
+        classes with the same estimates a fit on every class would give."""
+        return self.streaming
 
     uses_views = True
 
@@ -109,6 +117,29 @@ class GDA(LinearHead):
         self.coef_ = to_numpy(weights)
         self.intercept_ = to_numpy(torch.log(priors) - 0.5 * (weights * means).sum(dim=1))
         self.class_prior_ = to_numpy(priors)
+        if self.streaming:
+            centred = x - means[labels]
+            self.scatter_ = to_numpy(centred.T @ centred)
+            self.counts_ = to_numpy(counts)
+
+    def _extend(self, X: np.ndarray, y_index: np.ndarray) -> None:
+        """New classes' means and within-class scatter added to the pooled statistics; the
+        shared precision and every class's weights are recomputed from them."""
+        k = int(y_index.max()) + 1
+        X = np.asarray(X, dtype=np.float64)
+        means = np.stack([X[y_index == c].mean(0) for c in range(k)])
+        centred = X - means[y_index]
+        scatter = self.scatter_ + centred.T @ centred
+        counts = np.r_[self.counts_, np.bincount(y_index, minlength=k)].astype(np.float64)
+        all_means = np.vstack([self.means_, means])
+        n, d = counts.sum(), scatter.shape[0]
+        ridge = np.trace(scatter) / (n - 1)
+        factor = (n - 1) if self.scale == "likelihood" else d
+        weights = factor * np.linalg.solve(scatter + ridge * np.eye(d), all_means.T).T
+        priors = counts / n if self.priors == "empirical" else np.full(len(counts), 1 / len(counts))
+        self.means_, self.coef_, self.scatter_, self.counts_ = all_means, weights, scatter, counts
+        self.intercept_ = np.log(priors) - 0.5 * (weights * all_means).sum(1)
+        self.class_prior_ = priors
 
 
 register_head("gda", GDA)

@@ -10,6 +10,7 @@ OPEN_SET = ("auroc", "aupr_in", "aupr_out", "fpr95", "oscr")  # headstart.opense
 BOUNDED_METRICS = frozenset(
     {"accuracy", "balanced_accuracy", "macro_f1", "ece", "ece_calibrated", "auc"}
     | {*OPEN_SET, *(f"far_{m}" for m in OPEN_SET), "closed_accuracy"}
+    | {"accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean"}  # sessions
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}

@@ -30,6 +30,8 @@ def _png(figure: Any) -> bytes:
 def _shot_axis(levels: list[str]) -> tuple[list[float], list[str]]:
     """Numeric x positions: log2 of shots; "0" (zero-shot) one step before the smallest,
     "all" one step past the largest."""
+    if not all(s.isdigit() or s == "all" for s in levels):  # sessions, "cv": evenly spaced
+        return [float(i) for i in range(len(levels))], levels
     numeric = [float(s) for s in levels if s not in ("all", "0")]
     top, bottom = (max(numeric), min(numeric)) if numeric else (1.0, 1.0)
     position = {"all": np.log2(top) + 1.5, "0": np.log2(bottom) - 1.5}

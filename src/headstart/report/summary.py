@@ -14,6 +14,8 @@ LEVEL_NAMES = {"0": "zero-shot", "all": "all labels", "cv": "cross-validation"}
 
 
 def level_name(level: str) -> str:
+    if not level.isdigit():  # "all", "cv", "session 2"
+        return LEVEL_NAMES.get(level, level)
     return LEVEL_NAMES.get(level, f"{level} shot{'s' if level != '1' else ''}")
 
 

@@ -55,7 +55,7 @@ def grid_tables(results: Results, metric: str, title: str, width: int) -> list[T
         )
         table.add_column("head", style="bold", no_wrap=True)
         for level in levels:
-            name = SHORT_LEVELS.get(level, f"{level}-shot")
+            name = SHORT_LEVELS.get(level, f"{level}-shot" if level.isdigit() else level)
             table.add_column(name, justify="right", no_wrap=True)
         for head in mine.heads():
             row = [head]

@@ -1,0 +1,120 @@
+"""Few-shot class-incremental sessions (the FSCIL protocol of TEEN and its peers).
+
+`B:N:K`: per seed the class order is shuffled; the first B classes are the base session,
+fitted on all their training items; each later session adds N new classes from K training
+items each, through the head's `extend` (no refit). After every session the head is scored
+on the test items of every class seen so far: accuracy on all of them, on the base classes,
+on the classes added since, and the harmonic mean of the last two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from headstart.exceptions import DataError
+from headstart.heads.views import final_step
+from headstart.protocol.results import Results, store_label
+from headstart.protocol.sampling import k_shot_indices
+
+INCREMENTAL_HEADS = ("teen", "prototype", "gda")
+
+
+def parse_sessions(spec: str, n_classes: int) -> tuple[int, int, int]:
+    """(B, N, K) from "B:N:K", checked against the number of classes."""
+    try:
+        base, way, shots = (int(part) for part in spec.split(":"))
+    except ValueError as error:
+        raise DataError(f"--incremental takes B:N:K (three integers), got {spec!r}") from error
+    if base < 2 or way < 1 or shots < 1:
+        raise DataError(f"--incremental {spec}: need B ≥ 2 base classes, N ≥ 1, K ≥ 1")
+    if base + way > n_classes:
+        raise DataError(
+            f"--incremental {spec} asks for {base} base + {way} new classes; the store has "
+            f"{n_classes}"
+        )
+    return base, way, shots
+
+
+def evaluate_incremental(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    heads: Mapping[str, BaseEstimator],
+    spec: str,
+    seeds: int = 5,
+    dataset: str = "",
+    encoder: str = "",
+    class_names: Sequence[str] = (),
+    store: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> Results:
+    """Every head through every session over `seeds` class orders; rows per session."""
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    base, way, shots = parse_sessions(spec, n_classes)
+    sessions = (n_classes - base) // way
+    for name, head in heads.items():
+        if not getattr(final_step(head), "incremental", False):
+            raise DataError(
+                f"head {name!r} cannot add classes without a refit; use teen, "
+                "prototype or gda (streaming)"
+            )
+    results = Results(
+        provenance={
+            "kind": "incremental",
+            "dataset": dataset,
+            "encoder": encoder,
+            "store": store or store_label(dataset, encoder),
+            "seeds": seeds,
+            "sessions": f"{base} base classes, then {sessions} sessions of {way} new classes "
+            f"× {shots} shots",
+            "heads": {n: repr(h) for n, h in heads.items()},
+            "families": {n: "incremental" for n in heads},
+            "class_orders": {},
+            "class_names": list(class_names),
+        }
+    )
+    for seed in range(seeds):
+        order = np.random.default_rng(seed).permutation(n_classes)
+        results.provenance["class_orders"][str(seed)] = order.tolist()
+        for name, template in heads.items():
+            seen = order[:base]
+            rows = np.isin(y_train, seen)
+            model = clone(template).fit(X_train[rows], y_train[rows])
+            results.add(name, "session 0", seed, _scores(model, X_test, y_test, seen, base))
+            if hasattr(final_step(model), "alpha_"):  # TEEN's α, chosen on base items only
+                results.chosen.append(
+                    {"head": name, "seed": seed, "alpha": final_step(model).alpha_}
+                )
+            for session in range(1, sessions + 1):
+                new = order[base + (session - 1) * way : base + session * way]
+                pool = np.flatnonzero(np.isin(y_train, new))
+                picked = pool[k_shot_indices(y_train[pool], shots, seed * 1000 + session)]
+                final_step(model).extend(_features(model, X_train[picked]), y_train[picked])
+                seen = order[: base + session * way]
+                scores = _scores(model, X_test, y_test, seen, base, order)
+                results.add(name, f"session {session}", seed, scores)
+            if progress:
+                progress(1)
+    return results
+
+
+def _features(model, X):
+    """X as the final head sees it (a pipeline's transforms applied)."""
+    return model[:-1].transform(X) if hasattr(model, "steps") and len(model.steps) > 1 else X
+
+
+def _scores(model, X_test, y_test, seen, base, order=None) -> dict[str, float]:
+    rows = np.isin(y_test, seen)
+    hit = model.predict(X_test[rows]) == y_test[rows]
+    is_base = np.isin(y_test[rows], seen[:base])
+    out = {"accuracy_all": float(hit.mean()), "accuracy_base": float(hit[is_base].mean())}
+    if order is not None and (~is_base).any():
+        new = float(hit[~is_base].mean())
+        old = out["accuracy_base"]
+        out["accuracy_new"] = new
+        out["harmonic_mean"] = 0.0 if old + new == 0 else 2 * old * new / (old + new)
+    return out
