@@ -519,7 +519,8 @@ def run(case: Case, t: Path, x: Path, main: Callable[[], None]) -> tuple[int, st
         err.write(f"Traceback: {type(exception).__name__}: {exception}")
     finally:
         sys.argv = argv
-    return code, " ".join((out.getvalue() + err.getvalue()).split()), raised
+    text = (out.getvalue() + err.getvalue()).replace("│", " ")  # rich boxes wrap long lines
+    return code, " ".join(text.split()), raised
 
 
 def outcome(case: Case, code: int, output: str, raised: bool, x: Path) -> str:

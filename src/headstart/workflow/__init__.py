@@ -1,0 +1,48 @@
+"""Fitting, predicting and evaluating heads on stores: the steps behind `headstart fit`,
+`predict` and `eval`. Nothing here is a model; it moves stores, models and results around.
+"""
+
+from headstart.workflow.evaluations import (
+    evaluate_store,
+    evaluate_store_incremental,
+    evaluate_store_open_set,
+    learning_curve_store,
+    rank_templates,
+)
+from headstart.workflow.models import (
+    UNKNOWN,
+    Predictions,
+    build_model,
+    check_same_encoder,
+    fit_store,
+    model_recipe,
+    predict_rows,
+    read_provenance,
+    write_csv,
+)
+from headstart.workflow.splits import HOLDOUT, PROVENANCE, train_test, train_test_rows
+from headstart.workflow.texts import ClassTexts, class_text_embeddings, with_class_texts
+
+__all__ = [
+    "HOLDOUT",
+    "PROVENANCE",
+    "UNKNOWN",
+    "ClassTexts",
+    "Predictions",
+    "build_model",
+    "check_same_encoder",
+    "class_text_embeddings",
+    "evaluate_store",
+    "evaluate_store_incremental",
+    "evaluate_store_open_set",
+    "fit_store",
+    "learning_curve_store",
+    "model_recipe",
+    "predict_rows",
+    "rank_templates",
+    "read_provenance",
+    "train_test",
+    "train_test_rows",
+    "with_class_texts",
+    "write_csv",
+]

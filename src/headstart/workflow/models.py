@@ -1,0 +1,204 @@
+"""Fitting a head on a store, saving it, and predicting with a saved model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from headstart.cards import EncoderCard
+from headstart.exceptions import DataError, StoreError
+from headstart.heads import create_head, needs_class_texts
+from headstart.heads.views import final_step, fit_with_views, uses_views
+from headstart.openset.reject import RejectOption
+from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
+from headstart.store import Store
+from headstart.workflow.splits import (
+    PROVENANCE,
+    _need_two_classes,
+)
+from headstart.workflow.texts import (
+    ClassTexts,
+    with_class_texts,
+)
+
+UNKNOWN = "unknown"  # the prediction of an item the reject option turns away
+
+
+def build_model(
+    head: str, params: dict[str, Any] | None = None, transforms: Sequence[str] = ()
+) -> Any:
+    """A head, behind the named transforms when there are any."""
+    model = create_head(head, **(params or {}))
+    if not transforms:
+        return model
+    unknown = [t for t in transforms if t not in TRANSFORMS]
+    if unknown:
+        raise DataError(f"unknown transform(s) {unknown}; choose from {sorted(TRANSFORMS)}")
+    return Pipeline([*((t, TRANSFORMS[t]()) for t in transforms), (head, model)])
+
+
+def fit_store(
+    store: Store,
+    head: str,
+    out: str | Path,
+    params: dict[str, Any] | None = None,
+    transforms: Sequence[str] = (),
+    reject: str | None = None,
+    reject_tpr: float = 0.95,
+) -> Path:
+    """Fit on the store's training rows (all labelled rows without a split) and save; with
+    `reject` (an open-set score), also the threshold that accepts `reject_tpr` of held-out
+    training items, saved beside the model and applied by `predict_rows`."""
+    labels, split = store.labels, store.split.astype(str)
+    rows = (labels >= 0) & ((split == "train") if (split == "train").any() else True)
+    if not rows.any():
+        raise DataError(f"store {store.root} has no labelled training rows")
+    _need_two_classes(store, labels[rows], "training rows")
+    if needs_class_texts(head):  # class names in the default prompt, by the store's encoder
+        params = with_class_texts(store, [head], {head: params or {}}, ClassTexts())[head]
+    model = build_model(head, params, transforms)
+    vectors = store.vectors()
+    views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
+    try:
+        if getattr(final_step(model), "label_free", False):  # fitted on the class texts alone
+            texts = np.asarray(final_step(model).class_embeddings)
+            model.fit(texts, np.arange(len(texts)))
+        else:
+            fit_with_views(model, vectors[rows], labels[rows], views)
+        option = RejectOption(reject, reject_tpr) if reject else None
+        if option is not None:
+            option.fit(model, vectors[rows], labels[rows])
+    except ValueError as error:  # a parameter the head checks when fitting, e.g. n_neighbors=0
+        raise DataError(f"head {head!r}: {error}") from error
+    folder = save_model(model, out)
+    if option is not None:
+        option.save(folder)
+    provenance = {
+        "store": str(store.root),
+        "store_key": store.key,
+        "head": head,
+        "class_names": store.class_names,
+        "encoder": store.card.to_dict(),
+        "recipe": store.manifest.recipe,
+        "trained_rows": int(rows.sum()),
+        "views": store.n_views if uses_views(model) else 1,
+    }
+    (folder / PROVENANCE).write_text(json.dumps(provenance, indent=1))
+    return folder
+
+
+def read_provenance(model_dir: str | Path) -> dict[str, Any]:
+    """The model folder's provenance.json (class names, encoder card, recipe)."""
+    path = Path(model_dir) / PROVENANCE
+    if not (Path(model_dir) / MODEL_FILE).is_file():
+        raise StoreError(f"{model_dir} is not a saved headstart model (no {MODEL_FILE})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise StoreError(f"{path} is missing: fit the model with headstart fit") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise StoreError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("class_names"), list):
+        raise StoreError(f"{path}: expected an object with 'class_names'")
+    return data
+
+
+def check_same_encoder(model_dir: str | Path, card: dict[str, Any]) -> None:
+    """Refuse features from another encoder than the one the model was fitted on: its
+    predictions would be confident and meaningless (8 of 8 flipped at p = 1.0)."""
+    provenance = read_provenance(model_dir)
+    fitted = provenance.get("encoder") or {}
+    if EncoderCard.from_dict(fitted).digest() == EncoderCard.from_dict(card).digest():
+        return
+    differ = sorted(k for k in set(fitted) | set(card) if fitted.get(k) != card.get(k))
+    raise DataError(
+        f"model {model_dir} was fitted on {fitted.get('name')!r} features but these come from "
+        f"{card.get('name')!r} (card fields that differ: {', '.join(differ[:6])}); embed the "
+        "inputs with the model's encoder, or pass --allow-other-encoder if you know they match"
+    )
+
+
+def predict_rows(
+    model_dir: str | Path, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3
+) -> list[dict[str, Any]]:
+    """Top-k class names and probabilities per row, from a saved model."""
+    model = load_model(model_dir)
+    names = read_provenance(model_dir)["class_names"]
+    expected = getattr(model, "n_features_in_", vectors.shape[1])
+    if vectors.shape[1] != expected:
+        raise DataError(
+            f"model {model_dir} takes {expected}-d features; these are {vectors.shape[1]}-d"
+        )
+    proba = model.predict_proba(vectors)
+    classes = np.asarray(model.classes_ if hasattr(model, "classes_") else model[-1].classes_)
+    order = np.argsort(-proba, axis=1)[:, :top_k]
+    reject = RejectOption.load(model_dir, model)
+    scores = None if reject is None else reject.scores(vectors)
+    rows = []
+    for i, item_id in enumerate(ids):
+        row: dict[str, Any] = {"id": item_id}
+        for rank, column in enumerate(order[i], start=1):
+            label = classes[column]
+            row[f"class_{rank}"] = names[int(label)] if names else str(label)
+            row[f"prob_{rank}"] = round(float(proba[i, column]), 6)
+        if reject is not None:  # "unknown" above the threshold chosen on the training items
+            accepted = scores[i] <= reject.threshold_
+            row["prediction"] = row["class_1"] if accepted else UNKNOWN
+            row[f"{reject.score}_score"] = round(float(scores[i]), 6)
+            row["threshold"] = round(reject.threshold_, 6)
+        rows.append(row)
+    return rows
+
+
+class Predictions(list):
+    """Prediction rows (one dict per item), plus the input items that were skipped
+    (unreadable files) with their reasons and, once written, where that list is."""
+
+    def __init__(self, rows: list[dict[str, Any]], skipped: list[dict[str, str]]) -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+        self.skipped_file: Path | None = None
+
+    def summary(self, out: str | Path | None) -> str:
+        """One line for the terminal."""
+        where = f" to {out}" if out is not None else ""
+        line = f"wrote {len(self):,} predictions{where}"
+        unknown = sum(row.get("prediction") == UNKNOWN for row in self)
+        if any("prediction" in row for row in self):
+            line += f"; {unknown} answered {UNKNOWN!r} by the model's reject option"
+        if self.skipped:
+            line += f"; {len(self.skipped)} input(s) skipped, reasons in {self.skipped_file}"
+        return line
+
+    def write(self, out: str | Path) -> None:
+        """The predictions CSV and, when inputs were skipped, `<out>.skipped.csv` beside it."""
+        write_csv(list(self), out)
+        if self.skipped:
+            self.skipped_file = Path(f"{out}.skipped.csv")
+            write_csv(self.skipped, self.skipped_file)
+
+
+def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    path = Path(path)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def model_recipe(model_dir: str | Path) -> dict[str, Any]:
+    """How to rebuild the encoder that produced a model's training embeddings."""
+    provenance = read_provenance(model_dir)
+    if not provenance.get("recipe"):
+        raise StoreError(
+            f"{model_dir}: the training store does not record its encoder recipe; "
+            "embed the inputs yourself and predict on that store"
+        )
+    return provenance["recipe"]
