@@ -110,3 +110,29 @@ def test_sessions_add_classes_and_score_base_and_new_apart():
         evaluate_incremental(
             X[~test], y[~test], X[test], y[test], {"lp": create_head("linear-probe")}, "4:2:5", 1
         )
+
+
+def test_fit_extend_adds_a_stores_classes_and_a_failure_changes_nothing(tmp_path):
+    from headstart import api
+    from headstart.exceptions import DataError
+    from headstart.store import write_vectors
+
+    X, y = _classes(5, 20, seed=6, d=8)
+    names = np.array(["a", "b", "c", "d", "e"])
+    old, new = y < 3, y >= 3
+    write_vectors(tmp_path / "old", X[old], names[y[old]], name="blobs")
+    write_vectors(tmp_path / "new", X[new], names[y[new]], name="blobs")
+    model = api.fit(tmp_path / "old", "teen", tmp_path / "m", params={"alpha": 0.5})
+    api.extend(model, tmp_path / "new")
+    rows = api.predict(model, tmp_path / "new", tmp_path / "p.csv", progress=False)
+    assert np.mean([r["class_1"] in ("d", "e") for r in rows]) > 0.9
+    saved = (model / "model.json").read_bytes(), (model / "provenance.json").read_bytes()
+    with pytest.raises(DataError, match=r"classes \['d', 'e'\] .* are known to"):
+        api.extend(model, tmp_path / "new")
+    write_vectors(tmp_path / "wide", X[new][:, :6], names[y[new]], name="blobs")
+    with pytest.raises(DataError, match="was fitted on 'user:blobs' features"):
+        api.extend(model, tmp_path / "wide")
+    assert ((model / "model.json").read_bytes(), (model / "provenance.json").read_bytes()) == saved
+    plain = api.fit(tmp_path / "old", "linear-probe", tmp_path / "lp")
+    with pytest.raises(DataError, match="cannot add classes without a refit"):
+        api.extend(plain, tmp_path / "new")

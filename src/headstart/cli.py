@@ -187,8 +187,16 @@ def fit(
         None, help="open-set score (mls, knn, ...): predict answers 'unknown' above a threshold"
     ),
     reject_tpr: float = typer.Option(0.95, min=0.5, max=0.999, help="known items kept"),
+    extend: Path | None = typer.Option(
+        None, help="a saved teen/prototype/gda model: add this store's classes to it"
+    ),
 ) -> None:
-    """Fit a head on a store's training rows; saves JSON + safetensors (never pickle)."""
+    """Fit a head on a store's training rows; saves JSON + safetensors (never pickle). With
+    --extend MODEL, add the store's classes to that model instead, without a refit."""
+    if extend is not None:
+        folder = api.extend(extend, store, out)
+        console.print(f"added the classes of {store} to {extend}; saved to {folder}")
+        return
     folder = api.fit(store, head, out, _options(param), _split(transforms), reject, reject_tpr)
     console.print(f"saved {head} to {folder}")
 

@@ -58,6 +58,7 @@ __all__ = [
     "evaluate",
     "evaluate_incremental",
     "evaluate_open_set",
+    "extend",
     "fit",
     "grid_tables",
     "import_vectors",
@@ -270,6 +271,13 @@ def fit(
     training items) is saved with it, so `predict` answers "unknown" above it."""
     check_outputs(out)
     return workflow.fit_store(Store(store), head, out, params, transforms, reject, reject_tpr)
+
+
+def extend(model: str | Path, store: str | Path, out: str | Path | None = None) -> Path:
+    """Add the classes of `store` to the saved incremental model `model` without refitting
+    the others; saved to `out` (default: the model's own folder, replaced only on success)."""
+    check_outputs(out)
+    return workflow.extend_model(model, Store(store), out or model)
 
 
 def predict(

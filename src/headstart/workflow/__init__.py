@@ -9,6 +9,7 @@ from headstart.workflow.evaluations import (
     learning_curve_store,
     rank_templates,
 )
+from headstart.workflow.extend import extend_model
 from headstart.workflow.models import (
     UNKNOWN,
     Predictions,
@@ -35,6 +36,7 @@ __all__ = [
     "evaluate_store",
     "evaluate_store_incremental",
     "evaluate_store_open_set",
+    "extend_model",
     "fit_store",
     "learning_curve_store",
     "model_recipe",

@@ -43,6 +43,15 @@ def build_model(
     return Pipeline([*((t, TRANSFORMS[t]()) for t in transforms), (head, model)])
 
 
+def training_rows(store: Store) -> np.ndarray:
+    """The rows a model learns from: labelled, and in the train split when there is one."""
+    split = store.split.astype(str)
+    rows = (store.labels >= 0) & ((split == "train") if (split == "train").any() else True)
+    if not rows.any():
+        raise DataError(f"store {store.root} has no labelled training rows")
+    return rows
+
+
 def fit_store(
     store: Store,
     head: str,
@@ -55,10 +64,7 @@ def fit_store(
     """Fit on the store's training rows (all labelled rows without a split) and save; with
     `reject` (an open-set score), also the threshold that accepts `reject_tpr` of held-out
     training items, saved beside the model and applied by `predict_rows`."""
-    labels, split = store.labels, store.split.astype(str)
-    rows = (labels >= 0) & ((split == "train") if (split == "train").any() else True)
-    if not rows.any():
-        raise DataError(f"store {store.root} has no labelled training rows")
+    labels, rows = store.labels, training_rows(store)
     _need_two_classes(store, labels[rows], "training rows")
     if needs_class_texts(head):  # class names in the default prompt, by the store's encoder
         params = with_class_texts(store, [head], {head: params or {}}, ClassTexts())[head]

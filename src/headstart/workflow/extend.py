@@ -1,0 +1,85 @@
+"""`headstart fit STORE --extend MODEL`: add a store's classes to a saved incremental head
+without refitting the classes it knows. Everything is computed before anything is written,
+and the result replaces its folder in one rename, so a failed extend leaves the saved model
+as it was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from headstart.exceptions import DataError
+from headstart.heads.views import final_step
+from headstart.openset.reject import REJECT_FILE
+from headstart.persistence import load_model, save_model
+from headstart.store import Store
+from headstart.workflow.models import check_same_encoder, read_provenance, training_rows
+from headstart.workflow.splits import PROVENANCE
+
+
+def transformed(model: Any, X: np.ndarray) -> np.ndarray:
+    """X as a pipeline's final head sees it (its transforms applied)."""
+    return model[:-1].transform(X) if hasattr(model, "steps") and len(model.steps) > 1 else X
+
+
+def extend_model(model_dir: str | Path, store: Store, out: str | Path) -> Path:
+    """The model of `model_dir` with the classes of `store`'s training rows added, saved to
+    `out` (which may be `model_dir` itself)."""
+    model_dir, out = Path(model_dir), Path(out)
+    provenance = read_provenance(model_dir)
+    model = load_model(model_dir)
+    head = final_step(model)
+    if not getattr(head, "incremental", False):
+        raise DataError(
+            f"model {model_dir} ({type(head).__name__}) cannot add classes without a refit; "
+            "extend a teen, prototype or gda (streaming) model"
+        )
+    check_same_encoder(model_dir, store.card.to_dict())
+    rows = training_rows(store)
+    names = [store.class_names[c] for c in np.unique(store.labels[rows])]
+    known = sorted(set(names) & set(provenance["class_names"]))
+    if known:
+        raise DataError(
+            f"classes {known[:5]} of {store.root} are known to {model_dir} already; extend "
+            "adds new classes only"
+        )
+    first = len(provenance["class_names"])
+    index = {name: first + i for i, name in enumerate(names)}
+    labels = np.array([index[store.class_names[c]] for c in store.labels[rows]])
+    try:
+        head.extend(transformed(model, store.vectors()[rows]), labels)
+    except ValueError as error:  # e.g. another feature width
+        raise DataError(f"cannot extend {model_dir} with {store.root}: {error}") from error
+    provenance["class_names"] = [*provenance["class_names"], *names]
+    provenance.setdefault("extended_with", []).append(
+        {
+            "store": str(store.root),
+            "store_key": store.key,
+            "classes": names,
+            "rows": int(rows.sum()),
+        }
+    )
+    if (model_dir / REJECT_FILE).exists():
+        provenance["reject_dropped"] = "its threshold was chosen for the earlier classes"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extend-", dir=out.parent))  # same filesystem
+    try:
+        save_model(model, staging / "model")
+        (staging / "model" / PROVENANCE).write_text(json.dumps(provenance, indent=1))
+        previous = staging / "previous"
+        if out.exists():
+            out.rename(previous)
+        try:
+            (staging / "model").rename(out)
+        except OSError:
+            if previous.exists():
+                previous.rename(out)  # put the saved model back
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
