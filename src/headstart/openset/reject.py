@@ -71,7 +71,9 @@ class RejectOption:
         """reject.json (score, options, threshold, how) + the scorer's arrays."""
         folder = Path(folder)
         arrays = {
-            k: v.numpy() for k, v in vars(self.scorer_).items() if isinstance(v, torch.Tensor)
+            k: np.ascontiguousarray(v.numpy())  # a Cholesky factor comes column-major
+            for k, v in vars(self.scorer_).items()
+            if isinstance(v, torch.Tensor)
         }
         save_file(arrays, str(folder / REJECT_ARRAYS))
         meta = {

@@ -97,7 +97,9 @@ class Energy(OpenSetScore):
 
 
 class _Gaussian(OpenSetScore):
-    """Class means and GDA's shrunk shared precision, estimated from the support set."""
+    """Class means and GDA's shrunk shared precision, estimated from the support set. The
+    precision is prepared once at fit: the Cholesky factor of S + λI when there are at least
+    as many support rows as features, else the centred rows for the Woodbury solve."""
 
     def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
         self.model_ = model
@@ -106,17 +108,35 @@ class _Gaussian(OpenSetScore):
         onehot = torch.nn.functional.one_hot(torch.as_tensor(index), len(classes)).double()
         counts = onehot.sum(0)
         self.means_ = (onehot.T @ x) / counts[:, None]
-        self.features_ = x
-        self.centred_ = x - self.means_[torch.as_tensor(index)]
         self.priors_ = counts / counts.sum()
+        self._prepare("class_", x - self.means_[torch.as_tensor(index)])
         return self
 
-    def _distances(self, X: np.ndarray, means: torch.Tensor, centred: torch.Tensor):
-        """(x − μ_k)ᵀ P (x − μ_k) for every row and mean, P the shrunk precision of
-        `centred`: xᵀPx − 2 xᵀPμ_k + μ_kᵀPμ_k, never forming P itself."""
+    def _prepare(self, prefix: str, centred: torch.Tensor) -> None:
+        n, d = centred.shape
+        if n >= d:
+            big = n * d > 10_000_000  # float32 products for large support sets, then float64
+            c = centred.float() if big else centred
+            scatter = (c.T @ c).double()
+            ridge = torch.trace(scatter) / max(n - 1, 1)
+            if ridge > 0:
+                eye = torch.eye(d, dtype=scatter.dtype)
+                setattr(self, f"{prefix}cholesky_", torch.linalg.cholesky(scatter + ridge * eye))
+                setattr(self, f"{prefix}rows_", torch.tensor(float(n)))
+                return
+        setattr(self, f"{prefix}centred_", centred)
+
+    def _precision_times(self, prefix: str, targets: torch.Tensor) -> torch.Tensor:
+        cholesky = getattr(self, f"{prefix}cholesky_", None)
+        if cholesky is not None:  # Σ̃⁻¹ = (N − 1)(S + λI)⁻¹
+            return (getattr(self, f"{prefix}rows_") - 1) * torch.cholesky_solve(targets, cholesky)
+        return shrunk_precision_times(getattr(self, f"{prefix}centred_"), targets, "likelihood")
+
+    def _distances(self, X: np.ndarray, means: torch.Tensor, prefix: str = "class_"):
+        """(x − μ_k)ᵀ P (x − μ_k) for every row and mean: xᵀPx − 2 xᵀPμ_k + μ_kᵀPμ_k."""
         x = torch.as_tensor(features(self.model_, X))
-        p_means = shrunk_precision_times(centred, means.T, "likelihood")  # (d, K)
-        p_x = shrunk_precision_times(centred, x.T, "likelihood")  # (d, n)
+        p_means = self._precision_times(prefix, means.T)  # (d, K)
+        p_x = self._precision_times(prefix, x.T)  # (d, n)
         quadratic = (x.T * p_x).sum(0)[:, None]
         return (quadratic - 2 * x @ p_means + (means.T * p_means).sum(0)[None, :]).numpy()
 
@@ -126,7 +146,7 @@ class Mahalanobis(_Gaussian):
     name = "mahalanobis"
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        return self._distances(X, self.means_, self.centred_).min(axis=1)
+        return self._distances(X, self.means_).min(axis=1)
 
 
 @OPEN_SET_SCORES.register(
@@ -137,13 +157,14 @@ class RelativeMahalanobis(_Gaussian):
 
     def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
         super().fit(model, X, y)
-        self.background_mean_ = self.features_.mean(0, keepdim=True)
-        self.background_centred_ = self.features_ - self.background_mean_
+        x = torch.as_tensor(features(model, X))
+        self.background_mean_ = x.mean(0, keepdim=True)
+        self._prepare("background_", x - self.background_mean_)
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        own = self._distances(X, self.means_, self.centred_)
-        background = self._distances(X, self.background_mean_, self.background_centred_)
+        own = self._distances(X, self.means_)
+        background = self._distances(X, self.background_mean_, "background_")
         return (own - background).min(axis=1)
 
 
@@ -152,7 +173,7 @@ class GDALikelihood(_Gaussian):
     name = "gda-likelihood"
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        distances = self._distances(X, self.means_, self.centred_)
+        distances = self._distances(X, self.means_)
         return -logsumexp(np.log(self.priors_.numpy())[None, :] - 0.5 * distances, axis=1)
 
 
