@@ -491,8 +491,34 @@ BAGS = [
     ok("mil bags", "clam", MIL, exists),
     ok("mil bags", "predict", "mil predict {t}/mil/model --dataset musk1 -o {x}", exists),
 ]
+OPEN = "eval {s} --heads prototype --shots 2 --seeds 2 -o {x} "
+OPEN_SET = [  # issue 13's bad inputs (added after the before/after count of issue 11)
+    error("open set", "score-name", OPEN + "--open-set --scores mahalanobs", "Did you mean"),
+    error("open set", "sessions-too-many", OPEN + "--incremental 9:2:3", "the store has 10"),
+    error("open set", "sessions-spec", OPEN + "--incremental 4:2", "B:N:K"),
+    error("open set", "reject-name", "fit {s} --head gda -o {x} --reject mlss", "Did you mean"),
+    error("open set", "extend-plain", "fit {s} --extend {m} -o {x}", "known to"),
+    error(
+        "open set",
+        "extend-not-incremental",
+        "fit {s} --extend {t}/models/gda -o {x}",
+        "cannot add classes without a refit",
+    ),
+    ok(
+        "open set",
+        "open-set",
+        OPEN + "--open-set --scores mls,knn",
+        summary(lambda s: s["provenance"]["kind"] == "open-set"),
+    ),
+    ok(
+        "open set",
+        "sessions",
+        OPEN + "--incremental 4:2:3",
+        summary(lambda s: s["provenance"]["kind"] == "incremental"),
+    ),
+]
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS
+CASES += MODELS + BAGS + OPEN_SET
 
 
 # ---- running and sorting ---------------------------------------------------------------------

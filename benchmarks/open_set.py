@@ -1,0 +1,123 @@
+"""Issue 13 on real features: Vaze et al.'s "a good closed-set classifier is all you need",
+and TEEN's class-incremental sessions.
+
+A. Open set: every head × score at 1, 4, 16 shots and all labels, 40% of the classes held out
+   per seed, on Fashion-MNIST (EfficientNet-Lite0 features, `--limit` items per split),
+   20 Newsgroups and Reuters R8 (MiniLM, official splits, `--limit` items per split). For
+   each score, the correlation (Pearson and Spearman, over head × shot cells) between
+   closed-set accuracy and AUROC; a figure of AUROC against accuracy.
+B. Sessions: TEEN, plain prototypes and streaming GDA on 20 Newsgroups (10 base classes, 5
+   sessions of 2-way 5-shot) and Fashion-MNIST (5 base, 5 sessions of 1-way 5-shot):
+   accuracy on new and base classes and their harmonic mean in the last session.
+
+Run: python benchmarks/open_set.py [--stores DIR --seeds 5 --limit 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy import stats
+
+from headstart import api
+
+HERE = Path(__file__).parent
+HEADS = ["linear-probe", "gda", "gaussian-nb", "prototype", "knn"]
+SCORES = ["msp", "mls", "energy", "mahalanobis", "relative-mahalanobis", "knn", "gda-likelihood"]
+CORPORA = {
+    "fashion-mnist": "efficientnet-lite0",
+    "20newsgroups": "minilm",
+    "reuters-r8": "minilm",
+}
+SESSIONS = {"20newsgroups": "10:2:5", "fashion-mnist": "5:1:5"}
+
+
+def store_for(name: str, encoder: str, stores: Path, limit: int) -> Path:
+    path = stores / f"{name}-{encoder}-{limit}"
+    api.embed(api.prepare_dataset(name, limit=limit), encoder, path, progress=False)
+    return path
+
+
+def open_set_part(store: Path, seeds: int) -> dict:
+    started = time.perf_counter()
+    results = api.evaluate_open_set(
+        store, HEADS, [1, 4, 16, "all"], seeds, SCORES, 0.4, progress=False
+    )
+    cells = {}
+    for s in results.summary():
+        if s["metric"] in ("auroc", "closed_accuracy"):
+            cells.setdefault((s["head"], s["shots"]), {})[s["metric"]] = s["mean"]
+    by_score = {}
+    for score in SCORES:
+        pairs = [
+            (c["closed_accuracy"], c["auroc"])
+            for (pair, _), c in cells.items()
+            if pair.endswith(f" · {score}")
+        ]
+        accuracy, auroc = np.array(pairs).T
+        by_score[score] = {
+            "pearson": float(stats.pearsonr(accuracy, auroc)[0]),
+            "spearman": float(stats.spearmanr(accuracy, auroc)[0]),
+            "mean_auroc": float(auroc.mean()),
+            "points": [[float(a), float(b)] for a, b in pairs],
+        }
+    return {"seconds": round(time.perf_counter() - started, 1), "scores": by_score}
+
+
+def sessions_part(store: Path, spec: str, seeds: int) -> dict:
+    results = api.evaluate_incremental(
+        store, spec, ["teen", "prototype", "gda"], seeds, progress=False
+    )
+    last = results.shots()[-1]
+    out = {}
+    for s in results.summary():
+        if s["shots"] == last and s["metric"] in ("accuracy_new", "accuracy_base", "harmonic_mean"):
+            out.setdefault(s["head"], {})[s["metric"]] = [s["mean"], s["ci_low"], s["ci_high"]]
+    alphas = [c["alpha"] for c in results.chosen if "alpha" in c]
+    return {"spec": spec, "last": last, "heads": out, "teen_alpha": alphas}
+
+
+def figure(report: dict, path: Path) -> None:
+    names = list(report)
+    fig = Figure(figsize=(4.2 * len(names), 3.8))
+    axes = np.atleast_1d(fig.subplots(1, len(names)))
+    for axis, name in zip(axes, names, strict=True):
+        for score, row in report[name]["open_set"]["scores"].items():
+            points = np.array(row["points"])
+            axis.scatter(
+                points[:, 0], points[:, 1], s=12, label=f"{score} (r={row['pearson']:.2f})"
+            )
+        axis.set_xlabel("closed-set accuracy")
+        axis.set_ylabel("AUROC (held-out classes)")
+        axis.set_title(name, fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=6)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=Path, default=Path("/tmp/headstart-bench-stores"))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=2000)
+    args = parser.parse_args()
+    report = {}
+    for name, encoder in CORPORA.items():
+        store = store_for(name, encoder, args.stores, args.limit)
+        report[name] = {"open_set": open_set_part(store, args.seeds)}
+        if name in SESSIONS:
+            report[name]["sessions"] = sessions_part(store, SESSIONS[name], max(args.seeds, 10))
+        print(json.dumps({name: report[name]}, default=str)[:4000], flush=True)
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    (out / "open_set.json").write_text(json.dumps(report, indent=1))
+    figure(report, HERE / "figures" / "open_set_auroc_vs_accuracy.png")
+
+
+if __name__ == "__main__":
+    main()
