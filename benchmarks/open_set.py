@@ -43,10 +43,10 @@ def store_for(name: str, encoder: str, stores: Path, limit: int) -> Path:
     return path
 
 
-def open_set_part(store: Path, seeds: int) -> dict:
+def open_set_part(store: Path, seeds: int, out: Path) -> dict:
     started = time.perf_counter()
     results = api.evaluate_open_set(
-        store, HEADS, [1, 4, 16, "all"], seeds, SCORES, 0.4, progress=False
+        store, HEADS, [1, 4, 16, "all"], seeds, SCORES, 0.4, out=out, progress=False
     )
     cells = {}
     for s in results.summary():
@@ -60,13 +60,29 @@ def open_set_part(store: Path, seeds: int) -> dict:
             if pair.endswith(f" · {score}")
         ]
         accuracy, auroc = np.array(pairs).T
+        within = []  # heads compared at the same shot level: is a better head a better detector?
+        for shots in results.shots():
+            level = [
+                (c["closed_accuracy"], c["auroc"])
+                for (pair, at), c in cells.items()
+                if at == shots and pair.endswith(f" · {score}")
+            ]
+            a, b = np.array(level).T
+            within.append(float(stats.spearmanr(a, b)[0]) if np.ptp(a) and np.ptp(b) else 0.0)
         by_score[score] = {
             "pearson": float(stats.pearsonr(accuracy, auroc)[0]),
             "spearman": float(stats.spearmanr(accuracy, auroc)[0]),
+            "within_shot_spearman": within,
             "mean_auroc": float(auroc.mean()),
             "points": [[float(a), float(b)] for a, b in pairs],
         }
-    return {"seconds": round(time.perf_counter() - started, 1), "scores": by_score}
+    best = {}
+    for shots in results.shots():
+        level = {pair: c for (pair, at), c in cells.items() if at == shots}
+        top = max(level, key=lambda p: level[p]["auroc"])
+        best[shots] = [top, level[top]["auroc"], level[top]["closed_accuracy"]]
+    seconds = round(time.perf_counter() - started, 1)
+    return {"seconds": seconds, "scores": by_score, "best": best}
 
 
 def sessions_part(store: Path, spec: str, seeds: int) -> dict:
@@ -109,7 +125,8 @@ def main() -> None:
     report = {}
     for name, encoder in CORPORA.items():
         store = store_for(name, encoder, args.stores, args.limit)
-        report[name] = {"open_set": open_set_part(store, args.seeds)}
+        saved = HERE / "out" / f"open_set_{name}"
+        report[name] = {"open_set": open_set_part(store, args.seeds, saved)}
         if name in SESSIONS:
             report[name]["sessions"] = sessions_part(store, SESSIONS[name], max(args.seeds, 10))
         print(json.dumps({name: report[name]}, default=str)[:4000], flush=True)

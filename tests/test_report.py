@@ -193,3 +193,20 @@ def test_report_of_an_open_set_evaluation(tmp_path):
     assert "Open-set scores of heads fitted on" in text and "(40% of the classes" in text
     assert text.count("<img class='figure'") == 3 and "accuracy–rejection" in text
     assert "At 4 shots, " in text and "auroc" in text
+
+
+def test_report_of_class_incremental_sessions(tmp_path):
+    from headstart.protocol.incremental import evaluate_incremental
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(6, 8)) * 3
+    y_train, y_test = np.repeat(np.arange(6), 12), np.repeat(np.arange(6), 8)
+    X_train = centres[y_train] + rng.normal(size=(72, 8))
+    X_test = centres[y_test] + rng.normal(size=(48, 8))
+    heads = {"teen": create_head("teen"), "prototype": create_head("prototype")}
+    evaluate_incremental(X_train, y_train, X_test, y_test, heads, "2:2:3", 3, dataset="blobs").save(
+        tmp_path / "sessions"
+    )
+    text = api.report(tmp_path / "sessions", tmp_path / "s.html").read_text()
+    assert "Classes added in sessions" in text and "2 sessions of 2 new classes" in text
+    assert "At session 2, " in text and "<img class='figure'" in text

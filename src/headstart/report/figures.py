@@ -269,3 +269,37 @@ def open_set_panels(cells: dict[str, dict[str, list]], best: str, title: str) ->
         axis.grid(alpha=0.3)
     figure.suptitle(title, fontsize=10)
     return _png(figure)
+
+
+SESSION_METRICS = ("accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean")
+
+
+def session_panels(results: Results, title: str) -> bytes:
+    """Class-incremental sessions: one panel per metric (all seen classes, base, new, their
+    harmonic mean), a line per head with its 95% CI band, sessions on the x-axis."""
+    summary = results.summary()
+    levels = results.shots()
+    figure = Figure(figsize=(14, 3.6))
+    axes = figure.subplots(1, len(SESSION_METRICS), sharey=True)
+    for axis, metric in zip(axes, SESSION_METRICS, strict=True):
+        for head in results.heads():
+            cells = {s["shots"]: s for s in summary if s["head"] == head and s["metric"] == metric}
+            own = [i for i, level in enumerate(levels) if level in cells]
+            if not own:
+                continue
+            at = np.array(own, dtype=float)
+            pick = [cells[levels[i]] for i in own]
+            mean = np.array([c["mean"] for c in pick])
+            low = np.array([c["ci_low"] for c in pick], dtype=float)
+            high = np.array([c["ci_high"] for c in pick], dtype=float)
+            line = axis.plot(at, mean, marker="o", markersize=3, label=head)[0]
+            ok = ~np.isnan(low)
+            axis.fill_between(at[ok], low[ok], high[ok], alpha=0.15, color=line.get_color())
+        axis.set_title(metric.replace("_", " "), fontsize=9)
+        axis.set_xticks(range(len(levels)), [level.replace("session ", "") for level in levels])
+        axis.set_xlabel("session", fontsize=8)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (95% CI band)", fontsize=8)
+    axes[0].legend(fontsize=7)
+    figure.suptitle(title, fontsize=10)
+    return _png(figure)

@@ -121,6 +121,8 @@ def _store_heading(results: Results, families: dict[str, str]) -> str:
             f"Open-set scores of heads fitted on {encoder} features ({share:.0%} of the "
             "classes held out as unknown per seed)"
         )
+    if results.provenance.get("kind") == "incremental":
+        return f"Classes added in sessions, on {encoder} features"
     if results.provenance.get("kind") == "mil-cross-validation":
         return "Multiple-instance models, cross-validated on bags"
     return f"Heads fitted on {encoder} features"
@@ -161,7 +163,15 @@ def _store_section(
         f"<h2>{_store_heading(results, families)}</h2><p class='store'>store {title}</p>",
     ]
     overall = max((b for b in best), key=lambda b: (b["shots"] != "0", b["mean"]), default=None)
-    if len(results.shots()) > 1 and overall:
+    if provenance.get("kind") == "incremental":
+        parts.append(
+            _img(
+                figures.session_panels(results, f"class-incremental sessions — {label}"),
+                f"{provenance.get('sessions', '')}; accuracy per session, 95% CI bands — {label}",
+                label,
+            )
+        )
+    elif len(results.shots()) > 1 and overall:
         parts.append(
             _img(
                 figures.few_shot_panels(
