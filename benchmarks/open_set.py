@@ -68,7 +68,8 @@ def open_set_part(store: Path, seeds: int, out: Path) -> dict:
                 if at == shots and pair.endswith(f" · {score}")
             ]
             a, b = np.array(level).T
-            within.append(float(stats.spearmanr(a, b)[0]) if np.ptp(a) and np.ptp(b) else 0.0)
+            # None: the score ignores the head (distance scores), so heads cannot be ranked
+            within.append(float(stats.spearmanr(a, b)[0]) if np.ptp(a) and np.ptp(b) else None)
         by_score[score] = {
             "pearson": float(stats.pearsonr(accuracy, auroc)[0]),
             "spearman": float(stats.spearmanr(accuracy, auroc)[0]),
