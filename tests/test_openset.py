@@ -3,6 +3,9 @@ plain NumPy (issue 13)."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -227,3 +230,27 @@ def test_fit_with_a_reject_option_makes_predict_answer_unknown(tmp_path):
     with open(out) as handle:
         header = next(csv.reader(handle))
     assert header[-3:] == ["prediction", "knn_score", "threshold"]
+
+
+def test_predict_with_reject_chooses_the_threshold_on_the_training_store_once(tmp_path):
+    from headstart import api
+    from headstart.openset.reject import REJECT_FILE
+    from headstart.store import write_vectors
+
+    store = api.embed("digits", "raw-pixels", tmp_path / "s", limit=200, progress=False).store
+    model = api.fit(store.root, "prototype", tmp_path / "m")
+    write_vectors(tmp_path / "far", np.full((5, store.dim), 40.0))
+    rows = api.predict(
+        model, tmp_path / "far", None, progress=False, allow_other_encoder=True, reject="knn"
+    )
+    assert [r["prediction"] for r in rows] == ["unknown"] * 5
+    saved = json.loads((model / REJECT_FILE).read_text())
+    assert saved["score"] == "knn" and "out-of-fold" in saved["how"]
+    again = api.predict(model, store.root, None, progress=False, reject="knn")  # reuses it
+    assert json.loads((model / REJECT_FILE).read_text()) == saved
+    assert np.mean([r["prediction"] != "unknown" for r in again]) > 0.8
+    shutil.rmtree(store.root)
+    with pytest.raises(DataError, match=r"training store .* is not available"):
+        api.predict(
+            model, tmp_path / "far", None, progress=False, allow_other_encoder=True, reject="mls"
+        )

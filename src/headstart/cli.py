@@ -210,6 +210,10 @@ def predict(
     allow_other_encoder: bool = typer.Option(
         False, help="predict on features from another encoder than the model's"
     ),
+    reject: str | None = typer.Option(
+        None, help="open-set score: answer 'unknown' above a threshold set on training data"
+    ),
+    reject_tpr: float = typer.Option(0.95, min=0.5, max=0.999, help="known items kept"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write top-k classes and probabilities per item to a CSV."""
@@ -220,6 +224,8 @@ def predict(
         top_k=top_k,
         progress=not quiet,
         allow_other_encoder=allow_other_encoder,
+        reject=reject,
+        reject_tpr=reject_tpr,
     )
     console.print(rows.summary(out), markup=False, highlight=False, soft_wrap=True)
 

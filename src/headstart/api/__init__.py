@@ -287,11 +287,17 @@ def predict(
     top_k: int = 3,
     progress: bool = True,
     allow_other_encoder: bool = False,
+    reject: str | None = None,
+    reject_tpr: float = 0.95,
 ) -> workflow.Predictions:
     """Top-k predictions for a store, or for images (embedded with the model's encoder);
     inputs that could not be read are listed in `.skipped` (and `<out>.skipped.csv`).
-    A store from another encoder than the model's is refused unless `allow_other_encoder`."""
+    A store from another encoder than the model's is refused unless `allow_other_encoder`.
+    `reject` (an open-set score): items above the threshold that keeps `reject_tpr` of the
+    model's held-out training items are answered "unknown" (chosen once, saved with it)."""
     check_outputs(out)
+    if reject is not None:
+        workflow.ensure_reject(model, reject, reject_tpr)
     source = Path(inputs)
     if (source / "manifest.json").exists():
         store = Store(source)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from headstart.cards import EncoderCard
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
 from headstart.heads.views import final_step, fit_with_views, uses_views
-from headstart.openset.reject import RejectOption
+from headstart.openset.reject import REJECT_ARRAYS, REJECT_FILE, RejectOption
 from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
 from headstart.store import Store
 from headstart.workflow.splits import (
@@ -97,6 +100,43 @@ def fit_store(
     }
     (folder / PROVENANCE).write_text(json.dumps(provenance, indent=1))
     return folder
+
+
+def ensure_reject(model_dir: str | Path, score: str, tpr: float = 0.95) -> RejectOption:
+    """The model's reject option for `score` at `tpr`: the saved one, or one chosen now on
+    the training rows of the store the model was fitted on (checked by its key) and saved
+    into the model folder file by file (each written aside, then renamed into place)."""
+    model_dir = Path(model_dir)
+    model = load_model(model_dir)
+    saved = RejectOption.load(model_dir, model)
+    if saved is not None and saved.score == score and saved.tpr == tpr:
+        return saved
+    provenance = read_provenance(model_dir)
+    path = provenance.get("store")
+    if not path or not (Path(path) / "manifest.json").exists():
+        raise DataError(
+            f"model {model_dir} has no reject option for {score!r} and its training store "
+            f"{path} is not available to choose one; fit it with --reject {score}"
+        )
+    store = Store(path)
+    if store.key != provenance.get("store_key"):
+        raise DataError(
+            f"store {path} changed since model {model_dir} was fitted on it (another key); "
+            f"fit the model again with --reject {score}"
+        )
+    rows = training_rows(store)
+    try:
+        option = RejectOption(score, tpr).fit(model, store.vectors()[rows], store.labels[rows])
+    except ValueError as error:
+        raise DataError(f"reject option {score!r} for {model_dir}: {error}") from error
+    staging = Path(tempfile.mkdtemp(prefix=".reject-", dir=model_dir))
+    try:
+        option.save(staging)
+        for name in (REJECT_ARRAYS, REJECT_FILE):  # the JSON last: it names the arrays' hash
+            os.replace(staging / name, model_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return option
 
 
 def read_provenance(model_dir: str | Path) -> dict[str, Any]:
