@@ -254,3 +254,20 @@ def test_predict_with_reject_chooses_the_threshold_on_the_training_store_once(tm
         api.predict(
             model, tmp_path / "far", None, progress=False, allow_other_encoder=True, reject="mls"
         )
+
+
+def test_the_ivf_index_finds_the_exact_neighbour_for_most_items(hide_module):
+    rng = np.random.default_rng(8)
+    centres = rng.normal(size=(10, 32)) * 3
+    y = rng.integers(0, 10, 4000)
+    X = centres[y] + rng.normal(size=(4000, 32))
+    queries = centres[rng.integers(0, 10, 500)] + rng.normal(size=(500, 32))
+    head = create_head("prototype").fit(X, y)
+    exact = create_score("knn").fit(head, X, y).score(queries)
+    approximate = create_score("knn", index="ivf", lists=32, probes=4).fit(head, X, y)
+    found = approximate.score(queries)
+    assert (found >= exact - 1e-5).all()  # never nearer than the true nearest neighbour
+    assert np.mean(np.isclose(found, exact, atol=1e-5)) > 0.9
+    hide_module("faiss")
+    with pytest.raises(ValueError, match=r"pip install 'headstart\[index\]'"):
+        create_score("knn", index="ivf").fit(head, X, y).score(queries)

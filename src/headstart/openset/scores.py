@@ -20,6 +20,7 @@ head's input space (after a pipeline's transforms). Each follows its paper's equ
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
@@ -179,12 +180,20 @@ class GDALikelihood(_Gaussian):
 
 @OPEN_SET_SCORES.register("knn", "k-th nearest cosine distance to the support set (Sun 2022)")
 class KNNDistance(OpenSetScore):
+    """`index` "exact": every query against every support item, in batches (torch);
+    "ivf": FAISS's inverted-file index over unit vectors (inner product), `lists` k-means
+    cells trained on a fixed subsample, `probes` cells searched per query — approximate,
+    much faster on large support sets (the `[index]` extra). The index is rebuilt from the
+    support vectors when needed, so a saved scorer holds plain arrays only."""
+
     name = "knn"
 
-    def __init__(self, k: int = 1) -> None:
+    def __init__(self, k: int = 1, index: str = "exact", lists: int = 128, probes: int = 8):
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        self.k = k
+        if index not in ("exact", "ivf"):
+            raise ValueError(f"index must be 'exact' or 'ivf', got {index!r}")
+        self.k, self.index, self.lists, self.probes = k, index, lists, probes
 
     def fit(self, model: Any, X: np.ndarray, y: np.ndarray) -> OpenSetScore:
         self.model_ = model
@@ -192,16 +201,39 @@ class KNNDistance(OpenSetScore):
         if self.k > len(support):
             raise ValueError(f"k = {self.k} exceeds the {len(support)} support items")
         self.support_ = torch.as_tensor(_unit(support), dtype=torch.float32)
+        self._faiss = None
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        queries = torch.as_tensor(_unit(features(self.model_, X)), dtype=torch.float32)
+        queries = _unit(features(self.model_, X)).astype(np.float32)
+        if self.index == "ivf":
+            similarity, _ = self._ivf().search(np.ascontiguousarray(queries), self.k)
+            return 1.0 - similarity[:, -1].astype(np.float64)
+        queries = torch.as_tensor(queries)
         out = np.empty(len(queries))
         for start in range(0, len(queries), KNN_BATCH):
             similarity = queries[start : start + KNN_BATCH] @ self.support_.T
             kth = torch.topk(similarity, self.k, dim=1).values[:, -1]  # k-th largest cosine
             out[start : start + KNN_BATCH] = (1.0 - kth).double().numpy()
         return out
+
+    def _ivf(self) -> Any:
+        if getattr(self, "_faiss", None) is not None:
+            return self._faiss
+        if importlib.util.find_spec("faiss") is None:
+            raise ValueError("knn with index='ivf' needs FAISS: pip install 'headstart[index]'")
+        import faiss
+
+        support = np.ascontiguousarray(self.support_.numpy())
+        lists = max(1, min(self.lists, len(support) // 39))  # FAISS wants ≥ 39 per cell
+        quantizer = faiss.IndexFlatIP(support.shape[1])
+        index = faiss.IndexIVFFlat(quantizer, support.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).permutation(len(support))[: 64 * lists]
+        index.train(support[np.sort(sample)])
+        index.add(support)
+        index.nprobe = min(self.probes, lists)
+        self._faiss = index
+        return index
 
 
 def _unit(X: np.ndarray) -> np.ndarray:

@@ -114,7 +114,8 @@ def evaluate_open_set(
 
 def clone_score(scorer: Any) -> Any:
     """A fresh scorer with the same options (scorers keep fitted state on themselves)."""
-    return type(scorer)(**{k: v for k, v in vars(scorer).items() if not k.endswith("_")})
+    options = {k: v for k, v in vars(scorer).items() if not k.endswith("_") and k[0] != "_"}
+    return type(scorer)(**options)
 
 
 def _far_metrics(far: np.ndarray, values: np.ndarray, is_unknown: np.ndarray, correct):
