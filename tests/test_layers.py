@@ -17,6 +17,7 @@ LAYERS = {  # lower number = lower layer
     "store": 2,
     "heads": 2,
     "openset": 3,
+    "quality": 3,
     "encoders": 3,
     "mil": 3,
     "adapt": 3,
