@@ -12,7 +12,9 @@ from headstart.quality import (
     confident_joint,
     confident_thresholds,
     find_label_issues,
+    knn_disagreement,
     out_of_fold_proba,
+    small_loss_issues,
 )
 
 
@@ -29,19 +31,50 @@ def test_the_confident_joint_of_a_case_worked_by_hand():
     assert find_label_issues(labels, proba).tolist() == [False, False, True, False, False, False]
 
 
-def test_planted_label_flips_are_found_from_cross_fitted_probabilities():
-    rng = np.random.default_rng(0)
+def _planted(seed: int = 0):
+    """240 items of 4 Gaussian classes; 24 labels flipped to another class."""
+    rng = np.random.default_rng(seed)
     centres = rng.normal(size=(4, 10)) * 3
     truth = np.repeat(np.arange(4), 60)
     X = centres[truth] + rng.normal(size=(240, 10))
     noisy = truth.copy()
     flipped = rng.choice(240, 24, replace=False)
     noisy[flipped] = (truth[flipped] + rng.integers(1, 4, 24)) % 4
-    proba = out_of_fold_proba(create_head("gda"), X, noisy)
-    found = find_label_issues(noisy, proba)
-    precision = found[flipped].sum() / max(found.sum(), 1)
-    recall = found[flipped].mean()
+    return X, noisy, flipped
+
+
+def _precision_recall(found: np.ndarray, flipped: np.ndarray) -> tuple[float, float]:
+    return found[flipped].sum() / max(found.sum(), 1), found[flipped].mean()
+
+
+@pytest.mark.parametrize("detector", ["confident-learning", "small-loss", "knn"])
+def test_planted_label_flips_are_found(detector):
+    X, noisy, flipped = _planted()
+    if detector == "knn":
+        found = knn_disagreement(X, noisy, k=10)[1]
+    else:
+        proba = out_of_fold_proba(create_head("gda"), X, noisy)
+        detect = find_label_issues if detector == "confident-learning" else small_loss_issues
+        found = detect(noisy, proba)
+    precision, recall = _precision_recall(found, flipped)
     assert precision > 0.8 and recall > 0.8, (precision, recall)
+
+
+def test_knn_disagreement_equals_a_brute_force_count():
+    X, noisy, _ = _planted(1)
+    score, flag, majority = knn_disagreement(X, noisy, k=5)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    for i in range(0, 240, 17):
+        near = np.argsort(-similarity[i])[:5]
+        assert score[i] == np.mean(noisy[near] != noisy[i])
+        assert majority[i] == np.bincount(noisy[near], minlength=4).argmax()
+        assert flag[i] == (majority[i] != noisy[i] and score[i] > 0.5)
+
+
+def test_cross_fitting_needs_as_many_items_per_class_as_folds():
+    X, _, _ = _planted()
     short = np.r_[np.zeros(60, int), np.ones(60, int), np.full(60, 2), [3, 3, 3]]
     with pytest.raises(DataError, match=r"classes \[3\] have fewer items than the 5 folds"):
         out_of_fold_proba(create_head("gda"), X[:183], short)

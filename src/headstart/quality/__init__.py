@@ -6,5 +6,15 @@ from headstart.quality.confident_learning import (
     find_label_issues,
 )
 from headstart.quality.cross_fit import out_of_fold_proba
+from headstart.quality.knn_disagreement import knn_disagreement
+from headstart.quality.small_loss import clean_probability, small_loss_issues
 
-__all__ = ["confident_joint", "confident_thresholds", "find_label_issues", "out_of_fold_proba"]
+__all__ = [
+    "clean_probability",
+    "confident_joint",
+    "confident_thresholds",
+    "find_label_issues",
+    "knn_disagreement",
+    "out_of_fold_proba",
+    "small_loss_issues",
+]
