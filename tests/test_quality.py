@@ -78,3 +78,44 @@ def test_cross_fitting_needs_as_many_items_per_class_as_folds():
     short = np.r_[np.zeros(60, int), np.ones(60, int), np.full(60, 2), [3, 3, 3]]
     with pytest.raises(DataError, match=r"classes \[3\] have fewer items than the 5 folds"):
         out_of_fold_proba(create_head("gda"), X[:183], short)
+
+
+def test_planted_duplicates_are_grouped_and_split_leaks_reported(tmp_path):
+    """Exact copies, a re-encoded JPEG and a resized copy of one image are one group;
+    distinct images form none; a group across train and test is a leak."""
+    from PIL import Image
+
+    from headstart import api
+    from headstart.quality import exact_groups, near_groups, split_leaks
+
+    rng = np.random.default_rng(2)
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            (tmp_path / "img" / split / label).mkdir(parents=True)
+    images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(12)]
+    for i, image in enumerate(images):
+        image.save(tmp_path / "img" / ("train" if i < 8 else "test") / "ab"[i % 2] / f"{i}.png")
+    original = images[0].resize((128, 128), Image.BICUBIC)  # smooth enough to survive JPEG
+    original.save(tmp_path / "img" / "train" / "a" / "orig.png")
+    original.save(tmp_path / "img" / "train" / "a" / "copy.png")
+    original.save(tmp_path / "img" / "test" / "a" / "reencoded.jpg", quality=85)
+    original.resize((64, 64), Image.BICUBIC).save(tmp_path / "img" / "test" / "a" / "small.png")
+    store = api.embed(str(tmp_path / "img"), "raw-pixels", tmp_path / "s", progress=False).store
+    ids = store.ids
+    X = store.vectors()
+    planted = {
+        ids.index(f"{s}/a/{n}")
+        for s, n in [
+            ("train", "orig.png"),
+            ("train", "copy.png"),
+            ("test", "reencoded.jpg"),
+            ("test", "small.png"),
+            ("train", "0.png"),  # the source image itself, at 32 × 32
+        ]
+    }
+    assert [set(g) for g in exact_groups(X)] == [
+        {ids.index("train/a/orig.png"), ids.index("train/a/copy.png")}
+    ]
+    groups = near_groups(X, 0.97)
+    assert [set(g) for g in groups] == [planted]  # no false group among distinct images
+    assert split_leaks(groups, store.split) == groups  # train and test both hold the image

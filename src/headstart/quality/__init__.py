@@ -6,6 +6,7 @@ from headstart.quality.confident_learning import (
     find_label_issues,
 )
 from headstart.quality.cross_fit import out_of_fold_proba
+from headstart.quality.duplicates import exact_groups, near_groups, split_leaks
 from headstart.quality.knn_disagreement import knn_disagreement
 from headstart.quality.small_loss import clean_probability, small_loss_issues
 
@@ -13,8 +14,11 @@ __all__ = [
     "clean_probability",
     "confident_joint",
     "confident_thresholds",
+    "exact_groups",
     "find_label_issues",
     "knn_disagreement",
+    "near_groups",
     "out_of_fold_proba",
     "small_loss_issues",
+    "split_leaks",
 ]
