@@ -119,3 +119,19 @@ def test_planted_duplicates_are_grouped_and_split_leaks_reported(tmp_path):
     groups = near_groups(X, 0.97)
     assert [set(g) for g in groups] == [planted]  # no false group among distinct images
     assert split_leaks(groups, store.split) == groups  # train and test both hold the image
+
+
+def test_items_far_from_their_class_are_outliers():
+    from headstart.quality import class_outliers
+
+    X = _planted(3)[0].copy()
+    labels = np.repeat(np.arange(4), 60)  # the true classes
+    rng = np.random.default_rng(4)
+    strays = np.array([5, 70, 150])
+    X[strays] = rng.normal(size=(3, 10)) * 3 - 20  # nowhere near any class
+    score, flag = class_outliers(X, labels)
+    assert set(np.flatnonzero(flag)) == set(strays.tolist())
+    assert np.all(score[strays] > 3.5)
+    unlabelled = labels.copy()
+    unlabelled[:10] = -1
+    assert np.isnan(class_outliers(X, unlabelled)[0][:10]).all()

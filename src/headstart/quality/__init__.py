@@ -8,9 +8,11 @@ from headstart.quality.confident_learning import (
 from headstart.quality.cross_fit import out_of_fold_proba
 from headstart.quality.duplicates import exact_groups, near_groups, split_leaks
 from headstart.quality.knn_disagreement import knn_disagreement
+from headstart.quality.outliers import class_outliers
 from headstart.quality.small_loss import clean_probability, small_loss_issues
 
 __all__ = [
+    "class_outliers",
     "clean_probability",
     "confident_joint",
     "confident_thresholds",
