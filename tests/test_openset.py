@@ -271,3 +271,18 @@ def test_the_ivf_index_finds_the_exact_neighbour_for_most_items(hide_module):
     hide_module("faiss")
     with pytest.raises(ValueError, match=r"pip install 'headstart\[index\]'"):
         create_score("knn", index="ivf").fit(head, X, y).score(queries)
+
+
+def test_knn_in_the_top_directions_equals_exact_when_they_span_the_data():
+    rng = np.random.default_rng(9)
+    basis = np.linalg.qr(rng.normal(size=(32, 5)))[0]  # the data live in 5 of 32 dimensions
+    y = np.repeat(np.arange(4), 50)
+    X = (rng.normal(size=(4, 5))[y] * 3 + rng.normal(size=(200, 5))) @ basis.T
+    queries = rng.normal(size=(40, 5)) @ basis.T
+    head = create_head("prototype").fit(X, y)
+    exact = create_score("knn", k=2).fit(head, X, y).score(queries)
+    projected = create_score("knn", k=2, dims=5).fit(head, X, y)
+    np.testing.assert_allclose(projected.score(queries), exact, atol=1e-5)
+    assert projected.support_.shape == (200, 5)
+    with pytest.raises(DataError, match="dims must be at least 1"):
+        create_score("knn", dims=0)
