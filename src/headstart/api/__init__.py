@@ -12,6 +12,7 @@ import numpy as np
 
 from headstart import workflow
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
+from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
@@ -273,13 +274,6 @@ def fit(
     return workflow.fit_store(Store(store), head, out, params, transforms, reject, reject_tpr)
 
 
-def extend(model: str | Path, store: str | Path, out: str | Path | None = None) -> Path:
-    """Add the classes of `store` to the saved incremental model `model` without refitting
-    the others; saved to `out` (default: the model's own folder, replaced only on success)."""
-    check_outputs(out)
-    return workflow.extend_model(model, Store(store), out or model)
-
-
 def predict(
     model: str | Path,
     inputs: str | Path,
@@ -349,63 +343,6 @@ def evaluate(
             texts=texts,
             shots_policy=shots_policy,
             calibrate=calibrate,
-        )
-    if out is not None:
-        results.save(out)
-    return results
-
-
-def evaluate_open_set(
-    store: str | Path,
-    heads: Sequence[str],
-    shots: Sequence[int | str] = (1, 4, 16, "all"),
-    seeds: int = 10,
-    scores: Sequence[str] = DEFAULT_SCORES,
-    unknown_fraction: float = 0.4,
-    far: str | Path | None = None,
-    out: str | Path | None = None,
-    transforms: Sequence[str] = (),
-    progress: bool = True,
-) -> Results:
-    """The open-set protocol: per seed a random `unknown_fraction` of the classes is held
-    out; every head × open-set score is scored on the whole test set (and on the store `far`
-    as far out-of-distribution items); saved as rows + summary when `out` is given."""
-    check_outputs(out)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("open-set", total=len(heads) * len(shots) * seeds)
-        results = workflow.evaluate_store_open_set(
-            Store(store),
-            heads,
-            shots,
-            seeds,
-            scores,
-            unknown_fraction,
-            None if far is None else Store(far),
-            transforms,
-            progress=lambda n: bar.advance(task, n),
-        )
-    if out is not None:
-        results.save(out)
-    return results
-
-
-def evaluate_incremental(
-    store: str | Path,
-    spec: str,
-    heads: Sequence[str] = INCREMENTAL_HEADS,
-    seeds: int = 5,
-    out: str | Path | None = None,
-    transforms: Sequence[str] = (),
-    progress: bool = True,
-) -> Results:
-    """Few-shot class-incremental sessions "B:N:K" (B base classes with all their items,
-    then sessions of N new classes × K shots added without a refit), over seeded class
-    orders; saved as rows + summary when `out` is given."""
-    check_outputs(out)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("sessions", total=len(heads) * seeds)
-        results = workflow.evaluate_store_incremental(
-            Store(store), heads, spec, seeds, transforms, lambda n: bar.advance(task, n)
         )
     if out is not None:
         results.save(out)

@@ -18,6 +18,13 @@ def final_step(model: Any) -> Any:
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
+def head_inputs(model: Any, X: Any) -> Any:
+    """X as the model's head sees it (a pipeline's transforms applied)."""
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        return model[:-1].transform(X)
+    return X
+
+
 def uses_views(model: Any) -> bool:
     """Whether the model's head learns from augmented views."""
     return bool(getattr(final_step(model), "uses_views", False))

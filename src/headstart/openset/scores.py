@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.special import logsumexp, softmax
-from sklearn.pipeline import Pipeline
 
 from headstart.heads.gda import shrunk_precision_times
-from headstart.heads.views import final_step
+from headstart.heads.views import final_step, head_inputs
 from headstart.registry import Registry
 
 OPEN_SET_SCORES: Registry[Any] = Registry("open-set score")
@@ -37,10 +36,8 @@ KNN_BATCH = 2048  # query rows per block of the kNN distance matrix
 
 
 def features(model: Any, X: np.ndarray) -> np.ndarray:
-    """X as the model's final head sees it (a pipeline's transforms applied)."""
-    if isinstance(model, Pipeline) and len(model.steps) > 1:
-        X = model[:-1].transform(X)
-    return np.asarray(X, dtype=np.float64)
+    """X as the model's final head sees it, in float64."""
+    return np.asarray(head_inputs(model, X), dtype=np.float64)
 
 
 def logits(model: Any, X: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from headstart.exceptions import DataError
-from headstart.heads.views import final_step
+from headstart.heads.views import final_step, head_inputs
 from headstart.protocol.results import Results, store_label
 from headstart.protocol.sampling import k_shot_indices
 
@@ -93,18 +93,13 @@ def evaluate_incremental(
                 new = order[base + (session - 1) * way : base + session * way]
                 pool = np.flatnonzero(np.isin(y_train, new))
                 picked = pool[k_shot_indices(y_train[pool], shots, seed * 1000 + session)]
-                final_step(model).extend(_features(model, X_train[picked]), y_train[picked])
+                final_step(model).extend(head_inputs(model, X_train[picked]), y_train[picked])
                 seen = order[: base + session * way]
                 scores = _scores(model, X_test, y_test, seen, base, order)
                 results.add(name, f"session {session}", seed, scores)
             if progress:
                 progress(1)
     return results
-
-
-def _features(model, X):
-    """X as the final head sees it (a pipeline's transforms applied)."""
-    return model[:-1].transform(X) if hasattr(model, "steps") and len(model.steps) > 1 else X
 
 
 def _scores(model, X_test, y_test, seen, base, order=None) -> dict[str, float]:

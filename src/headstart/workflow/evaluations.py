@@ -31,11 +31,16 @@ from headstart.workflow.texts import (
 )
 
 
-def space(store: Store) -> str:
-    """The store's feature-space label in results: dataset · encoder dim · key prefix."""
-    return store_label(
-        str(store.manifest.dataset.get("name")), store.card.name, store.dim, store.key
-    )
+def described(store: Store) -> dict[str, Any]:
+    """What every evaluation records of its store: dataset, encoder and class names, and
+    the feature-space label of its rows (dataset · encoder dim · key prefix)."""
+    dataset = str(store.manifest.dataset.get("name"))
+    return {
+        "dataset": dataset,
+        "encoder": store.card.name,
+        "class_names": store.class_names,
+        "store": store_label(dataset, store.card.name, store.dim, store.key),
+    }
 
 
 def evaluate_store(
@@ -67,14 +72,11 @@ def evaluate_store(
         models,
         shots=shots,
         seeds=seeds,
-        dataset=str(store.manifest.dataset.get("name")),
-        encoder=store.card.name,
-        class_names=store.class_names,
+        **described(store),
         progress=progress,
         views_train=store.views(train, vectors) if store.n_views > 1 else None,
         shots_policy=shots_policy,
         calibrate=calibrate,
-        store=space(store),
     )
     results.provenance.update(
         {
@@ -118,10 +120,7 @@ def evaluate_store_open_set(
         seeds,
         unknown_fraction,
         None if far is None else far.vectors(),
-        dataset=str(store.manifest.dataset.get("name")),
-        encoder=store.card.name,
-        class_names=store.class_names,
-        store=space(store),
+        **described(store),
         progress=progress,
     )
     results.provenance.update(
@@ -154,10 +153,7 @@ def evaluate_store_incremental(
         models,
         spec,
         seeds,
-        dataset=str(store.manifest.dataset.get("name")),
-        encoder=store.card.name,
-        class_names=store.class_names,
-        store=space(store),
+        **described(store),
         progress=progress,
     )
     results.provenance.update({"split": protocol, "store_path": str(store.root)})
@@ -174,11 +170,9 @@ def learning_curve_store(store: Store, sizes: Sequence[int], repeats: int) -> Re
         y_test,
         sizes,
         repeats,
-        dataset=str(store.manifest.dataset.get("name")),
-        encoder=store.card.name,
-        class_names=store.class_names,
+        **described(store),
     )
-    results.provenance.update({"split": protocol, "store": str(store.root)})
+    results.provenance.update({"split": protocol, "store_path": str(store.root)})
     return results
 
 

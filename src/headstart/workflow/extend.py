@@ -9,22 +9,16 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from headstart.exceptions import DataError
-from headstart.heads.views import final_step
+from headstart.heads.views import final_step, head_inputs
 from headstart.openset.reject import REJECT_FILE
 from headstart.persistence import load_model, save_model
 from headstart.store import Store
 from headstart.workflow.models import check_same_encoder, read_provenance, training_rows
 from headstart.workflow.splits import PROVENANCE
-
-
-def transformed(model: Any, X: np.ndarray) -> np.ndarray:
-    """X as a pipeline's final head sees it (its transforms applied)."""
-    return model[:-1].transform(X) if hasattr(model, "steps") and len(model.steps) > 1 else X
 
 
 def extend_model(model_dir: str | Path, store: Store, out: str | Path) -> Path:
@@ -52,7 +46,7 @@ def extend_model(model_dir: str | Path, store: Store, out: str | Path) -> Path:
     index = {name: first + i for i, name in enumerate(names)}
     labels = np.array([index[store.class_names[c]] for c in store.labels[rows]])
     try:
-        head.extend(transformed(model, store.vectors()[rows]), labels)
+        head.extend(head_inputs(model, store.vectors()[rows]), labels)
     except ValueError as error:  # e.g. another feature width
         raise DataError(f"cannot extend {model_dir} with {store.root}: {error}") from error
     provenance["class_names"] = [*provenance["class_names"], *names]
