@@ -499,6 +499,22 @@ OPEN_SET = [  # issue 13's bad inputs (added after the before/after count of iss
     error("open set", "reject-name", "fit {s} --head gda -o {x} --reject mlss", "Did you mean"),
     error("open set", "extend-plain", "fit {s} --extend {m} -o {x}", "known to"),
     error(
+        "open set", "unknown-fraction", OPEN + "--open-set --unknown-fraction 1.5", "Invalid value"
+    ),
+    error(
+        "open set", "far-missing", OPEN + "--open-set --far {t}/nothing", "not a headstart store"
+    ),
+    error("open set", "far-other-card", OPEN + "--open-set --far {o}", "with another card"),
+    error(
+        "open set", "predict-reject-name", "predict {m} {s} -o {x} --reject mlss", "Did you mean"
+    ),
+    error(
+        "open set",
+        "reject-tpr",
+        "fit {s} --head gda -o {x} --reject mls --reject-tpr 2",
+        "Invalid value",
+    ),
+    error(
         "open set",
         "extend-not-incremental",
         "fit {s} --extend {t}/models/gda -o {x}",
