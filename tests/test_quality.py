@@ -135,3 +135,51 @@ def test_items_far_from_their_class_are_outliers():
     unlabelled = labels.copy()
     unlabelled[:10] = -1
     assert np.isnan(class_outliers(X, unlabelled)[0][:10]).all()
+
+
+def test_lsa_mixture_posterior_matches_an_independent_em():
+    """The loss detector: a 2-component 1-D mixture on min–max scaled losses; the posterior
+    of the high-mean component, recomputed from the fitted parameters by Bayes' rule."""
+    from sklearn.mixture import GaussianMixture
+
+    from headstart.quality.linear_separation import noisy_posterior
+
+    rng = np.random.default_rng(5)
+    losses = np.r_[rng.gamma(2, 0.05, 300), rng.normal(3, 0.4, 60)]
+    posterior = noisy_posterior(losses)
+    scaled = (losses - losses.min()) / (losses.max() - losses.min())
+    mixture = GaussianMixture(2, max_iter=10, tol=1e-2, reg_covar=5e-4, random_state=0)
+    mixture.fit(scaled[:, None])
+    mean, var, w = mixture.means_[:, 0], mixture.covariances_[:, 0, 0], mixture.weights_
+    density = w * np.exp(-((scaled[:, None] - mean) ** 2) / (2 * var)) / np.sqrt(var)
+    high = int(np.argmax(mean))
+    np.testing.assert_allclose(posterior, density[:, high] / density.sum(1), atol=1e-9)
+    assert (posterior[300:] > 0.95).all() and (posterior[:300] < 0.5).mean() > 0.95
+
+
+def test_lsa_separates_out_of_distribution_items_given_random_labels():
+    """The paper's setting (web noise): items from outside every class, labelled at random,
+    lie on one side of a hyperplane; the global separator finds them."""
+    from headstart.quality.linear_separation import linear_separation_issues
+
+    X = _planted(6)[0]
+    labels = np.repeat(np.arange(4), 60)  # true labels, except the strays' random ones
+    rng = np.random.default_rng(7)
+    strays = rng.choice(240, 30, replace=False)
+    X[strays] = rng.normal(size=(30, 10)) + 8.0  # a region no class occupies
+    labels[strays] = rng.integers(0, 4, 30)
+    score, flag = linear_separation_issues(X, labels, create_head("gda"))
+    precision, recall = _precision_recall(flag, strays)
+    assert precision > 0.8 and recall > 0.8, (precision, recall)
+    assert np.all((score >= 0) & (score <= 1))
+
+
+def test_lsa_by_label_finds_in_distribution_flips_the_global_hyperplane_cannot():
+    from headstart.quality.linear_separation import linear_separation_issues
+
+    X, noisy, flipped = _planted(8)
+    flag = linear_separation_issues(X, noisy, create_head("gda"), by_label=True)[1]
+    precision, recall = _precision_recall(flag, flipped)
+    assert precision > 0.8 and recall > 0.8, (precision, recall)
+    with pytest.raises(ValueError, match="steps must be"):
+        linear_separation_issues(X, noisy, create_head("gda"), steps=("linear", "knn"))

@@ -8,6 +8,7 @@ from headstart.quality.confident_learning import (
 from headstart.quality.cross_fit import out_of_fold_proba
 from headstart.quality.duplicates import exact_groups, near_groups, split_leaks
 from headstart.quality.knn_disagreement import knn_disagreement
+from headstart.quality.linear_separation import linear_separation_issues
 from headstart.quality.outliers import class_outliers
 from headstart.quality.small_loss import clean_probability, small_loss_issues
 
@@ -19,6 +20,7 @@ __all__ = [
     "exact_groups",
     "find_label_issues",
     "knn_disagreement",
+    "linear_separation_issues",
     "near_groups",
     "out_of_fold_proba",
     "small_loss_issues",

@@ -13,9 +13,17 @@ from headstart.exceptions import DataError
 
 
 def out_of_fold_proba(
-    model: Any, X: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    train_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, K) probabilities over the classes 0..K−1 of `y` (integer labels), cross-fitted."""
+    """(n, K) probabilities over the classes 0..K−1 of `y` (integer labels), cross-fitted.
+
+    `train_mask`: only these items train the fold heads (all items are still scored) — the
+    items a detector has called clean; a class it emptied keeps probability 0."""
     y = np.asarray(y)
     counts = np.bincount(y)
     if (counts[counts > 0] < folds).any():
@@ -24,6 +32,8 @@ def out_of_fold_proba(
     out = np.zeros((len(y), len(counts)))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for train, held in splitter.split(X, y):
+        if train_mask is not None:
+            train = train[np.asarray(train_mask)[train]]
         fitted = clone(model).fit(X[train], y[train])
         out[np.ix_(held, np.asarray(fitted.classes_, dtype=np.int64))] = fitted.predict_proba(
             X[held]

@@ -1,0 +1,104 @@
+"""LSA's linear-separation detector (Albert et al., ECCV 2024), on frozen embeddings.
+
+LSA observes that noisy items are close to linearly separable from clean ones in a
+self-supervised feature space. It alternates two detectors, each run after the classifier has
+been trained on the items the previous one called clean (noisy items get weight 0):
+- "loss": a two-component Gaussian mixture on the min–max scaled per-item losses; an item is
+  noisy when its posterior of the high-loss component exceeds `threshold` (0.95);
+- "linear": the same mixture's verdicts are the targets of a logistic regression (no penalty,
+  balanced class weights, standardised features) that separates noisy from clean items; its
+  prediction is the new flag.
+The official code (PaulAlbert31/LSA, `trainers.py`: `detect_noise`, `get_trusted`) uses these
+mixture settings (10 iterations, tol 1e-2, reg_covar 5e-4) and fits the separator on every item.
+Here the classifier is a head trained on frozen features, out of fold, so each item's loss comes
+from a head that did not see it; the separator is cross-fitted too, because with fewer items
+than dimensions an unpenalised fit on all items would only memorise the mixture's verdicts.
+
+`by_label=True` (ours, off by default) fits one separator per given label: a flipped label is an
+image of another class, which one global hyperplane cannot isolate, but within one label the
+items that truly belong are separable from those that do not.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+
+from headstart.quality.cross_fit import out_of_fold_proba
+
+EPSILON = 1e-12
+STEPS = ("loss", "linear")
+
+
+def noisy_posterior(losses: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Posterior of the high-loss mixture component, on min–max scaled losses (LSA's settings)."""
+    span = losses.max() - losses.min()
+    scaled = ((losses - losses.min()) / max(span, EPSILON))[:, None]
+    mixture = GaussianMixture(2, max_iter=10, tol=1e-2, reg_covar=5e-4, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mixture.fit(scaled)
+    noisy = int(np.argmax(mixture.means_[:, 0]))
+    return mixture.predict_proba(scaled)[:, noisy]
+
+
+def _separator_scores(X: np.ndarray, target: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold probability of the noisy side of a linear separator fitted to `target`."""
+    score = target.astype(float)  # too few of one side to fit: keep the mixture's verdicts
+    if min(target.sum(), (~target).sum()) < folds:
+        return score
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for train, held in splitter.split(X, target):
+        scaler = StandardScaler().fit(X[train])
+        separator = LogisticRegression(C=np.inf, class_weight="balanced", max_iter=1000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            separator.fit(scaler.transform(X[train]), target[train])
+        score[held] = separator.predict_proba(scaler.transform(X[held]))[:, 1]
+    return score
+
+
+def linear_separation_issues(
+    X: np.ndarray,
+    labels: np.ndarray,
+    model: Any,
+    *,
+    steps: tuple[str, ...] = STEPS,
+    threshold: float = 0.95,
+    by_label: bool = False,
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy score in [0, 1], flag) per item after running the detectors in `steps` in turn."""
+    labels = np.asarray(labels)
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown or not steps:
+        raise ValueError(f"steps must be a non-empty sequence of {STEPS}, got {steps}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    clean = np.ones(len(labels), dtype=bool)
+    score = np.zeros(len(labels))
+    for step in steps:
+        proba = out_of_fold_proba(model, X, labels, folds, seed, train_mask=clean)
+        picked = np.clip(proba[np.arange(len(labels)), labels], EPSILON, 1.0)
+        posterior = noisy_posterior(-np.log(picked), seed)
+        trusted_noisy = posterior > threshold
+        if step == "loss":
+            score = posterior
+        elif by_label:
+            score = np.zeros(len(labels))
+            for c in np.unique(labels):
+                rows = np.flatnonzero(labels == c)
+                score[rows] = _separator_scores(X[rows], trusted_noisy[rows], folds, seed)
+        else:
+            score = _separator_scores(X, trusted_noisy, folds, seed)
+        flag = score > (threshold if step == "loss" else 0.5)
+        clean = ~flag
+    return score, flag
