@@ -2,7 +2,8 @@
 
 A saved model is a folder: `model.json` (registry name, parameters, scalar fitted state, library
 versions) and `arrays.safetensors` (every fitted NumPy array). A scikit-learn `Pipeline` of
-headstart transforms and a head is saved as one sub-folder per step.
+headstart transforms and a head is saved as one sub-folder per step, and a wrapper head's fitted
+inner head (RCAL's `head_`) as a `part-<name>` sub-folder.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def save_model(model: BaseEstimator, folder: str | Path) -> Path:
         for key, value in vars(model).items():
             if not key.endswith("_") or key.startswith("_"):
                 continue
-            if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+            if isinstance(value, BaseEstimator):  # a wrapper's fitted inner head
+                save_model(value, folder / f"part-{key}")
+                state[key] = {"estimator": f"part-{key}"}
+            elif isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
                 arrays[key] = np.ascontiguousarray(value)
             elif isinstance(value, np.ndarray):  # labels such as strings
                 state[key] = {"array": value.tolist(), "dtype": value.dtype.str}
@@ -114,7 +118,8 @@ def load_model(folder: str | Path) -> BaseEstimator:
     for key, value in dict(meta.get("params", {})).items():
         if key not in accepted:
             raise StoreError(f"{path}: {meta['kind']} has no parameter {key!r}")
-        params[key] = arrays.pop(value["array_param"]) if isinstance(value, dict) else value
+        array_param = isinstance(value, dict) and set(value) == {"array_param"}
+        params[key] = arrays.pop(value["array_param"]) if array_param else value
     model = cls(**params)
     state = dict(meta.get("state", {}))
     for key, value in [*state.items(), *arrays.items()]:
@@ -122,6 +127,10 @@ def load_model(folder: str | Path) -> BaseEstimator:
             raise StoreError(f"{path}: {key!r} is not fitted state of {meta['kind']}")
         if isinstance(value, dict) and "array" in value:
             value = np.array(value["array"], dtype=np.dtype(value["dtype"]))
+        elif isinstance(value, dict) and "estimator" in value:
+            if value["estimator"] != f"part-{key}":  # never a path of the file's choosing
+                raise StoreError(f"{path}: {key!r} points outside its own sub-folder")
+            value = load_model(folder / value["estimator"])
         setattr(model, key, value)
     return model
 

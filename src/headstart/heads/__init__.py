@@ -10,6 +10,7 @@ from headstart.heads.lbl2vec import Lbl2Vec
 from headstart.heads.linear_probe import LinearProbe
 from headstart.heads.linear_svm import LinearSVM
 from headstart.heads.prototype import Prototype
+from headstart.heads.rcal import RCAL
 from headstart.heads.registry import HEADS, create_head, list_heads, needs_class_texts
 from headstart.heads.teen import TEEN
 from headstart.heads.tfup import TFUP
@@ -21,6 +22,7 @@ __all__ = [
     "GDA",
     "HEADS",
     "KNN",
+    "RCAL",
     "TEEN",
     "TFUP",
     "Center",

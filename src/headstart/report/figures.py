@@ -46,6 +46,7 @@ FAMILY_TITLES = {
     "text": "zero-shot from class texts",
     "adapter": "training-free adapters",
     "incremental": "class-incremental prototypes",
+    "robust": "robust to noisy, long-tailed labels",
     "other": "other heads",
 }
 
