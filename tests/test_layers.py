@@ -13,6 +13,7 @@ LAYERS = {  # lower number = lower layer
     "progress": 1,
     "filenames": 1,
     "output": 1,
+    "vector_index": 1,
     "datasets": 2,
     "store": 2,
     "heads": 2,

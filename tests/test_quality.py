@@ -183,3 +183,18 @@ def test_lsa_by_label_finds_in_distribution_flips_the_global_hyperplane_cannot()
     assert precision > 0.8 and recall > 0.8, (precision, recall)
     with pytest.raises(ValueError, match="steps must be"):
         linear_separation_issues(X, noisy, create_head("gda"), steps=("linear", "knn"))
+
+
+def test_the_ivf_index_finds_the_same_planted_near_duplicates_as_the_exact_search():
+    pytest.importorskip("faiss")
+    from headstart.quality import near_groups
+
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(6000, 32)).astype(np.float32)
+    copies = rng.choice(6000, 25, replace=False)
+    X[:25] = X[copies] + rng.normal(size=(25, 32)).astype(np.float32) * 0.02
+    exact = near_groups(X, 0.97, index="exact")
+    assert sorted(map(sorted, exact)) == sorted(sorted([i, int(c)]) for i, c in enumerate(copies))
+    assert near_groups(X, 0.97, index="ivf", lists=32, probes=8) == exact
+    with pytest.raises(ValueError, match="index must be one of"):
+        near_groups(X, 0.97, index="hnsw")

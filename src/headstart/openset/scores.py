@@ -20,7 +20,6 @@ head's input space (after a pipeline's transforms). Each follows its paper's equ
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from scipy.special import logsumexp, softmax
 from headstart.heads.gda import shrunk_precision_times
 from headstart.heads.views import final_step, head_inputs
 from headstart.registry import Registry
+from headstart.vector_index import ivf_index, unit_rows
 
 OPEN_SET_SCORES: Registry[Any] = Registry("open-set score")
 KNN_BATCH = 2048  # query rows per block of the kNN distance matrix
@@ -209,7 +209,7 @@ class KNNDistance(OpenSetScore):
         support = features(model, X)
         if self.k > len(support):
             raise ValueError(f"k = {self.k} exceeds the {len(support)} support items")
-        unit = torch.as_tensor(_unit(support), dtype=torch.float32)
+        unit = torch.as_tensor(unit_rows(support), dtype=torch.float32)
         if self.dims is not None and self.dims < unit.shape[1]:
             moment = (unit.T @ unit).double()
             self.basis_ = torch.linalg.eigh(moment).eigenvectors[:, -self.dims :].float()
@@ -219,7 +219,7 @@ class KNNDistance(OpenSetScore):
         return self
 
     def _queries(self, X: np.ndarray) -> np.ndarray:
-        queries = torch.as_tensor(_unit(features(self.model_, X)), dtype=torch.float32)
+        queries = torch.as_tensor(unit_rows(features(self.model_, X)), dtype=torch.float32)
         basis = getattr(self, "basis_", None)
         return (queries if basis is None else queries @ basis).numpy()
 
@@ -237,27 +237,11 @@ class KNNDistance(OpenSetScore):
         return out
 
     def _ivf(self) -> Any:
-        if getattr(self, "_faiss", None) is not None:
-            return self._faiss
-        if importlib.util.find_spec("faiss") is None:
-            raise ValueError("knn with index='ivf' needs FAISS: pip install 'headstart[index]'")
-        import faiss
-
-        support = np.ascontiguousarray(self.support_.numpy())
-        lists = max(1, min(self.lists, len(support) // 39))  # FAISS wants ≥ 39 per cell
-        quantizer = faiss.IndexFlatIP(support.shape[1])
-        index = faiss.IndexIVFFlat(quantizer, support.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).permutation(len(support))[: 64 * lists]
-        index.train(support[np.sort(sample)])
-        index.add(support)
-        index.nprobe = min(self.probes, lists)
-        self._faiss = index
-        return index
-
-
-def _unit(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.maximum(norms, 1e-12)
+        if getattr(self, "_faiss", None) is None:
+            self._faiss = ivf_index(
+                self.support_.numpy(), self.lists, self.probes, "knn with index='ivf'"
+            )
+        return self._faiss
 
 
 def create_score(name: str, **options: Any) -> OpenSetScore:

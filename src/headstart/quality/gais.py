@@ -23,11 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from headstart.vector_index import unit_rows
+
 GRAPHS = ("batch", "lsh")
-
-
-def _unit(X: np.ndarray) -> np.ndarray:
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
 def batch_edges(
@@ -37,7 +35,7 @@ def batch_edges(
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)])
     batches = max(1, round(len(y) / batch_size))
-    unit = _unit(X).astype(np.float32)
+    unit = unit_rows(X).astype(np.float32)
     edges = []
     for b in range(batches):
         members = order[b::batches]  # every class dealt evenly into the batches
@@ -61,7 +59,7 @@ def lsh_edges(
 ) -> np.ndarray:
     """(2, E) directed edges between items sharing a random-hyperplane bucket."""
     rng = np.random.default_rng(seed)
-    unit = _unit(X)
+    unit = unit_rows(X)
     edges = []
     for _ in range(views):
         signs = (unit @ rng.standard_normal((X.shape[1], bits))) > 0
@@ -142,7 +140,7 @@ def gais_importance(
     loops = np.arange(n)  # self loops: every node attends to itself too
     all_edges = torch.as_tensor(np.concatenate([edges, np.stack([loops, loops])], axis=1))
     torch.manual_seed(seed)
-    x = torch.as_tensor(_unit(X), dtype=torch.float32)
+    x = torch.as_tensor(unit_rows(X), dtype=torch.float32)
     labels = torch.as_tensor(y, dtype=torch.int64)
     model = GAT(X.shape[1], int(y.max()) + 1)
     optimiser = torch.optim.Adam(model.parameters(), lr=5e-3, weight_decay=5e-4)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from headstart.quality.gais import _unit, gais_importance, select_top
+from headstart.quality.gais import gais_importance, select_top
+from headstart.vector_index import unit_rows
 
 
 def random_selection(X: np.ndarray, y: np.ndarray, keep: float, seed: int = 0) -> np.ndarray:
@@ -27,7 +28,7 @@ def random_selection(X: np.ndarray, y: np.ndarray, keep: float, seed: int = 0) -
 
 def kcenter_selection(X: np.ndarray, y: np.ndarray, keep: float, seed: int = 0) -> np.ndarray:
     """Greedy farthest-first centres within each class."""
-    unit = _unit(X).astype(np.float32)
+    unit = unit_rows(X).astype(np.float32)
     chosen = []
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
@@ -47,7 +48,7 @@ def kcenter_selection(X: np.ndarray, y: np.ndarray, keep: float, seed: int = 0) 
 def cnn_selection(X: np.ndarray, y: np.ndarray, keep: float = 1.0, seed: int = 0) -> np.ndarray:
     """Hart's condensed nearest neighbour (cosine 1-NN); `keep` is not used."""
     rng = np.random.default_rng(seed)
-    unit = _unit(X).astype(np.float32)
+    unit = unit_rows(X).astype(np.float32)
     store = [int(rng.choice(np.flatnonzero(y == c))) for c in np.unique(y)]
     changed = True
     while changed:
