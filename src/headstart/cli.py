@@ -85,8 +85,8 @@ def encoders(
 def _choice(choices: tuple[str, ...]) -> Any:
     """A typer callback that accepts one of `choices` and suggests the closest otherwise."""
 
-    def check(value: str) -> str:
-        if value not in choices:
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in choices:
             close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}{hint}")
@@ -403,6 +403,51 @@ def mil_predict(
     """Predict every bag of a set with a saved MIL model."""
     rows = api.mil_predict(model, dataset, out)
     console.print(f"{len(rows)} bags predicted" + (f" → {out}" if out else ""))
+
+
+@app.command()
+def audit(
+    store: Path,
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the tables and the page"),
+    head: str = typer.Option("gda", help="head whose out-of-fold probabilities are used"),
+    detectors: str = typer.Option(
+        "confident-learning,small-loss,knn", help=f"any of {','.join(api.DETECTORS)}"
+    ),
+    primary: str = typer.Option("confident-learning", help="detector whose flags --fix uses"),
+    folds: int = typer.Option(5, min=2, max=20),
+    threshold: float = typer.Option(0.97, min=0.5, max=1.0, help="near-duplicate cosine"),
+    attributes: Path | None = typer.Option(None, help="CSV of id + attribute columns"),
+    fix: str | None = typer.Option(None, help="relabel or drop", callback=_choice(api.FIXES)),
+    fix_out: Path | None = typer.Option(None, help="folder of the fixed store"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Find label errors, duplicates (and train/test leaks), outliers and, with --attributes,
+    feature bias in a store; --fix writes a cleaned copy, never changing the store."""
+    result = api.audit(
+        store,
+        out,
+        head=head,
+        detectors=_split(detectors),
+        primary=primary,
+        folds=folds,
+        threshold=threshold,
+        attributes=attributes,
+        fix=fix,
+        fix_out=fix_out,
+        progress=not quiet,
+    )
+    s = result.summary
+    flagged = ", ".join(f"{n} {c}" for n, c in s["flagged"].items()) or "none (no labels)"
+    console.print(
+        f"flagged: {flagged}; {s['near_duplicate_groups']} duplicate groups "
+        f"({s['train_test_leaks']} across train/test); {s['outliers']} outliers",
+        markup=False,
+    )
+    for note in s["notes"]:
+        console.print(f"note: {note}", markup=False)
+    if result.fixed:
+        console.print(f"fixed store ({fix}): {result.fixed}", markup=False)
+    console.print(f"wrote {result.out / 'audit.html'}", markup=False)
 
 
 @app.command("learning-curve")

@@ -13,6 +13,7 @@ import numpy as np
 from headstart import workflow
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
+from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
 from headstart.datasets import Dataset, list_datasets, load_dataset
 from headstart.embedding import EmbedResult, embed_dataset, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
@@ -48,10 +49,14 @@ METRICS = (  # what `eval --metric` can show
 
 __all__ = [
     "DEFAULT_SCORES",
+    "DETECTORS",
+    "FIXES",
     "INCREMENTAL_HEADS",
     "METRICS",
     "MIL_METRICS",
     "SHOTS_POLICIES",
+    "AuditResult",
+    "audit",
     "demo",
     "embed",
     "encoder_card",

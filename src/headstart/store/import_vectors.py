@@ -108,7 +108,7 @@ def write_vectors(
     card = EncoderCard(
         name=f"user:{name}", modality="vector", output_dim=dim, weights="user-supplied"
     )
-    fingerprint = _fingerprint(matrix, ids, label_index, split, groups)
+    fingerprint = vectors_fingerprint(matrix, ids, label_index, split, groups)
     manifest = Manifest(
         key=cache_key(card.digest(), fingerprint),
         encoder=card.to_dict(),
@@ -299,7 +299,7 @@ def _missing(values: np.ndarray) -> np.ndarray:
     return np.zeros(len(values), bool)
 
 
-def _fingerprint(
+def vectors_fingerprint(
     matrix: np.ndarray,
     ids: list[str],
     labels: np.ndarray,

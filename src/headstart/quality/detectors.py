@@ -1,0 +1,78 @@
+"""The label-error detectors by registry name, one calling convention for all: given the
+embeddings, the given labels (0..K−1), out-of-fold probabilities and the head that produced
+them, each returns a per-item score (higher: more likely mislabelled), a flag, and the label
+it would suggest instead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from headstart.quality.confident_learning import find_label_issues
+from headstart.quality.knn_disagreement import knn_disagreement
+from headstart.quality.linear_separation import linear_separation_issues
+from headstart.quality.small_loss import clean_probability
+
+
+@dataclass
+class Detection:
+    """One detector's verdict on every item."""
+
+    score: np.ndarray
+    flag: np.ndarray
+    suggestion: np.ndarray
+
+
+def _margin(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Best other class's probability minus the given label's: cleanlab's ranking score."""
+    given = proba[np.arange(len(labels)), labels]
+    others = proba.copy()
+    others[np.arange(len(labels)), labels] = -np.inf
+    return others.max(axis=1) - given
+
+
+def _best_other(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    others = proba.copy()
+    others[np.arange(len(labels)), labels] = -np.inf
+    return others.argmax(axis=1)
+
+
+def confident_learning(X, labels, proba, model, seed) -> Detection:
+    flag = find_label_issues(labels, proba)
+    return Detection(_margin(labels, proba), flag, _best_other(labels, proba))
+
+
+def small_loss(X, labels, proba, model, seed) -> Detection:
+    noisy = 1.0 - clean_probability(labels, proba, seed)
+    return Detection(noisy, noisy > 0.5, _best_other(labels, proba))
+
+
+def knn(X, labels, proba, model, seed) -> Detection:
+    score, flag, majority = knn_disagreement(X, labels, k=min(10, len(labels) - 1))
+    return Detection(score, flag, majority)
+
+
+def lsa(X, labels, proba, model, seed) -> Detection:
+    score, flag = linear_separation_issues(X, labels, model, by_label=True, seed=seed)
+    return Detection(score, flag, _best_other(labels, proba))
+
+
+DETECTORS: dict[str, Callable[..., Detection]] = {
+    "confident-learning": confident_learning,
+    "small-loss": small_loss,
+    "knn": knn,
+    "lsa": lsa,
+}
+DEFAULT_DETECTORS = ("confident-learning", "small-loss", "knn")
+
+
+def run_detector(
+    name: str, X: np.ndarray, labels: np.ndarray, proba: np.ndarray, model: Any, seed: int = 0
+) -> Detection:
+    """Detector `name` on one labelled set."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
+    return DETECTORS[name](X, labels, proba, model, seed)

@@ -1,0 +1,71 @@
+"""A store derived from another by changing labels or dropping rows (the audit's `--fix`):
+written to a new folder with its own key, the source never touched. The encoder card and
+recipe carry over, so models fitted on either store accept the other's features; the dataset
+record names the source store's key and what changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from headstart.exceptions import DataError
+from headstart.store.import_vectors import vectors_fingerprint
+from headstart.store.manifest import cache_key
+from headstart.store.store import Store
+from headstart.store.writer import StoreWriter, shard_table
+
+
+def derive_store(
+    source: Store, out: str | Path, keep: np.ndarray, labels: np.ndarray, change: dict
+) -> Store:
+    """Write rows `keep` of `source` with labels `labels` (one per kept row) to `out`, a
+    folder that must not exist yet; `change` is recorded in the new dataset record."""
+    out = Path(out)
+    if out.exists():
+        raise DataError(f"{out} exists already; the fixed store goes to a new folder")
+    keep = np.asarray(keep, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) != len(keep):
+        raise DataError(f"{len(labels)} labels for {len(keep)} kept rows")
+    matrix = source.vectors()[keep]
+    ids = [source.ids[i] for i in keep]
+    split, groups = source.split[keep], source.groups[keep]
+    fingerprint = vectors_fingerprint(matrix, ids, labels, split, groups)
+    card = source.card
+    dataset = {
+        **source.manifest.dataset,
+        "n_items": len(keep),
+        "fingerprint": fingerprint,
+        "derived_from": {"key": source.key, **change},
+    }
+    dataset.pop("splits", None)
+    manifest = replace(
+        source.manifest,
+        key=cache_key(card.digest(), fingerprint),
+        dataset=dataset,
+        n_items=len(keep),
+        shards=[],
+        complete=False,
+        created=datetime.now(UTC).isoformat(),
+        views={},
+    )
+    writer = StoreWriter.open(out, manifest)
+    for index in writer.pending_shards():
+        part = slice(writer.shard_range(index).start, writer.shard_range(index).stop)
+        writer.write_shard(
+            index,
+            shard_table(
+                source.dim,
+                ids[part],
+                np.arange(part.start, part.stop),
+                labels[part],
+                [str(s) for s in split[part]],
+                [str(g) for g in groups[part]],
+                matrix[part],
+            ),
+        )
+    writer.finish()
+    return Store(out)

@@ -1,0 +1,64 @@
+"""What a store's rows looked like before encoding: small thumbnails (images) or snippets
+(texts), found by reloading the dataset its manifest names and matching ids. Pages that show
+suspects use them; a source that moved or a store of imported vectors gives none, and says so."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from headstart.datasets import DATASETS, load_dataset
+from headstart.exceptions import HeadstartError
+from headstart.store import Store
+
+THUMBNAIL = 72  # pixels, longest side
+SNIPPET = 240  # characters
+
+
+def _thumbnail(item) -> str:
+    image = Image.open(item) if isinstance(item, (str, Path)) else Image.fromarray(item)
+    image = image.convert("RGB")
+    image.thumbnail((THUMBNAIL, THUMBNAIL))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def source_previews(store: Store, rows: list[int]) -> tuple[dict[int, str], str]:
+    """({row: data-URI thumbnail or text snippet}, a note when the source cannot be read)."""
+    record = store.manifest.dataset
+    if record.get("modality") == "vector":
+        return {}, "imported vectors: the store holds no images or texts to show"
+    options = {
+        k: v for k, v in record.get("options", {}).items() if k not in ("limit", "limit_seed")
+    }
+    name = record.get("name", "")
+    try:
+        dataset = load_dataset(
+            name if name in DATASETS.names() else record.get("source", ""), **options
+        )
+    except (HeadstartError, OSError, TypeError) as error:
+        return {}, f"the source {record.get('source')!r} could not be reloaded ({error})"
+    where = {item_id: i for i, item_id in enumerate(dataset.ids)}
+    previews: dict[int, str] = {}
+    for row in rows:
+        position = where.get(store.ids[row])
+        if position is None:
+            continue
+        item = dataset.items[position]
+        try:
+            if dataset.modality == "text":
+                text = " ".join(str(item).split())
+                previews[row] = text[:SNIPPET] + ("…" if len(text) > SNIPPET else "")
+            else:
+                previews[row] = _thumbnail(
+                    np.asarray(item) if not isinstance(item, (str, Path)) else item
+                )
+        except OSError:
+            continue
+    missing = len(rows) - len(previews)
+    return previews, (f"{missing} items not found in the source" if missing else "")
