@@ -533,8 +533,48 @@ OPEN_SET = [  # issue 13's bad inputs (added after the before/after count of iss
         summary(lambda s: s["provenance"]["kind"] == "incremental"),
     ),
 ]
+QUALITY = [  # issue 14's bad inputs
+    ok("quality", "audit", "audit {s} -o {x} -q", lambda x: (x / "issues.csv").is_file()),
+    ok(
+        "quality",
+        "audit-no-labels",
+        "audit {t}/stores/unlabelled -o {x} -q",
+        lambda x: (x / "audit.html").is_file(),
+        fragment="no labels",
+    ),
+    error("quality", "audit-short-class", "audit {t}/stores/long-tail -o {x}", "3 labelled item"),
+    error(
+        "quality",
+        "audit-fix-existing",
+        "audit {s} -o {x} --fix relabel --fix-out {t}/file",
+        "exists already",
+    ),
+    error("quality", "audit-fix-name", "audit {s} -o {x} --fix clean", "is not one of"),
+    error("quality", "audit-detector", "audit {s} -o {x} --detectors cleanlab", "unknown detector"),
+    error(
+        "quality",
+        "audit-attributes-length",
+        "audit {s} -o {x} --attributes {t}/attrs-short.csv",
+        "3 rows of attributes for the store's 200 items",
+    ),
+    error(
+        "quality",
+        "audit-attributes-missing",
+        "audit {s} -o {x} --attributes {t}/no.csv",
+        "does not exist",
+    ),
+    error("quality", "noise-kind", EVAL + "--shots 2 --label-noise gaussian:0.2", "symmetric:P"),
+    error("quality", "noise-rate", EVAL + "--shots 2 --label-noise symmetric:1.5", "0 ≤ P < 1"),
+    error("quality", "imbalance", EVAL + "--shots 2 --imbalance 0.5", "Invalid value"),
+    ok(
+        "quality",
+        "noise",
+        EVAL + "--shots 2 --label-noise symmetric:0.2 --imbalance 2",
+        summary(lambda s: "noise symmetric:0.2 · imbalance 2" in s["provenance"]["store"]),
+    ),
+]
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS + OPEN_SET
+CASES += MODELS + BAGS + OPEN_SET + QUALITY
 
 
 # ---- running and sorting ---------------------------------------------------------------------

@@ -228,6 +228,7 @@ def store_inputs(t: Path) -> None:
     (t / "texts.csv").write_text(texts)
     api.embed(str(t / "texts.csv"), "minilm", t / "text-store", progress=False)
     api.fit(s / "d8", "gda", t / "models" / "d8")
+    (t / "attrs-short.csv").write_text("id,site\na,1\nb,2\nc,1\n")
 
 
 def _edit_json(path: Path, change) -> None:

@@ -275,6 +275,12 @@ def evaluate(
     incremental: str | None = typer.Option(
         None, help="B:N:K — B base classes, then sessions of N new classes × K shots"
     ),
+    label_noise: str = typer.Option(
+        "", help="training-label noise, e.g. symmetric:0.2,asymmetric:0.4 (test stays clean)"
+    ),
+    imbalance: float | None = typer.Option(
+        None, min=1.0, help="long-tail the training side: largest/smallest class ratio"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
 ) -> None:
@@ -315,6 +321,8 @@ def evaluate(
         texts=api.class_texts(classnames, templates, descriptions, differential),
         shots_policy=shots_policy,
         calibrate=calibrate,
+        label_noise=_split(label_noise),
+        imbalance=imbalance,
     )
     _print_grid(results, metric, f"{out}/summary.json", as_json)
 

@@ -22,6 +22,7 @@ from headstart.heads import create_head, list_heads, needs_class_texts
 from headstart.output import check_outputs
 from headstart.progress import progress_bar
 from headstart.protocol import Results, parse_shots
+from headstart.protocol.corruption import Corruption
 from headstart.protocol.incremental import INCREMENTAL_HEADS
 from headstart.protocol.metrics import CALIBRATED_METRICS
 from headstart.protocol.metrics import METRICS as SCORED_METRICS
@@ -329,31 +330,47 @@ def evaluate(
     texts: workflow.ClassTexts | None = None,
     shots_policy: str = "error",
     calibrate: bool = False,
+    label_noise: Sequence[str] = (),
+    imbalance: float | None = None,
 ) -> Results:
     """The honest k-shot grid on a store; saved as rows + summary when `out` is given.
     Zero-shot heads embed `texts` (class names, templates or descriptions) with the store's
     encoder. `shots_policy` (error, up-to, drop): classes with fewer items than a level.
     `calibrate`: also report NLL and ECE after temperature scaling fitted on held-out folds
-    of each fit's support items."""
+    of each fit's support items. `label_noise` ("symmetric:0.2", "asymmetric:0.4", ...) and
+    `imbalance` (a ratio, e.g. 100) corrupt the training side only, seeded; each noise
+    setting is its own condition (rows never paired across conditions)."""
     check_outputs(out)
-    total = len(heads) * sum(1 if s in ("all", 0) else seeds for s in shots)
+    conditions = [Corruption(n, imbalance) for n in label_noise] or [
+        Corruption(None, imbalance) if imbalance is not None else None
+    ]
+    per_condition = len(heads) * sum(
+        1 if s == 0 or (s == "all" and conditions[0] is None) else seeds for s in shots
+    )
+    merged: Results | None = None
     with progress_bar(progress) as bar:
-        task = bar.add_task("evaluate", total=total)
-        results = workflow.evaluate_store(
-            Store(store),
-            heads,
-            shots,
-            seeds,
-            transforms,
-            progress=lambda n: bar.advance(task, n),
-            head_params=head_params,
-            texts=texts,
-            shots_policy=shots_policy,
-            calibrate=calibrate,
-        )
+        task = bar.add_task("evaluate", total=per_condition * len(conditions))
+        for corruption in conditions:
+            results = workflow.evaluate_store(
+                Store(store),
+                heads,
+                shots,
+                seeds,
+                transforms,
+                progress=lambda n: bar.advance(task, n),
+                head_params=head_params,
+                texts=texts,
+                shots_policy=shots_policy,
+                calibrate=calibrate,
+                corruption=corruption,
+            )
+            if merged is None:
+                merged = results
+            else:
+                merged.extend(results, f"condition {corruption.label()}")
     if out is not None:
-        results.save(out)
-    return results
+        merged.save(out)
+    return merged
 
 
 def _lines_or_list(value: str | None, separator: str) -> list[str] | None:

@@ -11,6 +11,8 @@ touched), seeded so every head sees the same corruption:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from headstart.exceptions import DataError
@@ -61,3 +63,35 @@ def long_tail(y: np.ndarray, ratio: float, seed: int) -> np.ndarray:
         share = ratio ** (-c / max(k - 1, 1))
         kept.append(rng.choice(rows, min(len(rows), max(1, round(largest * share))), replace=False))
     return np.sort(np.concatenate(kept))
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """What an evaluation does to its training side, per seed: keep a long tail of
+    `imbalance` (if given), then corrupt the kept items' labels with `noise` (if given). The
+    test set is never touched; every head sees the same corruption at a seed."""
+
+    noise: str | None = None
+    imbalance: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.noise is not None:
+            parse_noise(self.noise)
+        if self.imbalance is not None and self.imbalance < 1:
+            raise DataError(f"imbalance ratio must be ≥ 1, got {self.imbalance}")
+
+    def label(self) -> str:
+        """A suffix for the store label: rows under different corruptions never pair."""
+        parts = [f"noise {self.noise}"] if self.noise else []
+        if self.imbalance is not None:
+            parts.append(f"imbalance {self.imbalance:g}")
+        return " · ".join(parts)
+
+    def apply(self, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices of the training items kept, their possibly corrupted labels)."""
+        y = np.asarray(y)
+        kept = long_tail(y, self.imbalance, seed) if self.imbalance else np.arange(len(y))
+        labels = y[kept]
+        if self.noise:
+            labels = corrupt_labels(labels, self.noise, seed + 10_007)  # not the tail's stream
+        return kept, labels

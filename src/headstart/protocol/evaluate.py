@@ -19,6 +19,7 @@ from sklearn.metrics import confusion_matrix
 from headstart.exceptions import DataError
 from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.openset.calibration import TemperatureScaling
+from headstart.protocol.corruption import Corruption
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
 from headstart.protocol.results import FIT_SECONDS, Results, result_key, store_label
 from headstart.protocol.sampling import ALL, check_shots, k_shot_indices, short_classes
@@ -112,6 +113,7 @@ def evaluate_few_shot(
     shots_policy: str = "error",
     store: str = "",
     calibrate: bool = False,
+    corruption: Corruption | None = None,
 ) -> Results:
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
@@ -128,8 +130,12 @@ def evaluate_few_shot(
     `calibrate`: also score every head after temperature scaling fitted on held-out folds of
     its own support items (metrics `nll_calibrated`, `ece_calibrated`; T in the chosen
     hyper-parameters); heads fitted without labelled items are left as they are.
+    `corruption`: per seed, a long tail and/or label noise applied to the training side
+    only (the shots are then drawn from the noisy labels, as a user would see them); "all"
+    then runs every seed, as each seed corrupts differently; the store label names it.
     """
-    short = check_shots(y_train, list(shots), shots_policy, list(class_names))
+    first = corruption.apply(y_train, 0)[1] if corruption else y_train
+    short = check_shots(first, list(shots), shots_policy, list(class_names))
     if not any(runs_at(model, shot) for model in heads.values() for shot in shots):
         raise DataError(
             f"no head among {sorted(heads)} has a result at shots {[str(s) for s in shots]}: "
@@ -146,7 +152,12 @@ def evaluate_few_shot(
         provenance={
             "dataset": dataset,
             "encoder": encoder,
-            "store": store or store_label(dataset, encoder),
+            "store": " · ".join(
+                filter(
+                    None,
+                    [store or store_label(dataset, encoder), corruption and corruption.label()],
+                )
+            ),
             "seeds": seeds,
             "shots": [str(s) for s in shots],
             "heads": {name: repr(model) for name, model in heads.items()},
@@ -164,14 +175,26 @@ def evaluate_few_shot(
             else [name for name, model in heads.items() if uses_views(model)],
         }
     )
-    dropped = short_classes(y_train, list(shots)) if shots_policy == "drop" else {}
+    if corruption:
+        results.provenance["training_corruption"] = {
+            "noise": corruption.noise,
+            "imbalance": corruption.imbalance,
+            "applies_to": "training labels only; the test set is untouched",
+        }
+    dropped = short_classes(first, list(shots)) if shots_policy == "drop" else {}
     for shot in shots:
         scored = ~np.isin(y_test, dropped.get(str(shot), []))  # test items of kept classes
-        for seed in [0] if shot in (ALL, 0) else range(seeds):
-            index = k_shot_indices(y_train, shot, seed, shots_policy)
+        once = shot == 0 or (shot == ALL and corruption is None)
+        for seed in [0] if once else range(seeds):
+            X_fit, y_fit, views_fit = X_train, y_train, views_train
+            if corruption:  # a copy of the kept rows only when something was corrupted
+                kept, y_fit = corruption.apply(y_train, seed)
+                X_fit = X_train[kept]
+                views_fit = None if views_train is None else views_train[kept]
+            index = k_shot_indices(y_fit, shot, seed, shots_policy)
             for name, template in heads.items():
                 started = time.perf_counter()
-                model = _fit_at(template, shot, index, X_train, y_train, views_train)
+                model = _fit_at(template, shot, index, X_fit, y_fit, views_fit)
                 if model is None:
                     continue
                 seconds = time.perf_counter() - started
@@ -179,7 +202,7 @@ def evaluate_few_shot(
                 metrics = classification_metrics(proba, y_test[scored])
                 chosen = _chosen(model)
                 if calibrate and shot != 0 and not getattr(final_step(model), "label_free", 0):
-                    scaling = TemperatureScaling().fit(template, X_train[index], y_train[index])
+                    scaling = TemperatureScaling().fit(template, X_fit[index], y_fit[index])
                     calibrated = _placed(
                         model, scaling.probabilities(model, X_test[scored]), n_classes
                     )

@@ -14,6 +14,7 @@ from headstart.prompts import (
     class_embeddings,
 )
 from headstart.protocol import Results, evaluate_few_shot, learning_curve
+from headstart.protocol.corruption import Corruption
 from headstart.protocol.incremental import evaluate_incremental
 from headstart.protocol.open_set import evaluate_open_set
 from headstart.protocol.pac_bayes import rank_prompts
@@ -54,10 +55,12 @@ def evaluate_store(
     texts: ClassTexts | None = None,
     shots_policy: str = "error",
     calibrate: bool = False,
+    corruption: Corruption | None = None,
 ) -> Results:
     """The few-shot grid on one store (`head_params`: parameters per head name). Zero-shot
     and training-free heads get class embeddings from `texts` (default: the class names in
-    the default prompt) embedded by the store's own encoder."""
+    the default prompt) embedded by the store's own encoder; `corruption` changes the
+    training side only."""
     train, test, protocol = train_test_rows(store)
     vectors, labels = store.vectors(), store.labels
     X_train, y_train, X_test, y_test = vectors[train], labels[train], vectors[test], labels[test]
@@ -77,6 +80,7 @@ def evaluate_store(
         views_train=store.views(train, vectors) if store.n_views > 1 else None,
         shots_policy=shots_policy,
         calibrate=calibrate,
+        corruption=corruption,
     )
     results.provenance.update(
         {
