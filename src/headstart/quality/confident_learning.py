@@ -8,7 +8,10 @@ probabilities p̂ (n, K) and given labels ỹ.
 - Calibration: each row scaled to its label count, the whole to n, rounded so that the row
   totals are kept.
 - Label issues by "prune by noise rate": for every i ≠ j, the C̃[i][j] items labelled i with
-  the largest margin p̂_j − p̂_i.
+  the largest margin p̂_j − p̂_i; then, as the official `find_label_issues` does last, an
+  item whose most probable class is its given label (ties, within 1e-6, go to the label) is
+  never an issue. Without that step R8 with 20% asymmetric noise scored F1 0.649 against
+  cleanlab's 0.782 on the same probabilities.
 """
 
 from __future__ import annotations
@@ -69,4 +72,7 @@ def find_label_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
             if i != j and joint[i, j] > 0 and len(rows):
                 margin = proba[rows, j] - proba[rows, i]
                 issues[rows[np.argsort(-margin, kind="stable")[: joint[i, j]]]] = True
+    favoured = proba.copy()
+    favoured[np.arange(len(labels)), labels] += SLACK
+    issues[favoured.argmax(axis=1) == labels] = False  # the head agrees with the label
     return issues
