@@ -131,18 +131,19 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--head", default="gda")
+    parser.add_argument("--only", choices=["fashion", "r8"], help="run one dataset")
     args = parser.parse_args()
     started = time.perf_counter()
-    results = {
-        "head": args.head,
-        "seeds": args.seeds,
-        "fashion-mnist · efficientnet-lite0": run(
-            "fashion-mnist", args.fashion, args.per_class, args.seeds, args.head
-        ),
-        "reuters-r8 · minilm": run("reuters-r8", args.r8, None, args.seeds, args.head),
-    }
-    results["seconds"] = time.perf_counter() - started
     target = HERE / "out" / "label_noise.json"
+    results = json.loads(target.read_text()) if target.is_file() and args.only else {}
+    results.update(head=args.head, seeds=args.seeds)
+    if args.only in (None, "fashion"):
+        results["fashion-mnist · efficientnet-lite0"] = run(
+            "fashion-mnist", args.fashion, args.per_class, args.seeds, args.head
+        )
+    if args.only in (None, "r8"):
+        results["reuters-r8 · minilm"] = run("reuters-r8", args.r8, None, args.seeds, args.head)
+    results["seconds"] = time.perf_counter() - started
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=1))
     print(f"wrote {target} in {results['seconds']:.0f} s")

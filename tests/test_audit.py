@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from headstart import api
 from headstart.cli import app
-from headstart.exceptions import DataError
+from headstart.exceptions import DataError, HeadstartError
 from headstart.store import Store, write_vectors
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -136,6 +136,9 @@ def test_bad_inputs_are_refused_with_what_is_wrong(tmp_path):
         api.audit(store.root, tmp_path / "b", attributes=attributes, progress=False)
     with pytest.raises(DataError, match="unknown detector 'cleanlab'"):
         api.audit(store.root, tmp_path / "c", detectors=["cleanlab"], progress=False)
+    with pytest.raises(HeadstartError, match="not an image store"):
+        api.audit(store.root, tmp_path / "d", image_stats=True, progress=False)
+    assert not any((tmp_path / d).exists() for d in "abcd")  # refused before any work
 
 
 def test_attributes_give_a_feature_bias_table(tmp_path):
@@ -169,9 +172,12 @@ def test_cli_audit_of_an_image_folder_shows_thumbnails_in_chromium(tmp_path):
                 Image.fromarray(pixels).save(folder / f"{i}.png")
     shutil.copy(tmp_path / "img/train/class0/0.png", tmp_path / "img/test/class0/copy.png")
     store = api.embed(str(tmp_path / "img"), "raw-pixels", tmp_path / "s", progress=False).store
-    result = runner.invoke(app, ["audit", str(store.root), "-o", str(tmp_path / "a"), "-q"])
+    args = ["audit", str(store.root), "-o", str(tmp_path / "a"), "-q", "--image-stats"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "1 across train/test" in " ".join(result.output.split())
+    bias = (tmp_path / "a" / "feature_bias.csv").read_text()
+    assert bias.startswith("attribute,") and "brightness,numeric" in bias
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})

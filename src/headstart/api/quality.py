@@ -22,13 +22,15 @@ def audit(
     folds: int = 5,
     threshold: float = 0.97,
     attributes: str | Path | None = None,
+    image_stats: bool = False,
     fix: str | None = None,
     fix_out: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> AuditResult:
     """Audit `store` into folder `out`: issues.csv, duplicates.csv, outliers.csv,
-    feature_bias.csv (with `attributes`, a CSV of `id` + columns), audit.json and audit.html.
+    feature_bias.csv (with `attributes`, a CSV of `id` + columns, or `image_stats`: the
+    source images' brightness and contrast), audit.json and audit.html.
     `fix` "relabel" or "drop" writes a new store (to `fix_out`, default `out/store-<fix>`)
     with the primary detector's flagged items relabelled to its suggestion or dropped; the
     audited store is never changed."""
@@ -41,6 +43,7 @@ def audit(
         folds=folds,
         threshold=threshold,
         attributes=attributes,
+        image_stats=image_stats,
         fix=fix,
         fix_out=fix_out,
         seed=seed,

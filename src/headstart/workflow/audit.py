@@ -28,6 +28,7 @@ from headstart.quality.feature_bias import feature_bias
 from headstart.quality.outliers import class_outliers
 from headstart.store import Store
 from headstart.store.derive import derive_store
+from headstart.workflow.items import image_statistics
 
 FIXES = ("relabel", "drop")
 
@@ -101,12 +102,15 @@ def audit_store(
     folds: int = 5,
     threshold: float = 0.97,
     attributes: str | Path | None = None,
+    image_stats: bool = False,
     fix: str | None = None,
     fix_out: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> AuditResult:
-    """Audit the store at `store_path` into folder `out`."""
+    """Audit the store at `store_path` into folder `out`; `attributes` (a CSV of id +
+    columns) and/or `image_stats` (brightness and contrast of the source images) add the
+    feature-bias table, which then also holds the labels."""
     started = time.perf_counter()
     store = Store(store_path)
     unknown = [d for d in (*detectors, primary) if d not in DETECTORS]
@@ -133,6 +137,8 @@ def audit_store(
     else:
         notes.append("the store has no labels: only duplicates and outliers (unlabelled) ran")
     attribute_values = read_attributes(attributes, store) if attributes else None
+    if image_stats:
+        attribute_values = {**image_statistics(store), **(attribute_values or {})}
     out.mkdir(parents=True, exist_ok=True)
 
     with progress_bar(progress) as bar:

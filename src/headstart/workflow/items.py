@@ -62,3 +62,36 @@ def source_previews(store: Store, rows: list[int]) -> tuple[dict[int, str], str]
             continue
     missing = len(rows) - len(previews)
     return previews, (f"{missing} items not found in the source" if missing else "")
+
+
+def image_statistics(store: Store) -> dict[str, np.ndarray]:
+    """Per-item brightness (mean grey level, 0–255) and contrast (its standard deviation) of
+    an image store's source images, in the store's row order — attributes for feature bias."""
+    record = store.manifest.dataset
+    if record.get("modality") != "image":
+        raise HeadstartError(f"{store.root} is not an image store: no image statistics")
+    options = {
+        k: v for k, v in record.get("options", {}).items() if k not in ("limit", "limit_seed")
+    }
+    name = record.get("name", "")
+    try:
+        dataset = load_dataset(
+            name if name in DATASETS.names() else record.get("source", ""), **options
+        )
+    except (HeadstartError, OSError, TypeError) as error:
+        raise HeadstartError(
+            f"image statistics need the source images of {store.root}, which could not be "
+            f"reloaded from {record.get('source')!r} ({error})"
+        ) from error
+    where = {item_id: i for i, item_id in enumerate(dataset.ids)}
+    out = np.full((len(store), 2), np.nan)
+    for row, item_id in enumerate(store.ids):
+        if item_id not in where:
+            raise HeadstartError(f"item {item_id!r} of {store.root} is not in its source any more")
+        item = dataset.items[where[item_id]]
+        image = (
+            Image.open(item) if isinstance(item, (str, Path)) else Image.fromarray(np.asarray(item))
+        )
+        grey = np.asarray(image.convert("L"), dtype=np.float64)
+        out[row] = grey.mean(), grey.std()
+    return {"brightness": out[:, 0], "contrast": out[:, 1]}
