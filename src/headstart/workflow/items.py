@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from headstart.datasets import DATASETS, load_dataset
+from headstart.datasets import DATASETS, Dataset, load_dataset
 from headstart.exceptions import HeadstartError
 from headstart.store import Store
 
@@ -28,19 +28,24 @@ def _thumbnail(item) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def reload_source(store: Store) -> Dataset:
+    """The dataset a store was embedded from, loaded again from its manifest's record (its
+    registered name, else its source path; the item limit is not reapplied: ids match)."""
+    record = store.manifest.dataset
+    options = {
+        k: v for k, v in record.get("options", {}).items() if k not in ("limit", "limit_seed")
+    }
+    name = record.get("name", "")
+    return load_dataset(name if name in DATASETS.names() else record.get("source", ""), **options)
+
+
 def source_previews(store: Store, rows: list[int]) -> tuple[dict[int, str], str]:
     """({row: data-URI thumbnail or text snippet}, a note when the source cannot be read)."""
     record = store.manifest.dataset
     if record.get("modality") == "vector":
         return {}, "imported vectors: the store holds no images or texts to show"
-    options = {
-        k: v for k, v in record.get("options", {}).items() if k not in ("limit", "limit_seed")
-    }
-    name = record.get("name", "")
     try:
-        dataset = load_dataset(
-            name if name in DATASETS.names() else record.get("source", ""), **options
-        )
+        dataset = reload_source(store)
     except (HeadstartError, OSError, TypeError) as error:
         return {}, f"the source {record.get('source')!r} could not be reloaded ({error})"
     where = {item_id: i for i, item_id in enumerate(dataset.ids)}
@@ -70,14 +75,8 @@ def image_statistics(store: Store) -> dict[str, np.ndarray]:
     record = store.manifest.dataset
     if record.get("modality") != "image":
         raise HeadstartError(f"{store.root} is not an image store: no image statistics")
-    options = {
-        k: v for k, v in record.get("options", {}).items() if k not in ("limit", "limit_seed")
-    }
-    name = record.get("name", "")
     try:
-        dataset = load_dataset(
-            name if name in DATASETS.names() else record.get("source", ""), **options
-        )
+        dataset = reload_source(store)
     except (HeadstartError, OSError, TypeError) as error:
         raise HeadstartError(
             f"image statistics need the source images of {store.root}, which could not be "
