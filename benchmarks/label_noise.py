@@ -10,7 +10,8 @@ A. Detection. Fashion-MNIST (EfficientNet-Lite0 features) and Reuters R8 (MiniLM
 B. Training after cleaning: a linear probe (C = 1) fitted on the noisy labels, on the items
    each detector kept, and on the true labels (oracle), scored on the clean test split.
 
-Run: python benchmarks/label_noise.py [--fashion STORE --r8 STORE --per-class 600 --seeds 3]
+Needs `pip install -e ".[bench]"` (cleanlab). Run:
+python benchmarks/label_noise.py [--fashion STORE --r8 STORE --per-class 600 --seeds 3 --only r8]
 """
 
 from __future__ import annotations
