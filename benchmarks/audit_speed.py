@@ -8,7 +8,8 @@ index replaces) — and cleanlab's Datalab `find_issues` (label, outlier and nea
 checks) on the same features and the same cross-fitted probabilities, the tool users reach for
 today (benchmark-only dependency).
 
-Needs `pip install -e ".[bench]"` for Datalab. Run: python benchmarks/audit_speed.py [--store STORE] [--skip-exact] [--skip-datalab]
+Needs `pip install -e ".[bench]"` for Datalab. Run:
+python benchmarks/audit_speed.py [--store STORE] [--skip-exact] [--skip-datalab]
 """
 
 from __future__ import annotations
