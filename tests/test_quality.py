@@ -198,3 +198,21 @@ def test_the_ivf_index_finds_the_same_planted_near_duplicates_as_the_exact_searc
     assert near_groups(X, 0.97, index="ivf", lists=32, probes=8) == exact
     with pytest.raises(ValueError, match="index must be one of"):
         near_groups(X, 0.97, index="hnsw")
+
+
+@pytest.mark.parametrize("name", ["confident-learning", "small-loss", "knn", "lsa"])
+def test_every_registered_detector_finds_planted_flips_and_suggests_the_true_class(name):
+    from headstart.quality import run_detector
+
+    X, noisy, flipped = _planted(11)
+    truth = noisy.copy()
+    truth[flipped] = np.repeat(np.arange(4), 60)[flipped]
+    model = create_head("gda")
+    found = run_detector(name, X, noisy, out_of_fold_proba(model, X, noisy), model)
+    assert found.score.shape == found.flag.shape == found.suggestion.shape == (240,)
+    precision, recall = _precision_recall(found.flag, flipped)
+    assert precision > 0.7 and recall > 0.7, (precision, recall)
+    caught = np.intersect1d(np.flatnonzero(found.flag), flipped)
+    assert (found.suggestion[caught] == truth[caught]).mean() > 0.9
+    with pytest.raises(ValueError, match="unknown detector"):
+        run_detector("cleanlab", X, noisy, None, model)
