@@ -1,0 +1,16 @@
+"""Contrastive losses for adapters, each a registered plug-in written from its paper."""
+
+from headstart.adapt.losses.base import LOSSES, ContrastiveLoss, Pair, create_loss
+from headstart.adapt.losses.hard_contrastive import HardContrastive
+from headstart.adapt.losses.info_nce import InfoNCE
+from headstart.adapt.losses.supcon import SupCon
+
+__all__ = [
+    "LOSSES",
+    "ContrastiveLoss",
+    "HardContrastive",
+    "InfoNCE",
+    "Pair",
+    "SupCon",
+    "create_loss",
+]

@@ -1,0 +1,54 @@
+"""What every contrastive loss receives, and the registry they are found in by name.
+
+A loss is an `nn.Module` called on a `Pair` batch: unit-norm adapted embeddings of B anchors
+and of one positive each (an augmented view, a neighbour, or an item of the same class), the
+anchors' labels when the store has them, and their row numbers in the store. Losses that need
+the whole store first (cluster centres, a neighbour graph) do it in `prepare(X, y)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from headstart.registry import Registry
+
+LOSSES: Registry[nn.Module] = Registry("loss")
+
+
+@dataclass
+class Pair:
+    """One mini-batch: anchors `z` (B, d) and positives `z_pos` (B, d), unit norm."""
+
+    z: torch.Tensor
+    z_pos: torch.Tensor
+    labels: torch.Tensor | None = None  # (B,) int64, −1 unlabelled
+    index: torch.Tensor | None = None  # (B,) row numbers in the store
+
+
+class ContrastiveLoss(nn.Module):
+    """Base: `needs_labels` losses refuse an unlabelled store before training starts."""
+
+    needs_labels = False
+
+    def prepare(self, X: np.ndarray, y: np.ndarray | None) -> None:
+        """Look at the whole (training) store once before training; most losses do not."""
+
+    def forward(self, batch: Pair) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def both_views(batch: Pair) -> tuple[torch.Tensor, torch.Tensor]:
+    """(2B, d) anchors then positives, and the index of each row's partner."""
+    b = len(batch.z)
+    z = torch.cat([batch.z, batch.z_pos])
+    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)])
+    return z, partner
+
+
+def create_loss(name: str, **options) -> ContrastiveLoss:
+    """A loss by registered name (close names suggested)."""
+    return LOSSES.create(name, **options)
