@@ -34,6 +34,12 @@ class ContrastiveLoss(nn.Module):
 
     needs_labels = False
 
+    def __init__(self, tau: float = 0.1) -> None:
+        super().__init__()
+        if tau <= 0:
+            raise ValueError(f"tau must be positive, got {tau}")
+        self.tau = tau
+
     def prepare(self, X: np.ndarray, y: np.ndarray | None) -> None:
         """Look at the whole (training) store once before training; most losses do not."""
 

@@ -18,10 +18,10 @@ class HardContrastive(ContrastiveLoss):
     """InfoNCE over the hardest `hard_fraction` of negatives only, temperature `tau`."""
 
     def __init__(self, tau: float = 0.2, hard_fraction: float = 0.1) -> None:
-        super().__init__()
-        if tau <= 0 or not 0 < hard_fraction <= 1:
-            raise ValueError(f"tau > 0 and hard_fraction in (0, 1]; got {tau}, {hard_fraction}")
-        self.tau, self.hard_fraction = tau, hard_fraction
+        super().__init__(tau)
+        if not 0 < hard_fraction <= 1:
+            raise ValueError(f"hard_fraction must be in (0, 1], got {hard_fraction}")
+        self.hard_fraction = hard_fraction
 
     def forward(self, batch: Pair) -> torch.Tensor:
         z, partner = both_views(batch)

@@ -21,12 +21,6 @@ def nt_xent(z: torch.Tensor, partner: torch.Tensor, tau: float) -> torch.Tensor:
 class InfoNCE(ContrastiveLoss):
     """InfoNCE with temperature `tau` (0.1): partner views positive, all else negative."""
 
-    def __init__(self, tau: float = 0.1) -> None:
-        super().__init__()
-        if tau <= 0:
-            raise ValueError(f"tau must be positive, got {tau}")
-        self.tau = tau
-
     def forward(self, batch: Pair) -> torch.Tensor:
         z, partner = both_views(batch)
         return nt_xent(z, partner, self.tau)

@@ -16,12 +16,6 @@ class SupCon(ContrastiveLoss):
 
     needs_labels = True
 
-    def __init__(self, tau: float = 0.1) -> None:
-        super().__init__()
-        if tau <= 0:
-            raise ValueError(f"tau must be positive, got {tau}")
-        self.tau = tau
-
     def forward(self, batch: Pair) -> torch.Tensor:
         z, partner = both_views(batch)
         labels = torch.cat([batch.labels, batch.labels])
