@@ -1,0 +1,166 @@
+"""Training an adapter on a store's training rows with a contrastive loss.
+
+Positives for each anchor come from, in order of preference under `positives="auto"`:
+augmented views of the same item (stores embedded with `--views`), another item of the same
+label, or one of the item's `k` nearest neighbours in the frozen space (no labels needed).
+A seeded `holdout` share of the rows never trains: the loss on fixed pairs drawn among them
+decides early stopping (`patience` epochs without improvement; the best weights are kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from headstart.adapt.adapter import create_adapter
+from headstart.adapt.losses import Pair, create_loss
+from headstart.exceptions import DataError
+from headstart.vector_index import unit_rows
+
+POSITIVES = ("auto", "views", "labels", "neighbours")
+
+
+@dataclass
+class AdaptSettings:
+    """Everything that determines a trained adapter, recorded beside its weights."""
+
+    loss: str = "info-nce"
+    loss_options: dict[str, Any] = field(default_factory=dict)
+    adapter: str = "residual"
+    adapter_options: dict[str, Any] = field(default_factory=dict)
+    positives: str = "auto"
+    neighbours: int = 5
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    holdout: float = 0.1
+    patience: int = 5
+    seed: int = 0
+    device: str = "cpu"
+
+
+def _positive_source(settings: AdaptSettings, y: np.ndarray | None, views) -> str:
+    if settings.positives not in POSITIVES:
+        raise DataError(f"positives must be one of {', '.join(POSITIVES)}")
+    labelled = y is not None and (y >= 0).any()
+    if settings.positives == "auto":
+        return "views" if views is not None else ("labels" if labelled else "neighbours")
+    if settings.positives == "views" and views is None:
+        raise DataError("positives 'views' need a store embedded with --views N")
+    if settings.positives == "labels" and not labelled:
+        raise DataError("positives 'labels' need a labelled store")
+    return settings.positives
+
+
+class PairSampler:
+    """Draws one positive per anchor from the chosen source."""
+
+    def __init__(self, X, y, views, source: str, k: int, rng: np.random.Generator) -> None:
+        self.X, self.y, self.views, self.source, self.rng = X, y, views, source, rng
+        if source == "labels":
+            self.members = {c: np.flatnonzero(y == c) for c in np.unique(y[y >= 0])}
+        if source == "neighbours":
+            unit = torch.as_tensor(unit_rows(X), dtype=torch.float32)
+            self.near = np.empty((len(X), k), dtype=np.int64)
+            for start in range(0, len(X), 2048):
+                similarity = unit[start : start + 2048] @ unit.T
+                rows = torch.arange(start, min(start + 2048, len(X)))
+                similarity[rows - start, rows] = -np.inf
+                self.near[start : start + 2048] = similarity.topk(k, dim=1).indices.numpy()
+
+    def pairs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(anchor features, positive features) for the items `rows`."""
+        if self.source == "views":
+            v = self.views.shape[1]
+            first = self.rng.integers(0, v, len(rows))
+            second = (first + self.rng.integers(1, v, len(rows))) % v
+            return self.views[rows, first], self.views[rows, second]
+        if self.source == "labels":
+            partner = np.array([self.rng.choice(self.members[c]) for c in self.y[rows]])
+            return self.X[rows], self.X[partner]
+        pick = self.near[rows, self.rng.integers(0, self.near.shape[1], len(rows))]
+        return self.X[rows], self.X[pick]
+
+
+def fit_adapter(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    settings: AdaptSettings,
+    views: np.ndarray | None = None,
+    progress=None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A trained adapter and its history (loss per epoch, the epoch kept)."""
+    loss = create_loss(settings.loss, **settings.loss_options)
+    labelled = y is not None and (np.asarray(y) >= 0).any()
+    if loss.needs_labels and not labelled:
+        raise DataError(f"loss {settings.loss!r} needs labels; the store has none")
+    n_train = round(len(X) * (1 - settings.holdout))
+    if settings.batch_size > n_train:
+        raise DataError(
+            f"batch size {settings.batch_size} is larger than the {n_train} training rows "
+            "left after the holdout; lower --batch-size"
+        )
+    source = _positive_source(settings, y, views)
+    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(settings.seed)
+    order = rng.permutation(len(X))
+    train, held = order[:n_train], order[n_train:]
+    X = np.asarray(X, dtype=np.float32)
+    labels = None if y is None else np.asarray(y)
+    sampler = PairSampler(X, labels, views, source, settings.neighbours, rng)
+    loss.prepare(X[train], None if labels is None else labels[train])
+    adapter = create_adapter(settings.adapter, X.shape[1], **settings.adapter_options)
+    adapter.to(settings.device)
+    optimiser = torch.optim.AdamW(
+        [*adapter.parameters(), *loss.parameters()],
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+    )
+    fixed = sampler.pairs(held) if len(held) >= 2 else None
+    history: dict[str, Any] = {"train": [], "held_out": [], "positives": source}
+    best, best_state, waited = np.inf, None, 0
+    for _ in range(settings.epochs):
+        adapter.train()
+        epoch_loss = []
+        shuffled = rng.permutation(train)
+        for start in range(0, len(shuffled) - settings.batch_size + 1, settings.batch_size):
+            rows = shuffled[start : start + settings.batch_size]
+            value = loss(_batch(adapter, sampler.pairs(rows), labels, rows, settings.device))
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+            epoch_loss.append(float(value.detach()))
+        history["train"].append(float(np.mean(epoch_loss)))
+        if fixed is not None:
+            adapter.eval()
+            with torch.no_grad():
+                held_loss = float(loss(_batch(adapter, fixed, labels, held, settings.device)))
+            history["held_out"].append(held_loss)
+            if held_loss < best - 1e-6:
+                best, waited = held_loss, 0
+                best_state = {k: v.detach().clone() for k, v in adapter.state_dict().items()}
+            else:
+                waited += 1
+        if progress:
+            progress(1)
+        if fixed is not None and waited >= settings.patience:
+            break
+    if best_state is not None:
+        adapter.load_state_dict(best_state)
+        history["kept_epoch"] = int(np.argmin(history["held_out"])) + 1
+    adapter.eval()
+    return adapter, history
+
+
+def _batch(adapter, pair, labels, rows, device) -> Pair:
+    anchors, positives = (torch.as_tensor(p, device=device) for p in pair)
+    return Pair(
+        adapter(anchors),
+        adapter(positives),
+        None if labels is None else torch.as_tensor(labels[rows], device=device),
+        torch.as_tensor(rows, device=device),
+    )
