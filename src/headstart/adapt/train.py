@@ -105,6 +105,11 @@ def fit_adapter(
             "left after the holdout; lower --batch-size"
         )
     source = _positive_source(settings, y, views)
+    if source == "labels" and (np.asarray(y) < 0).any():  # label positives: labelled rows only
+        keep = np.asarray(y) >= 0
+        X, y = X[keep], np.asarray(y)[keep]
+        views = None if views is None else views[keep]
+        n_train = round(len(X) * (1 - settings.holdout))
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     order = rng.permutation(len(X))

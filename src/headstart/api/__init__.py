@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from headstart import workflow
+from headstart.api.adapt import AdaptSettings, adapt, transform
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
@@ -56,7 +57,9 @@ __all__ = [
     "METRICS",
     "MIL_METRICS",
     "SHOTS_POLICIES",
+    "AdaptSettings",
     "AuditResult",
+    "adapt",
     "audit",
     "demo",
     "embed",
@@ -81,6 +84,7 @@ __all__ = [
     "predict",
     "report",
     "store_info",
+    "transform",
 ]
 
 

@@ -1,7 +1,8 @@
-"""A store derived from another by changing labels or dropping rows (the audit's `--fix`):
-written to a new folder with its own key, the source never touched. The encoder card and
-recipe carry over, so models fitted on either store accept the other's features; the dataset
-record names the source store's key and what changed."""
+"""A store derived from another by changing labels or dropping rows (the audit's `--fix`), or
+by mapping its vectors through an adapter (`store transform`): written to a new folder with its
+own key, the source never touched. Unless a new card is given the encoder card and recipe
+carry over, so models fitted on either store accept the other's features; the dataset record
+names the source store's key and what changed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from headstart.cards import EncoderCard
 from headstart.exceptions import DataError
 from headstart.store.import_vectors import vectors_fingerprint
 from headstart.store.manifest import cache_key
@@ -19,10 +21,17 @@ from headstart.store.writer import StoreWriter, shard_table
 
 
 def derive_store(
-    source: Store, out: str | Path, keep: np.ndarray, labels: np.ndarray, change: dict
+    source: Store,
+    out: str | Path,
+    keep: np.ndarray,
+    labels: np.ndarray,
+    change: dict,
+    vectors: np.ndarray | None = None,
+    card: EncoderCard | None = None,
 ) -> Store:
     """Write rows `keep` of `source` with labels `labels` (one per kept row) to `out`, a
-    folder that must not exist yet; `change` is recorded in the new dataset record."""
+    folder that must not exist yet; `change` is recorded in the new dataset record.
+    `vectors` (one row per kept row) and `card` replace the source's features and card."""
     out = Path(out)
     if out.exists():
         raise DataError(f"{out} exists already; the fixed store goes to a new folder")
@@ -30,11 +39,14 @@ def derive_store(
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(keep):
         raise DataError(f"{len(labels)} labels for {len(keep)} kept rows")
-    matrix = source.vectors()[keep]
+    matrix = source.vectors()[keep] if vectors is None else np.asarray(vectors, np.float32)
+    if len(matrix) != len(keep):
+        raise DataError(f"{len(matrix)} vectors for {len(keep)} kept rows")
     ids = [source.ids[i] for i in keep]
     split, groups = source.split[keep], source.groups[keep]
     fingerprint = vectors_fingerprint(matrix, ids, labels, split, groups)
-    card = source.card
+    recipe = source.manifest.recipe if card is None else {}  # a new card: no rebuild recipe
+    card = card or source.card
     dataset = {
         **source.manifest.dataset,
         "n_items": len(keep),
@@ -45,6 +57,9 @@ def derive_store(
     manifest = replace(
         source.manifest,
         key=cache_key(card.digest(), fingerprint),
+        encoder=card.to_dict(),
+        dim=matrix.shape[1],
+        recipe=recipe,
         dataset=dataset,
         n_items=len(keep),
         shards=[],
@@ -58,7 +73,7 @@ def derive_store(
         writer.write_shard(
             index,
             shard_table(
-                source.dim,
+                matrix.shape[1],
                 ids[part],
                 np.arange(part.start, part.stop),
                 labels[part],

@@ -1,53 +1,31 @@
-"""The `headstart` command line. Each command parses, calls one `headstart.api` verb, prints."""
+"""The `headstart` command line. Each command parses, calls one `headstart.api` verb, prints.
+
+Commands live beside their siblings: data quality in `cli/quality.py`, adaptation in
+`cli/adapt.py`; the apps and parsing helpers in `cli/common.py`."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from headstart import api
-from headstart.exceptions import HeadstartError
-
-app = typer.Typer(
-    help="Turn pretrained representations into recognizers.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+from headstart.cli.common import (
+    _choice,
+    _options,
+    _print_grid,
+    _split,
+    _table,
+    app,
+    console,
+    mil_app,
+    store_app,
 )
-store_app = typer.Typer(help="Inspect and build embedding stores.", no_args_is_help=True)
-app.add_typer(store_app, name="store")
-mil_app = typer.Typer(help="Multiple-instance learning on bags.", no_args_is_help=True)
-app.add_typer(mil_app, name="mil")
-console = Console()
-
-
-def _options(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs → dict, values parsed as JSON when they parse (numbers, booleans)."""
-    result: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"expected key=value, got {pair!r}")
-        try:
-            result[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            result[key.replace("-", "_")] = value
-    return result
-
-
-def _table(title: str, rows: list[tuple[str, str]]) -> Table:
-    table = Table(title=title)
-    table.add_column("name", style="bold")
-    table.add_column("description")
-    for row in rows:
-        table.add_row(*row)
-    return table
+from headstart.exceptions import HeadstartError
 
 
 @app.command()
@@ -80,19 +58,6 @@ def encoders(
             row["summary"],
         )
     console.print(table)
-
-
-def _choice(choices: tuple[str, ...]) -> Any:
-    """A typer callback that accepts one of `choices` and suggests the closest otherwise."""
-
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in choices:
-            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}{hint}")
-        return value
-
-    return check
 
 
 @app.command()
@@ -159,21 +124,6 @@ def demo(
     notes.print(outcome["embed"], markup=False, highlight=False, soft_wrap=True)
     _print_grid(outcome["results"], "accuracy", f"k-shot accuracy, {seeds} seeds", as_json)
     notes.print(f"report: {outcome['report'].resolve()}")
-
-
-def _print_grid(results: Any, metric: str, title: str, as_json: bool = False) -> None:
-    """The results grid per store (full intervals when the terminal is wide enough), or
-    with --json the best heads and the summary for scripts."""
-    if as_json:
-        summary = {"best": results.best(metric), "summary": results.summary()}
-        print(json.dumps({"metric": metric, "interval": results.interval, **summary}, indent=1))
-        return
-    for table in api.grid_tables(results, metric, title, console.width):
-        console.print(table)
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @app.command()
@@ -413,53 +363,6 @@ def mil_predict(
     console.print(f"{len(rows)} bags predicted" + (f" → {out}" if out else ""))
 
 
-@app.command()
-def audit(
-    store: Path,
-    out: Path = typer.Option(..., "--out", "-o", help="folder for the tables and the page"),
-    head: str = typer.Option("gda", help="head whose out-of-fold probabilities are used"),
-    detectors: str = typer.Option(
-        "confident-learning,small-loss,knn", help=f"any of {','.join(api.DETECTORS)}"
-    ),
-    primary: str = typer.Option("confident-learning", help="detector whose flags --fix uses"),
-    folds: int = typer.Option(5, min=2, max=20),
-    threshold: float = typer.Option(0.97, min=0.5, max=1.0, help="near-duplicate cosine"),
-    attributes: Path | None = typer.Option(None, help="CSV of id + attribute columns"),
-    image_stats: bool = typer.Option(False, help="feature bias of brightness and contrast"),
-    fix: str | None = typer.Option(None, help="relabel or drop", callback=_choice(api.FIXES)),
-    fix_out: Path | None = typer.Option(None, help="folder of the fixed store"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-) -> None:
-    """Find label errors, duplicates (and train/test leaks), outliers and, with --attributes,
-    feature bias in a store; --fix writes a cleaned copy, never changing the store."""
-    result = api.audit(
-        store,
-        out,
-        head=head,
-        detectors=_split(detectors),
-        primary=primary,
-        folds=folds,
-        threshold=threshold,
-        attributes=attributes,
-        image_stats=image_stats,
-        fix=fix,
-        fix_out=fix_out,
-        progress=not quiet,
-    )
-    s = result.summary
-    flagged = ", ".join(f"{n} {c}" for n, c in s["flagged"].items()) or "none (no labels)"
-    console.print(
-        f"flagged: {flagged}; {s['near_duplicate_groups']} duplicate groups "
-        f"({s['train_test_leaks']} across train/test); {s['outliers']} outliers",
-        markup=False,
-    )
-    for note in s["notes"]:
-        console.print(f"note: {note}", markup=False)
-    if result.fixed:
-        console.print(f"fixed store ({fix}): {result.fixed}", markup=False)
-    console.print(f"wrote {result.out / 'audit.html'}", markup=False)
-
-
 @app.command("learning-curve")
 def learning_curve(
     store: Path,
@@ -520,6 +423,10 @@ def store_import(
     console.print(f"imported {len(store):,} vectors of dimension {store.dim} into {out}")
 
 
+from headstart.cli import adapt as _adapt_commands  # noqa: E402,F401  (registers them)
+from headstart.cli import quality as _quality_commands  # noqa: E402,F401
+
+
 def main() -> None:
     """Entry point that turns headstart errors into one clear line and exit code 2."""
     try:
@@ -527,7 +434,3 @@ def main() -> None:
     except HeadstartError as error:
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,57 @@
+"""`headstart adapt` and `headstart store transform`: training an adapter, applying it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from headstart import api
+from headstart.cli.common import _options, app, console, store_app
+
+
+@app.command()
+def adapt(
+    store: Path,
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the adapter"),
+    loss: str = typer.Option("info-nce", help="registered contrastive loss"),
+    loss_option: list[str] = typer.Option([], help="loss parameter key=value, e.g. tau=0.2"),
+    adapter: str = typer.Option("residual", help="linear or residual"),
+    positives: str = typer.Option("auto", help="auto, views, labels or neighbours"),
+    epochs: int = typer.Option(50, min=1),
+    batch_size: int = typer.Option(256, min=2),
+    lr: float = typer.Option(1e-3, min=0.0),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train a contrastive adapter on a store's non-test rows; saves JSON + safetensors."""
+    settings = api.AdaptSettings(
+        loss=loss,
+        loss_options=_options(loss_option),
+        adapter=adapter,
+        positives=positives,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+    )
+    history = api.adapt(store, out, settings, progress=not quiet)
+    kept = history.get("kept_epoch", len(history["train"]))
+    console.print(
+        f"saved {adapter} adapter ({loss}, positives from {history['positives']}) to {out}; "
+        f"kept epoch {kept} of {len(history['train'])}",
+        markup=False,
+    )
+
+
+@store_app.command("transform")
+def store_transform(
+    store: Path,
+    adapter: Path = typer.Option(..., help="a folder written by `headstart adapt`"),
+    out: Path = typer.Option(..., "--out", "-o"),
+) -> None:
+    """Map a store's vectors through a saved adapter into a new store (its own key and card)."""
+    new = api.transform(store, adapter, out)
+    console.print(f"wrote {len(new):,} adapted vectors to {out} ({new.card.name})", markup=False)
