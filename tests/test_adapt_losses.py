@@ -87,3 +87,66 @@ def test_losses_refuse_bad_settings():
         create_loss("info-nce", tau=0)
     with pytest.raises(ValueError, match="hard_fraction"):
         create_loss("hard-contrastive", hard_fraction=0)
+
+
+def test_mochi_mixed_negatives_are_convex_mixtures_of_the_hardest_queue_items():
+    from headstart.adapt.losses.mochi import mix_hard_negatives
+
+    generator = torch.Generator().manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(3, 6, generator=generator), dim=1)
+    queue = torch.nn.functional.normalize(torch.randn(40, 6, generator=generator), dim=1)
+    mixed, how = mix_hard_negatives(q, queue, n_hard=5, s=4, s_prime=3, generator=generator)
+    assert mixed.shape == (3, 7, 6)
+    hardest = (q @ queue.T).topk(5, dim=1).indices
+    for b in range(3):
+        allowed = set(hardest[b].tolist())
+        for k in range(4):
+            i, j, a = int(how["i"][b, k]), int(how["j"][b, k]), how["alpha"][b, k]
+            assert {i, j} <= allowed and 0 <= float(a) <= 1
+            expected = torch.nn.functional.normalize(a * queue[i] + (1 - a) * queue[j], dim=0)
+            torch.testing.assert_close(mixed[b, k], expected)
+        for k in range(3):
+            j, beta = int(how["j_prime"][b, k]), how["beta"][b, k]
+            assert j in allowed and 0 <= float(beta) <= 0.5
+            expected = torch.nn.functional.normalize(beta * q[b] + (1 - beta) * queue[j], dim=0)
+            torch.testing.assert_close(mixed[b, 4 + k], expected)
+
+
+def test_mochi_is_infonce_against_its_queue_and_fills_it():
+    loss = create_loss("mochi", tau=0.5, queue_size=8, s=0, s_prime=0)
+    raw, batch = _batch(3, b=4)
+    first = loss(batch)  # empty queue: the batch's other positives are the negatives
+    q, k = batch.z, batch.z_pos
+    terms = []
+    for a in range(4):
+        logits = [q[a] @ k[a]] + [q[a] @ k[o].detach() for o in range(4) if o != a]
+        terms.append(-torch.log_softmax(torch.stack(logits) / 0.5, 0)[0])
+    _check(first, torch.stack(terms).mean(), raw)
+    assert loss.queue.shape == (4, 5)
+    loss(batch)
+    loss(batch)
+    assert loss.queue.shape == (8, 5)  # first in, first out at queue_size
+
+
+def test_mlcd_positives_are_the_nearest_centres_and_the_loss_its_formula():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    loss = create_loss("mlcd", clusters=10, positives=3, scale=4.0)
+    loss.prepare(X, None, np.arange(100))
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    centres = loss.prototypes.detach().numpy().astype(float)
+    for row in (0, 50, 110):  # a held-out row gets its nearest centres too
+        nearest = set(np.argsort(-(unit[row] @ centres.T))[:3].tolist())
+        assert set(np.flatnonzero(loss.labels_[row].numpy()).tolist()) == nearest
+    _raw, batch = _batch(4, b=3, d=5)
+    batch.index = torch.tensor([0, 1, 2])
+    value = loss(batch)
+    w = torch.nn.functional.normalize(loss.prototypes, dim=1).double()
+    terms = []
+    for a in range(3):
+        s = 4.0 * (batch.z[a] @ w.T)
+        pos = loss.labels_[a]
+        terms.append(torch.log1p(torch.exp(s[~pos]).sum()) + torch.log1p(torch.exp(-s[pos]).sum()))
+    torch.testing.assert_close(value.double(), torch.stack(terms).mean())

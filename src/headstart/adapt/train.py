@@ -117,7 +117,7 @@ def fit_adapter(
     X = np.asarray(X, dtype=np.float32)
     labels = None if y is None else np.asarray(y)
     sampler = PairSampler(X, labels, views, source, settings.neighbours, rng)
-    loss.prepare(X[train], None if labels is None else labels[train])
+    loss.prepare(X, labels, train)
     adapter = create_adapter(settings.adapter, X.shape[1], **settings.adapter_options)
     adapter.to(settings.device)
     optimiser = torch.optim.AdamW(

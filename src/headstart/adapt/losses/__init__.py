@@ -3,13 +3,17 @@
 from headstart.adapt.losses.base import LOSSES, ContrastiveLoss, Pair, create_loss
 from headstart.adapt.losses.hard_contrastive import HardContrastive
 from headstart.adapt.losses.info_nce import InfoNCE
+from headstart.adapt.losses.mlcd import MLCD
+from headstart.adapt.losses.mochi import MoCHi
 from headstart.adapt.losses.supcon import SupCon
 
 __all__ = [
     "LOSSES",
+    "MLCD",
     "ContrastiveLoss",
     "HardContrastive",
     "InfoNCE",
+    "MoCHi",
     "Pair",
     "SupCon",
     "create_loss",

@@ -3,7 +3,9 @@
 A loss is an `nn.Module` called on a `Pair` batch: unit-norm adapted embeddings of B anchors
 and of one positive each (an augmented view, a neighbour, or an item of the same class), the
 anchors' labels when the store has them, and their row numbers in the store. Losses that need
-the whole store first (cluster centres, a neighbour graph) do it in `prepare(X, y)`.
+the whole store first (cluster centres, a neighbour graph) do it in `prepare(X, y, train)`:
+X and y are every row the trainer indexes by `Pair.index`, `train` the rows that train (the
+rest are its held-out rows); what a loss learns from labels may come from `train` only.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ class ContrastiveLoss(nn.Module):
             raise ValueError(f"tau must be positive, got {tau}")
         self.tau = tau
 
-    def prepare(self, X: np.ndarray, y: np.ndarray | None) -> None:
-        """Look at the whole (training) store once before training; most losses do not."""
+    def prepare(self, X: np.ndarray, y: np.ndarray | None, train: np.ndarray) -> None:
+        """Look at the store once before training; most losses do not."""
 
     def forward(self, batch: Pair) -> torch.Tensor:
         raise NotImplementedError
