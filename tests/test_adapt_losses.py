@@ -150,3 +150,31 @@ def test_mlcd_positives_are_the_nearest_centres_and_the_loss_its_formula():
         pos = loss.labels_[a]
         terms.append(torch.log1p(torch.exp(s[~pos]).sum()) + torch.log1p(torch.exp(-s[pos]).sum()))
     torch.testing.assert_close(value.double(), torch.stack(terms).mean())
+
+
+def test_proto_triplet_is_the_hinge_of_its_definition():
+    labels = [0, 1, 2, 0, 1, 2]
+    raw, batch = _batch(5, labels=labels)
+    y = batch.labels
+    prototypes = {c: batch.z_pos[y == c].mean(0) for c in range(3)}
+    terms = []
+    for a in range(6):
+        d = {c: torch.sqrt(((batch.z[a] - p) ** 2).sum() + 1e-6) for c, p in prototypes.items()}
+        own = d[int(y[a])]
+        other = min(v for c, v in d.items() if c != int(y[a]))
+        terms.append(torch.clamp(own - other + 0.5, min=0))
+    _check(create_loss("proto-triplet")(batch), torch.stack(terms).mean(), raw)
+
+
+def test_icnn_score_of_a_case_worked_by_hand():
+    """Two classes on a line, {0, 1} and {10, 11}: k = 4 shrinks to n − 2 = 2; normalised
+    same-class distances 0.1, 1/9, 1/9, 0.1 → λ_same = 1 − 0.10556; other-class distances over
+    their maximum 1, 0.9, 0.9, 1 → λ_diff = 0.95; γ = 0.5; score = (0.92222 + 0.5) / 2."""
+    from headstart.adapt.losses.susana import icnn_score
+
+    points = torch.tensor([[0.0], [1.0], [10.0], [11.0]], dtype=torch.float64)
+    score = icnn_score(points, torch.tensor([0, 0, 1, 1]), k=4)
+    lambda_same = 1 - (0.1 + 1 / 9 + 1 / 9 + 0.1) / 4
+    assert float(score) == pytest.approx(((lambda_same + 0.95) / 2 + 0.5) / 2, abs=1e-4)
+    mixed = icnn_score(points, torch.tensor([0, 1, 0, 1]), k=4)
+    assert float(mixed) < float(score)  # neighbours of the other class lower it

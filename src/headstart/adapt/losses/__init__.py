@@ -6,8 +6,10 @@ from headstart.adapt.losses.info_nce import InfoNCE
 from headstart.adapt.losses.mlcd import MLCD
 from headstart.adapt.losses.mochi import MoCHi
 from headstart.adapt.losses.supcon import SupCon
+from headstart.adapt.losses.susana import ICNN, ProtoTriplet
 
 __all__ = [
+    "ICNN",
     "LOSSES",
     "MLCD",
     "ContrastiveLoss",
@@ -15,6 +17,7 @@ __all__ = [
     "InfoNCE",
     "MoCHi",
     "Pair",
+    "ProtoTriplet",
     "SupCon",
     "create_loss",
 ]
