@@ -9,8 +9,8 @@ Two graph constructions, as the paper describes them:
 - "batch": distance-based mini-batches — items are dealt into stratified random batches of
   `batch_size`; inside a batch, two items are linked when their cosine distance is within the
   batch's `quantile` of pairwise distances. Cost per batch is fixed, independent of n.
-- "lsh": hierarchical hashing — random-hyperplane signatures of `bits` bits; items sharing a
-  bucket are linked (`levels` > 1 also links items sharing a coarser prefix of the signature,
+- "lsh": hierarchical hashing — random-hyperplane signatures of `bits` bits (by default
+  log₂(n / 32), so buckets hold about 32 items); items sharing a bucket are linked (`levels` > 1 also links items sharing a coarser prefix of the signature,
   `views` > 1 repeats with independent hyperplanes and unions the edges); a bucket holding
   more than `bucket_cap` items links each to `bucket_cap` random members only.
 The official repository holds only a licence file, so the settings here (two GAT layers of 4
@@ -51,7 +51,7 @@ def batch_edges(
 
 def lsh_edges(
     X: np.ndarray,
-    bits: int = 12,
+    bits: int | None = None,
     levels: int = 1,
     views: int = 1,
     bucket_cap: int = 32,
@@ -60,6 +60,8 @@ def lsh_edges(
     """(2, E) directed edges between items sharing a random-hyperplane bucket."""
     rng = np.random.default_rng(seed)
     unit = unit_rows(X)
+    if bits is None:
+        bits = int(np.clip(round(np.log2(max(len(X), 2) / 32)), 2, 20))
     edges = []
     for _ in range(views):
         signs = (unit @ rng.standard_normal((X.shape[1], bits))) > 0
