@@ -10,9 +10,10 @@ Two graph constructions, as the paper describes them:
   `batch_size`; inside a batch, two items are linked when their cosine distance is within the
   batch's `quantile` of pairwise distances. Cost per batch is fixed, independent of n.
 - "lsh": hierarchical hashing — random-hyperplane signatures of `bits` bits (by default
-  log₂(n / 32), so buckets hold about 32 items); items sharing a bucket are linked
-  (`levels` > 1 also links items sharing a coarser prefix of the signature, `views` > 1 repeats with independent hyperplanes and unions the edges); a bucket holding
-  more than `bucket_cap` items links each to `bucket_cap` random members only.
+  log₂(n / 32), so buckets hold about 32 items); items sharing a bucket are linked;
+  `levels` > 1 also links items sharing a coarser prefix of the signature, `views` > 1
+  repeats with independent hyperplanes and unions the edges; a bucket holding more than
+  `bucket_cap` items links each to `bucket_cap` random members only.
 The official repository holds only a licence file, so the settings here (two GAT layers of 4
 heads × 16 units, 100 full-graph Adam steps, lr 5e-3) are ours, chosen on training items.
 """
