@@ -2,10 +2,13 @@
 train/test split (a leak: the test set then scores items the head has seen).
 
 Near duplicates: cosine similarity ≥ `threshold`, joined transitively into groups with a
-union–find. The pairs come from an exact search block by block (never the full n × n matrix),
-or, for stores above `IVF_ABOVE` items when FAISS is installed, from an inverted-file index's
-range search (`index="ivf"`: each item searched in the `probes` cells nearest it, so a pair
-split across far cells can be missed; every pair it reports is checked exactly). Exact
+union–find. The pairs come from an exact search block by block (never the full n × n matrix):
+in full dimension ("exact"), or, above `LARGE` items by default, screened in the top 128
+principal directions with a bound that cannot miss a pair and then checked in full
+("projected": exact too, ~4× cheaper on 1280-d features). `index="ivf"` uses a FAISS
+inverted-file range search instead (approximate; on tightly clustered features such as
+Fashion-MNIST's its cells are unbalanced and it is slower than "projected": 54 s against
+about 10 s for 70,000 Lite0 vectors). Exact
 duplicates are identical vectors (the same bytes), found by hashing each row."""
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import torch
 
-from headstart.vector_index import has_faiss, ivf_index, unit_rows
+from headstart.vector_index import ivf_index, pairs_at_least, unit_rows
 
 BLOCK = 2048
-IVF_ABOVE = 20_000
-INDEX_CHOICES = ("auto", "exact", "ivf")
+LARGE = 20_000
+SCREEN_DIMS = 128
+INDEX_CHOICES = ("auto", "exact", "projected", "ivf")
 
 
 def exact_groups(X: np.ndarray) -> list[list[int]]:
@@ -45,8 +48,12 @@ def near_groups(
         raise ValueError(f"index must be one of {INDEX_CHOICES}, got {index!r}")
     unit = unit_rows(np.asarray(X, dtype=np.float32)).astype(np.float32)
     if index == "auto":
-        index = "ivf" if len(unit) > IVF_ABOVE and has_faiss() else "exact"
-    pairs = _ivf_pairs if index == "ivf" else _exact_pairs
+        index = "projected" if len(unit) > LARGE else "exact"
+    if index == "ivf":
+        pairs = _ivf_pairs(unit, threshold - 1e-6, lists, probes)
+    else:
+        dims = SCREEN_DIMS if index == "projected" else None
+        pairs = pairs_at_least(unit, threshold - 1e-6, dims)
     parent = np.arange(len(unit))
 
     def root(i: int) -> int:
@@ -55,21 +62,13 @@ def near_groups(
             i = parent[i]
         return i
 
-    for i, j in pairs(unit, threshold - 1e-6, lists, probes):
+    for i, j in pairs:
         if i != j:
             parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(len(unit)):
         groups.setdefault(root(i), []).append(i)
     return sorted(g for g in groups.values() if len(g) > 1)
-
-
-def _exact_pairs(unit: np.ndarray, cut: float, lists: int, probes: int):
-    tensor = torch.as_tensor(unit)
-    for start in range(0, len(unit), BLOCK):
-        similarity = tensor[start : start + BLOCK] @ tensor.T
-        rows, columns = torch.nonzero(similarity >= cut, as_tuple=True)
-        yield from zip((rows + start).tolist(), columns.tolist(), strict=True)
 
 
 def _ivf_pairs(unit: np.ndarray, cut: float, lists: int, probes: int):
