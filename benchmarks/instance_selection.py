@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from headstart.heads import create_head
+from headstart.quality.gais import gais_importance, select_top
 from headstart.quality.instance_selection import select_instances
 from headstart.store import Store
 
@@ -51,24 +52,29 @@ def run(path: Path, per_class: int | None, seeds: int) -> dict:
     out = {"n_train": len(y), "full": scores(X, y, X_test, y_test), "methods": {}}
     print(f"{path.name}: {len(y)} training items; full {out['full']}")
     for method in METHODS:
+        importance = {}  # GAIS scores once per seed; each share is a top-k of the same scores
+        if method.startswith("gais"):
+            for seed in range(seeds):
+                started = time.perf_counter()
+                importance[seed] = gais_importance(X, y, method.split("-")[1], seed=seed)
+                importance[f"{seed}s"] = time.perf_counter() - started
         for keep in [1.0] if method == "cnn" else KEEP:
             cells = []
             for seed in range(seeds):
                 started = time.perf_counter()
-                kept = select_instances(X, y, method, keep, seed)
-                seconds = time.perf_counter() - started
+                if method.startswith("gais"):
+                    kept = select_top(importance[seed], y, keep)
+                else:
+                    kept = select_instances(X, y, method, keep, seed)
+                seconds = importance.get(f"{seed}s", 0.0) + time.perf_counter() - started
                 cells.append(
-                    {
-                        "kept": len(kept),
-                        "seconds": seconds,
-                        **scores(X[kept], y[kept], X_test, y_test),
-                    }
+                    {"kept": len(kept), "seconds": seconds, **scores(X[kept], y[kept], X_test, y_test)}
                 )
             mean = {k: float(np.mean([c[k] for c in cells])) for k in cells[0]}
             std = {h: float(np.std([c[h] for c in cells], ddof=1)) for h in HEADS}
             key = method if method == "cnn" else f"{method}@{keep}"
             out["methods"][key] = {"mean": mean, "std": std, "reduction": 1 - mean["kept"] / len(y)}
-            print(f"  {key}: {out['methods'][key]}")
+            print(f"  {key}: {out['methods'][key]}", flush=True)
     return out
 
 
