@@ -67,9 +67,8 @@ def run(path: Path, per_class: int | None, seeds: int) -> dict:
                 else:
                     kept = select_instances(X, y, method, keep, seed)
                 seconds = importance.get(f"{seed}s", 0.0) + time.perf_counter() - started
-                cells.append(
-                    {"kept": len(kept), "seconds": seconds, **scores(X[kept], y[kept], X_test, y_test)}
-                )
+                accuracy = scores(X[kept], y[kept], X_test, y_test)
+                cells.append({"kept": len(kept), "seconds": seconds, **accuracy})
             mean = {k: float(np.mean([c[k] for c in cells])) for k in cells[0]}
             std = {h: float(np.std([c[h] for c in cells], ddof=1)) for h in HEADS}
             key = method if method == "cnn" else f"{method}@{keep}"
