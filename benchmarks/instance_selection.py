@@ -86,14 +86,18 @@ def main() -> None:
     parser.add_argument("--r8", type=Path, default=stores / "reuters-r8-minilm")
     parser.add_argument("--per-class", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", choices=["fashion", "r8"], help="run one dataset")
     args = parser.parse_args()
     started = time.perf_counter()
-    results = {
-        "fashion-mnist · efficientnet-lite0": run(args.fashion, args.per_class, args.seeds),
-        "reuters-r8 · minilm": run(args.r8, None, args.seeds),
-    }
-    results["seconds"] = time.perf_counter() - started
     target = HERE / "out" / "instance_selection.json"
+    results = json.loads(target.read_text()) if target.is_file() and args.only else {}
+    if args.only in (None, "fashion"):
+        results["fashion-mnist · efficientnet-lite0"] = run(
+            args.fashion, args.per_class, args.seeds
+        )
+    if args.only in (None, "r8"):
+        results["reuters-r8 · minilm"] = run(args.r8, None, args.seeds)
+    results["seconds"] = time.perf_counter() - started
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=1))
     print(f"wrote {target} in {results['seconds']:.0f} s")
