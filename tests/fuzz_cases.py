@@ -573,8 +573,40 @@ QUALITY = [  # issue 14's bad inputs
         summary(lambda s: "noise symmetric:0.2 · imbalance 2" in s["provenance"]["store"]),
     ),
 ]
+ADAPT = [  # issue 15's bad inputs
+    ok(
+        "adapt",
+        "adapt",
+        "adapt {t}/stores/d8 -o {x} --loss supcon --epochs 2 --batch-size 8 -q",
+        lambda x: (x / "adapter.json").is_file() and (x / "weights.safetensors").is_file(),
+    ),
+    error("adapt", "labels", "adapt {t}/stores/unlabelled -o {x} --loss supcon", "needs labels"),
+    error("adapt", "batch", "adapt {t}/stores/d8 -o {x} --batch-size 500", "batch size 500"),
+    error("adapt", "loss-name", "adapt {t}/stores/d8 -o {x} --loss supconn", "supcon"),
+    error(
+        "adapt", "adapter-name", "adapt {t}/stores/d8 -o {x} --adapter mlp", "unknown adapter 'mlp'"
+    ),
+    error(
+        "adapt",
+        "transform-width",
+        "store transform {t}/stores/d16 --adapter {t}/adapter-d8 -o {x}",
+        "takes 8-d vectors",
+    ),
+    error(
+        "adapt",
+        "transform-not-adapter",
+        "store transform {t}/stores/d8 --adapter {t}/stores/d16 -o {x}",
+        "is not a saved adapter",
+    ),
+    error(
+        "adapt",
+        "adapt-existing",
+        "adapt {t}/stores/d8 -o {t}/adapter-d8",
+        "exists already",
+    ),
+]
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS + OPEN_SET + QUALITY
+CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT
 
 
 # ---- running and sorting ---------------------------------------------------------------------

@@ -229,6 +229,8 @@ def store_inputs(t: Path) -> None:
     api.embed(str(t / "texts.csv"), "minilm", t / "text-store", progress=False)
     api.fit(s / "d8", "gda", t / "models" / "d8")
     (t / "attrs-short.csv").write_text("id,site\na,1\nb,2\nc,1\n")
+    quick = api.AdaptSettings(loss="supcon", epochs=1, batch_size=8)
+    api.adapt(s / "d8", t / "adapter-d8", quick, progress=False)
 
 
 def _edit_json(path: Path, change) -> None:

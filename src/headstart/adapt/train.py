@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from headstart.adapt.adapter import create_adapter
-from headstart.adapt.losses import Pair, create_loss
+from headstart.adapt.adapter import ADAPTERS, create_adapter
+from headstart.adapt.losses import ContrastiveLoss, Pair, create_loss
 from headstart.exceptions import DataError
 from headstart.vector_index import unit_rows
 
@@ -86,15 +86,13 @@ class PairSampler:
         return self.X[rows], self.X[pick]
 
 
-def fit_adapter(
-    X: np.ndarray,
-    y: np.ndarray | None,
-    settings: AdaptSettings,
-    views: np.ndarray | None = None,
-    progress=None,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """A trained adapter and its history (loss per epoch, the epoch kept)."""
+def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> ContrastiveLoss:
+    """Everything that can refuse a run, checked before any work; the loss, built."""
     loss = create_loss(settings.loss, **settings.loss_options)
+    if settings.adapter not in ADAPTERS.names():
+        raise DataError(
+            f"unknown adapter {settings.adapter!r}; choose from {', '.join(ADAPTERS.names())}"
+        )
     labelled = y is not None and (np.asarray(y) >= 0).any()
     if loss.needs_labels and not labelled:
         raise DataError(f"loss {settings.loss!r} needs labels; the store has none")
@@ -104,6 +102,20 @@ def fit_adapter(
             f"batch size {settings.batch_size} is larger than the {n_train} training rows "
             "left after the holdout; lower --batch-size"
         )
+    _positive_source(settings, y, views)
+    return loss
+
+
+def fit_adapter(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    settings: AdaptSettings,
+    views: np.ndarray | None = None,
+    progress=None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A trained adapter and its history (loss per epoch, the epoch kept)."""
+    loss = check_settings(settings, X, y, views)
+    n_train = round(len(X) * (1 - settings.holdout))
     source = _positive_source(settings, y, views)
     if source == "labels" and (np.asarray(y) < 0).any():  # label positives: labelled rows only
         keep = np.asarray(y) >= 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from headstart.adapt.losses import LOSSES
 from headstart.adapt.saved import save_adapter, transform_store
-from headstart.adapt.train import AdaptSettings, fit_adapter
+from headstart.adapt.train import AdaptSettings, check_settings, fit_adapter
 from headstart.exceptions import DataError
 from headstart.output import check_writable
 from headstart.progress import progress_bar
@@ -36,6 +36,7 @@ def adapt(
     X = source.vectors()
     labels = source.labels[rows] if (source.labels[rows] >= 0).any() else None
     views = source.views(rows, X) if source.n_views > 1 else None
+    check_settings(settings, X[rows], labels, views)  # refuse before the progress bar starts
     with progress_bar(progress) as bar:
         task = bar.add_task("adapt", total=settings.epochs)
         adapter, history = fit_adapter(
