@@ -105,3 +105,39 @@ def test_an_unlabelled_store_adapts_from_neighbours(tmp_path):
     history = api.adapt(store.root, tmp_path / "a", settings, progress=False)
     assert history["positives"] == "neighbours"
     assert Store(api.transform(store.root, tmp_path / "a", tmp_path / "n").root).dim == 12
+
+
+def test_base_to_novel_pairs_adapted_heads_with_their_frozen_selves(tmp_path, monkeypatch):
+    """Per seed, the adapter sees base-class training rows only (never a novel-class label or
+    a test row); every adapted head has a frozen twin on the same seeds and samples."""
+    import headstart.workflow.adaptation as adaptation
+
+    rng = np.random.default_rng(3)
+    y = np.tile(np.arange(6), 60)
+    X = rng.normal(size=(360, 10)) * 2.0
+    X[:, :3] += rng.normal(size=(6, 3))[y] * 4
+    split = np.where(np.arange(360) < 240, "train", "test")
+    store = write_vectors(tmp_path / "s", X, labels=[f"c{c}" for c in y], split=split)
+    seen = []
+    original = adaptation.fit_adapter
+
+    def recording(X_rows, labels, settings, *args, **kwargs):
+        seen.append((X_rows.copy(), labels.copy()))
+        return original(X_rows, labels, settings, *args, **kwargs)
+
+    monkeypatch.setattr(adaptation, "fit_adapter", recording)
+    settings = api.AdaptSettings(loss="supcon", epochs=5, batch_size=32)
+    results = api.evaluate_adapted(
+        store.root, settings, ["prototype"], [1, 5], seeds=3, base_fraction=0.5, progress=False
+    )
+    train_X = X[:240]
+    for seed, (rows, labels) in enumerate(seen):
+        base = np.sort(np.random.default_rng(seed).choice(np.arange(6), 3, replace=False))
+        allowed = train_X[np.isin(y[:240], base)]
+        assert len(rows) == len(allowed) and np.allclose(rows, allowed)  # base train rows only
+        assert set(labels.tolist()) == {0, 1, 2}
+    paired = results.difference("prototype · supcon", "prototype", 5, "accuracy", results.store)
+    assert paired is not None and paired["seeds"] == 3
+    assert "novel classes" in results.store
+    with pytest.raises(DataError, match="novel at least 2"):
+        api.evaluate_adapted(store.root, settings, ["prototype"], [1], 1, 0.95, progress=False)

@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from headstart import workflow
-from headstart.api.adapt import AdaptSettings, adapt, transform
+from headstart.api.adapt import (
+    AdaptSettings,
+    adapt,
+    adapt_settings,
+    evaluate_adapted,
+    transform,
+)
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
@@ -60,12 +66,14 @@ __all__ = [
     "AdaptSettings",
     "AuditResult",
     "adapt",
+    "adapt_settings",
     "audit",
     "demo",
     "embed",
     "encoder_card",
     "encoder_cards",
     "evaluate",
+    "evaluate_adapted",
     "evaluate_incremental",
     "evaluate_open_set",
     "extend",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,22 @@ from headstart.adapt.losses import LOSSES
 from headstart.adapt.saved import save_adapter, transform_store
 from headstart.adapt.train import AdaptSettings, check_settings, fit_adapter
 from headstart.exceptions import DataError
-from headstart.output import check_writable
+from headstart.output import check_outputs, check_writable
 from headstart.progress import progress_bar
+from headstart.protocol import Results
 from headstart.store import Store
+from headstart.workflow.adaptation import evaluate_store_adapted
 
-__all__ = ["LOSSES", "AdaptSettings", "adapt", "transform"]
+__all__ = ["LOSSES", "AdaptSettings", "adapt", "adapt_settings", "evaluate_adapted", "transform"]
+
+
+def adapt_settings(loss: str, options: dict[str, Any]) -> AdaptSettings:
+    """Settings from a loss name and `key=value` options, unknown keys named."""
+    known = set(AdaptSettings.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise DataError(f"unknown adapt option {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return AdaptSettings(loss=loss, **options)
 
 
 def adapt(
@@ -44,6 +56,35 @@ def adapt(
         )
     save_adapter(out, adapter, settings, X.shape[1], source, history)
     return history
+
+
+def evaluate_adapted(
+    store: str | Path,
+    settings: AdaptSettings,
+    heads: Sequence[str],
+    shots: Sequence[int | str] = (1, 5, 16),
+    seeds: int = 10,
+    base_fraction: float = 0.5,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> Results:
+    """The base → novel protocol: per seed an adapter trained on a `base_fraction` of the
+    classes, k-shot heads on the other classes with frozen and adapted features (paired)."""
+    check_outputs(out)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("adapt + evaluate", total=2 * len(heads) * len(shots) * seeds)
+        results = evaluate_store_adapted(
+            Store(store),
+            settings,
+            heads,
+            shots,
+            seeds,
+            base_fraction,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if out is not None:
+        results.save(out)
+    return results
 
 
 def transform(store: str | Path, adapter: str | Path, out: str | Path) -> Store:

@@ -225,6 +225,13 @@ def evaluate(
     incremental: str | None = typer.Option(
         None, help="B:N:K — B base classes, then sessions of N new classes × K shots"
     ),
+    adapt: str | None = typer.Option(
+        None, help="base → novel: train an adapter with this loss on base classes first"
+    ),
+    base_classes: float = typer.Option(0.5, min=0.05, max=0.95, help="share of base classes"),
+    adapt_option: list[str] = typer.Option(
+        [], help="adapter training setting key=value, e.g. batch_size=64, epochs=20"
+    ),
     label_noise: str = typer.Option(
         "", help="training-label noise, e.g. symmetric:0.2,asymmetric:0.4 (test stays clean)"
     ),
@@ -236,6 +243,19 @@ def evaluate(
 ) -> None:
     """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot);
     with --open-set, every head × open-set score on classes held out as unknown."""
+    if adapt:
+        results = api.evaluate_adapted(
+            store,
+            api.adapt_settings(adapt, _options(adapt_option)),
+            _split(heads),
+            api.parse_shots(shots),
+            seeds,
+            base_classes,
+            out,
+            progress=not quiet,
+        )
+        _print_grid(results, metric, f"novel classes, frozen vs {adapt} — {out}", as_json)
+        return
     if incremental:
         chosen = list(api.INCREMENTAL_HEADS) if heads == PLAIN_HEADS else _split(heads)
         results = api.evaluate_incremental(

@@ -114,6 +114,7 @@ def evaluate_few_shot(
     store: str = "",
     calibrate: bool = False,
     corruption: Corruption | None = None,
+    first_seed: int = 0,
 ) -> Results:
     """Fit every head on k-shot samples of the training set and score it on the test set.
 
@@ -133,6 +134,8 @@ def evaluate_few_shot(
     `corruption`: per seed, a long tail and/or label noise applied to the training side
     only (the shots are then drawn from the noisy labels, as a user would see them); "all"
     then runs every seed, as each seed corrupts differently; the store label names it.
+    `first_seed`: seeds run from it (a caller that varies something else per seed, such as
+    the base/novel class split of adaptation, calls once per seed).
     """
     first = corruption.apply(y_train, 0)[1] if corruption else y_train
     short = check_shots(first, list(shots), shots_policy, list(class_names))
@@ -185,7 +188,7 @@ def evaluate_few_shot(
     for shot in shots:
         scored = ~np.isin(y_test, dropped.get(str(shot), []))  # test items of kept classes
         once = shot == 0 or (shot == ALL and corruption is None)
-        for seed in [0] if once else range(seeds):
+        for seed in [first_seed] if once else range(first_seed, first_seed + seeds):
             X_fit, y_fit, views_fit = X_train, y_train, views_train
             if corruption:  # a copy of the kept rows only when something was corrupted
                 kept, y_fit = corruption.apply(y_train, seed)
