@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from store_subsets import train_test  # benchmarks/ is on sys.path when run as a script
 
 from headstart.heads import create_head
 from headstart.quality.gais import gais_importance, select_top
 from headstart.quality.instance_selection import select_instances
-from headstart.store import Store
 
 HERE = Path(__file__).parent
 KEEP = [0.02, 0.05, 0.1, 0.2]
@@ -29,26 +29,12 @@ METHODS = ["random", "kcenter", "gais-batch", "gais-lsh", "cnn"]
 HEADS = ["gda", "knn"]
 
 
-def load(path: Path, per_class: int | None):
-    store = Store(path)
-    X, y, split = store.vectors(), store.labels, np.asarray(store.split).astype(str)
-    train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-    if per_class:
-        rng = np.random.default_rng(0)
-        train = np.sort(
-            np.concatenate(
-                [rng.permutation(train[y[train] == c])[:per_class] for c in np.unique(y[train])]
-            )
-        )
-    return X[train], y[train], X[test], y[test]
-
-
 def scores(X, y, X_test, y_test) -> dict[str, float]:
     return {h: float(create_head(h).fit(X, y).score(X_test, y_test)) for h in HEADS}
 
 
 def run(path: Path, per_class: int | None, seeds: int) -> dict:
-    X, y, X_test, y_test = load(path, per_class)
+    X, y, X_test, y_test = train_test(path, per_class)
     out = {"n_train": len(y), "full": scores(X, y, X_test, y_test), "methods": {}}
     print(f"{path.name}: {len(y)} training items; full {out['full']}")
     for method in METHODS:

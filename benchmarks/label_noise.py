@@ -22,32 +22,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from store_subsets import train_test  # benchmarks/ is on sys.path when run as a script
 
 from headstart.heads import create_head
 from headstart.protocol.corruption import corrupt_labels
+from headstart.protocol.statistics import mean_ci
 from headstart.quality import out_of_fold_proba
 from headstart.quality.detectors import run_detector
 from headstart.quality.linear_separation import linear_separation_issues
-from headstart.store import Store
 
 HERE = Path(__file__).parent
 NOISE = ["symmetric:0.1", "symmetric:0.2", "symmetric:0.4", "asymmetric:0.2", "asymmetric:0.4"]
 OURS = ["confident-learning", "small-loss", "knn", "lsa"]
-
-
-def load(path: Path, per_class: int | None, seed: int = 0):
-    store = Store(path)
-    X, y, split = store.vectors(), store.labels, np.asarray(store.split).astype(str)
-    train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-    if per_class:
-        rng = np.random.default_rng(seed)
-        train = np.sort(
-            np.concatenate(
-                [rng.permutation(train[y[train] == c])[:per_class] for c in np.unique(y[train])]
-            )
-        )
-    return X[train], y[train], X[test], y[test]
 
 
 def prf(flag: np.ndarray, bad: np.ndarray) -> dict[str, float]:
@@ -80,15 +66,13 @@ def detect_all(X, noisy, head, seed):
 
 
 def interval(values: list[float]) -> tuple[float, float]:
-    values = np.asarray(values, float)
-    if len(values) < 2:
-        return float(values.mean()), 0.0
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
+    """Mean and the half-width of its 95% t interval (0 for one value)."""
+    mean, low, high = mean_ci(np.asarray(values, float))
+    return mean, 0.0 if np.isnan(high) else (high - low) / 2
 
 
 def run(name: str, path: Path, per_class: int | None, seeds: int, head: str) -> dict:
-    X, y, X_test, y_test = load(path, per_class)
+    X, y, X_test, y_test = train_test(path, per_class)
     print(f"{name}: {len(y)} training items, {len(y_test)} test items, {X.shape[1]}-d")
     out: dict = {"n_train": len(y), "n_test": len(y_test), "conditions": {}}
     for spec in NOISE:

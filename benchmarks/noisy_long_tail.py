@@ -16,12 +16,11 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
+from store_subsets import train_test  # benchmarks/ is on sys.path when run as a script
 
 from headstart.heads import RCAL, create_head
 from headstart.protocol import evaluate_few_shot
 from headstart.protocol.corruption import Corruption
-from headstart.store import Store
 
 HERE = Path(__file__).parent
 BASES = ["linear-probe", "gda", "prototype"]
@@ -34,14 +33,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
-    store = Store(args.store)
-    X, y, split = store.vectors(), store.labels, np.asarray(store.split).astype(str)
-    rng = np.random.default_rng(0)
-    train = np.flatnonzero(split == "train")
-    train = np.sort(
-        np.concatenate([rng.permutation(train[y[train] == c])[: args.per_class] for c in range(10)])
-    )
-    test = np.flatnonzero(split == "test")
+    X_train, y_train, X_test, y_test = train_test(args.store, args.per_class)
     heads = {}
     for base in BASES:
         heads[base] = create_head(base)
@@ -50,10 +42,10 @@ def main() -> None:
     started = time.perf_counter()
     for noise in ("symmetric:0.2", "symmetric:0.4"):
         results = evaluate_few_shot(
-            X[train],
-            y[train],
-            X[test],
-            y[test],
+            X_train,
+            y_train,
+            X_test,
+            y_test,
             heads,
             ["all"],
             args.seeds,
@@ -73,7 +65,7 @@ def main() -> None:
         out[noise] = {"accuracy": summary, "rcal_minus_base": paired}
         print(noise, json.dumps(out[noise], default=str))
     out["seconds"] = time.perf_counter() - started
-    out["n_train_before_tail"] = len(train)
+    out["n_train_before_tail"] = len(y_train)
     target = HERE / "out" / "noisy_long_tail.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(out, indent=1, default=str))

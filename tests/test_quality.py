@@ -142,7 +142,7 @@ def test_lsa_mixture_posterior_matches_an_independent_em():
     of the high-mean component, recomputed from the fitted parameters by Bayes' rule."""
     from sklearn.mixture import GaussianMixture
 
-    from headstart.quality.linear_separation import noisy_posterior
+    from headstart.quality.small_loss import noisy_posterior
 
     rng = np.random.default_rng(5)
     losses = np.r_[rng.gamma(2, 0.05, 300), rng.normal(3, 0.4, 60)]

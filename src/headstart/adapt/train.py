@@ -86,8 +86,16 @@ class PairSampler:
         return self.X[rows], self.X[pick]
 
 
-def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> ContrastiveLoss:
-    """Everything that can refuse a run, checked before any work; the loss, built."""
+def _training_rows(source: str, y: np.ndarray | None, n: int) -> np.ndarray:
+    """The rows an adapter trains on: the labelled ones when positives come from labels."""
+    if source == "labels":
+        return np.flatnonzero(np.asarray(y) >= 0)
+    return np.arange(n)
+
+
+def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> tuple[ContrastiveLoss, str]:
+    """Everything that can refuse a run, checked before any work: the loss (built) and where
+    the positives come from."""
     loss = create_loss(settings.loss, **settings.loss_options)
     if settings.adapter not in ADAPTERS.names():
         raise DataError(
@@ -96,14 +104,14 @@ def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> Contrast
     labelled = y is not None and (np.asarray(y) >= 0).any()
     if loss.needs_labels and not labelled:
         raise DataError(f"loss {settings.loss!r} needs labels; the store has none")
-    n_train = round(len(X) * (1 - settings.holdout))
+    source = _positive_source(settings, y, views)
+    n_train = round(len(_training_rows(source, y, len(X))) * (1 - settings.holdout))
     if settings.batch_size > n_train:
         raise DataError(
             f"batch size {settings.batch_size} is larger than the {n_train} training rows "
             "left after the holdout; lower --batch-size"
         )
-    _positive_source(settings, y, views)
-    return loss
+    return loss, source
 
 
 def fit_adapter(
@@ -114,14 +122,12 @@ def fit_adapter(
     progress=None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A trained adapter and its history (loss per epoch, the epoch kept)."""
-    loss = check_settings(settings, X, y, views)
+    loss, source = check_settings(settings, X, y, views)
+    rows = _training_rows(source, y, len(X))
+    if len(rows) < len(X):  # label positives: labelled rows only
+        X, y = X[rows], np.asarray(y)[rows]
+        views = None if views is None else views[rows]
     n_train = round(len(X) * (1 - settings.holdout))
-    source = _positive_source(settings, y, views)
-    if source == "labels" and (np.asarray(y) < 0).any():  # label positives: labelled rows only
-        keep = np.asarray(y) >= 0
-        X, y = X[keep], np.asarray(y)[keep]
-        views = None if views is None else views[keep]
-        n_train = round(len(X) * (1 - settings.holdout))
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     order = rng.permutation(len(X))

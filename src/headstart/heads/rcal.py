@@ -57,7 +57,7 @@ class RCAL(Head):
         self.seed = seed
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        if self.base == "rcal" or HEADS.entry(self.base)[0].factory is RCAL:
+        if HEADS.entry(self.base)[0].factory is RCAL:
             raise ValueError("RCAL's base head cannot be RCAL itself")
         if self.n_neighbors < 1 or self.k < 0 or self.alpha < 0:
             raise ValueError(

@@ -29,7 +29,7 @@ from scipy.special import logsumexp, softmax
 from headstart.heads.gda import shrunk_precision_times
 from headstart.heads.views import final_step, head_inputs
 from headstart.registry import Registry
-from headstart.vector_index import ivf_index, unit_rows
+from headstart.vector_index import ivf_index, principal_basis, unit_rows
 
 OPEN_SET_SCORES: Registry[Any] = Registry("open-set score")
 KNN_BATCH = 2048  # query rows per block of the kNN distance matrix
@@ -211,8 +211,7 @@ class KNNDistance(OpenSetScore):
             raise ValueError(f"k = {self.k} exceeds the {len(support)} support items")
         unit = torch.as_tensor(unit_rows(support), dtype=torch.float32)
         if self.dims is not None and self.dims < unit.shape[1]:
-            moment = (unit.T @ unit).double()
-            self.basis_ = torch.linalg.eigh(moment).eigenvectors[:, -self.dims :].float()
+            self.basis_ = principal_basis(unit, self.dims)
             unit = unit @ self.basis_
         self.support_ = unit.contiguous()
         self._faiss = None

@@ -26,23 +26,22 @@ class Detection:
     suggestion: np.ndarray
 
 
-def _margin(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """Best other class's probability minus the given label's: cleanlab's ranking score."""
-    given = proba[np.arange(len(labels)), labels]
-    others = proba.copy()
-    others[np.arange(len(labels)), labels] = -np.inf
-    return others.max(axis=1) - given
-
-
 def _best_other(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each item's most probable class other than its given label."""
     others = proba.copy()
     others[np.arange(len(labels)), labels] = -np.inf
     return others.argmax(axis=1)
 
 
+def _margin(labels: np.ndarray, proba: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Best other class's probability minus the given label's: cleanlab's ranking score."""
+    rows = np.arange(len(labels))
+    return proba[rows, other] - proba[rows, labels]
+
+
 def confident_learning(X, labels, proba, model, seed) -> Detection:
-    flag = find_label_issues(labels, proba)
-    return Detection(_margin(labels, proba), flag, _best_other(labels, proba))
+    other = _best_other(labels, proba)
+    return Detection(_margin(labels, proba, other), find_label_issues(labels, proba), other)
 
 
 def small_loss(X, labels, proba, model, seed) -> Detection:

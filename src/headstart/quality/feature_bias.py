@@ -25,19 +25,26 @@ from sklearn.preprocessing import StandardScaler
 from headstart.exceptions import DataError
 
 
-def _design(values: np.ndarray) -> tuple[np.ndarray, str]:
-    """Regressors of an attribute and its kind ("categorical" or "numeric")."""
+def _kind(values: np.ndarray) -> str:
+    """ "numeric" for floats and integers of more than 20 values, else "categorical"."""
     if values.dtype.kind in "fc" or (values.dtype.kind in "iu" and len(np.unique(values)) > 20):
+        return "numeric"
+    return "categorical"
+
+
+def _design(values: np.ndarray) -> np.ndarray:
+    """The attribute's centred regressors: itself (numeric) or its one-hot code."""
+    if _kind(values) == "numeric":
         numeric = values.astype(np.float64)
-        return (numeric - numeric.mean())[:, None], "numeric"
+        return (numeric - numeric.mean())[:, None]
     codes = np.unique(values.astype(str), return_inverse=True)[1]
     onehot = np.eye(codes.max() + 1)[codes]
-    return onehot - onehot.mean(0), "categorical"
+    return onehot - onehot.mean(0)
 
 
 def variance_explained(X: np.ndarray, values: np.ndarray) -> float:
     """Share of the total variance of `X` reproduced by a linear regression on `values`."""
-    design, _ = _design(np.asarray(values))
+    design = _design(np.asarray(values))
     centred = X - X.mean(0)
     coef, *_ = np.linalg.lstsq(design, centred, rcond=None)
     fitted = design @ coef
@@ -47,8 +54,7 @@ def variance_explained(X: np.ndarray, values: np.ndarray) -> float:
 def decodability(X: np.ndarray, values: np.ndarray, folds: int = 5, seed: int = 0) -> float:
     """Out-of-fold balanced accuracy (categorical) or R² (numeric) of a linear read-out."""
     values = np.asarray(values)
-    _, kind = _design(values)
-    if kind == "numeric":
+    if _kind(values) == "numeric":
         target = values.astype(np.float64)
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
         split = KFold(folds, shuffle=True, random_state=seed)
@@ -73,14 +79,16 @@ def feature_bias(
                 f"attribute {name!r} has {len(values)} values for {len(X)} items; give one "
                 "value per item of the store, in the store's order"
             )
-        kind = _design(values)[1]
-        if kind == "categorical" and len(np.unique(values.astype(str))) < 2:
-            raise DataError(f"attribute {name!r} has a single value: nothing to explain")
-        if kind == "categorical" and np.unique(values.astype(str), return_counts=True)[1].min() < 2:
-            raise DataError(
-                f"attribute {name!r} has a value held by one item: cannot decode out of fold"
-            )
-        chance = 0.0 if kind == "numeric" else 1.0 / len(np.unique(values.astype(str)))
+        kind, chance = _kind(values), 0.0
+        if kind == "categorical":
+            counts = np.unique(values.astype(str), return_counts=True)[1]
+            if len(counts) < 2:
+                raise DataError(f"attribute {name!r} has a single value: nothing to explain")
+            if counts.min() < 2:
+                raise DataError(
+                    f"attribute {name!r} has a value held by one item: cannot decode out of fold"
+                )
+            chance = 1.0 / len(counts)
         rows.append(
             {
                 "attribute": name,

@@ -27,26 +27,13 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from headstart.quality.cross_fit import out_of_fold_proba
+from headstart.quality.small_loss import clean_probability
 
-EPSILON = 1e-12
 STEPS = ("loss", "linear")
-
-
-def noisy_posterior(losses: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Posterior of the high-loss mixture component, on min–max scaled losses (LSA's settings)."""
-    span = losses.max() - losses.min()
-    scaled = ((losses - losses.min()) / max(span, EPSILON))[:, None]
-    mixture = GaussianMixture(2, max_iter=10, tol=1e-2, reg_covar=5e-4, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mixture.fit(scaled)
-    noisy = int(np.argmax(mixture.means_[:, 0]))
-    return mixture.predict_proba(scaled)[:, noisy]
 
 
 def _separator_scores(X: np.ndarray, target: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -87,8 +74,7 @@ def linear_separation_issues(
     score = np.zeros(len(labels))
     for step in steps:
         proba = out_of_fold_proba(model, X, labels, folds, seed, train_mask=clean)
-        picked = np.clip(proba[np.arange(len(labels)), labels], EPSILON, 1.0)
-        posterior = noisy_posterior(-np.log(picked), seed)
+        posterior = 1.0 - clean_probability(labels, proba, seed)  # the small-loss mixture
         trusted_noisy = posterior > threshold
         if step == "loss":
             score = posterior

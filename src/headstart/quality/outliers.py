@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from headstart.vector_index import unit_rows
+
 MAD_TO_SIGMA = 1.4826
 
 
@@ -17,7 +19,7 @@ def class_outliers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(robust z-score, flag) per item; unlabelled items (label < 0) get NaN and no flag."""
     labels = np.asarray(labels)
-    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(X)
     score = np.full(len(labels), np.nan)
     for c in np.unique(labels[labels >= 0]):
         rows = np.flatnonzero(labels == c)

@@ -179,7 +179,8 @@ def audit_store(
             bar.advance(task)
 
     issues = _issue_rows(store, verdicts, primary, suggestion)
-    groups = _group_rows(store, exact, near)
+    leaks = split_leaks(near, split)
+    groups = _group_rows(store, exact, near, leaks)
     summary = {
         "store": str(store.root),
         "store_key": store.key,
@@ -193,7 +194,7 @@ def audit_store(
         "exact_duplicate_groups": len(exact),
         "near_duplicate_groups": len(near),
         "near_threshold": threshold,
-        "train_test_leaks": len(split_leaks(near, split)),
+        "train_test_leaks": len(leaks),
         "outliers": int(outlier_flag.sum()),
         "feature_bias": bias,
         "notes": notes,
@@ -249,19 +250,22 @@ def _issue_rows(store: Store, verdicts: dict, primary: str, suggestion: np.ndarr
     return rows
 
 
-def _group_rows(store: Store, exact: list[list[int]], near: list[list[int]]) -> list[dict]:
-    rows = []
+def _group_rows(
+    store: Store, exact: list[list[int]], near: list[list[int]], leaks: list[list[int]]
+) -> list[dict]:
+    rows, names = [], store.class_names
     exact_sets = {frozenset(g) for g in exact}
+    leaked = {frozenset(g) for g in leaks}
     for number, group in enumerate(near):
         kinds = "exact" if frozenset(group) in exact_sets else "near"
-        leak = {"train", "test"} <= {str(store.split[i]) for i in group}
+        leak = frozenset(group) in leaked
         for i in group:
             rows.append(
                 {
                     "group": number,
                     "id": store.ids[i],
                     "split": str(store.split[i]),
-                    "label": _name(store.class_names, store.labels[i]),
+                    "label": _name(names, store.labels[i]),
                     "kind": kinds,
                     "train_test_leak": leak,
                 }
