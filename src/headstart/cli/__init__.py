@@ -1,7 +1,8 @@
 """The `headstart` command line. Each command parses, calls one `headstart.api` verb, prints.
 
 Commands live beside their siblings: data quality in `cli/quality.py`, adaptation in
-`cli/adapt.py`; the apps and parsing helpers in `cli/common.py`."""
+`cli/adapt.py`, multiple-instance learning in `cli/mil.py`, store inspection and import in
+`cli/store.py`; the apps and parsing helpers in `cli/common.py`."""
 
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ from headstart.cli.common import (
     _table,
     app,
     console,
-    mil_app,
-    store_app,
 )
 from headstart.exceptions import HeadstartError
 
@@ -319,70 +318,6 @@ def prompts(
     console.print(table)
 
 
-BAG_SET = typer.Option(
-    ...,
-    help="bag set (musk1, elephant, mnist-bags, ...), a classic CSV, a Parquet of instances, "
-    "or a CLAM/TRIDENT folder of <slide>.h5 files with labels.csv (slide_id,label[,group])",
-)
-ENCODER = typer.Option("mlp", help="instance encoder: mlp (vectors) or lenet (28×28 images)")
-
-
-@mil_app.command("eval")
-def mil_eval(
-    dataset: str = BAG_SET,
-    models: str = typer.Option("attention,gated", help="aggregators, e.g. mean,attention,gated"),
-    regularizers: str = typer.Option("none", help="none and/or plug-ins: none,aem,aem:0.05"),
-    folds: int = typer.Option(10, min=2),
-    repeats: int = typer.Option(5, min=1),
-    epochs: int = typer.Option(100, min=1),
-    encoder: str = ENCODER,
-    out: Path | None = typer.Option(None, "--out", "-o"),
-    metric: str = typer.Option(
-        "accuracy", help="metric shown in the table", callback=_choice(api.MIL_METRICS)
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-    as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
-) -> None:
-    """Repeated stratified k-fold CV of MIL models (same folds for all): mean ± 95% CI."""
-    results = api.mil_evaluate(
-        dataset,
-        _split(models),
-        _split(regularizers),
-        folds,
-        repeats,
-        out,
-        epochs=epochs,
-        encoder=encoder,
-        progress=not quiet,
-    )
-    _print_grid(results, metric, f"{dataset}: {folds}-fold CV × {repeats}", as_json)
-
-
-@mil_app.command("fit")
-def mil_fit(
-    dataset: str = BAG_SET,
-    model: str = typer.Option("attention", help="aggregator: mean,max,attention,gated,acmil,mamba"),
-    regularizers: str = typer.Option("", help="plug-ins: aem,mhim,scmil (optionally name:value)"),
-    epochs: int = typer.Option(100, min=1),
-    encoder: str = ENCODER,
-    out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
-) -> None:
-    """Fit a MIL model on all bags of a set; saves JSON + safetensors (never pickle)."""
-    folder = api.mil_fit(dataset, out, model, _split(regularizers), epochs=epochs, encoder=encoder)
-    console.print(f"saved {model} to {folder}")
-
-
-@mil_app.command("predict")
-def mil_predict(
-    model: Path,
-    dataset: str = typer.Option(..., help="bag set or classic CSV to predict"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="CSV of bag predictions"),
-) -> None:
-    """Predict every bag of a set with a saved MIL model."""
-    rows = api.mil_predict(model, dataset, out)
-    console.print(f"{len(rows)} bags predicted" + (f" → {out}" if out else ""))
-
-
 @app.command("learning-curve")
 def learning_curve(
     store: Path,
@@ -408,43 +343,10 @@ def report(
     console.print(f"report: {path.resolve()}")
 
 
-@store_app.command("info")
-def store_info(
-    directory: Path,
-    verify: bool = typer.Option(False, help="re-hash every shard"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Describe a store: encoder, dataset, rows, splits, failures; with --verify, exit code 1
-    when a shard fails its checksum."""
-    info = api.store_info(directory, verify=verify)
-    if as_json:
-        print(json.dumps(info, indent=1))
-    else:
-        table = Table(title=f"store {directory}", show_header=False)
-        for key, value in info.items():
-            table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-        console.print(table)
-    if info.get("problems"):
-        Console(stderr=True).print(
-            f"{directory} failed verification: {len(info['problems'])} problem(s)", highlight=False
-        )
-        raise typer.Exit(1)
-
-
-@store_app.command("import")
-def store_import(
-    file: Path,
-    out: Path = typer.Option(..., "--out", "-o"),
-    name: str | None = typer.Option(None),
-    overwrite: bool = typer.Option(False),
-) -> None:
-    """Build a store from your own vectors (.npy, .npz, .parquet)."""
-    store = api.import_vectors(file, out, name=name, overwrite=overwrite)
-    console.print(f"imported {len(store):,} vectors of dimension {store.dim} into {out}")
-
-
 from headstart.cli import adapt as _adapt_commands  # noqa: E402,F401  (registers them)
+from headstart.cli import mil as _mil_commands  # noqa: E402,F401
 from headstart.cli import quality as _quality_commands  # noqa: E402,F401
+from headstart.cli import store as _store_commands  # noqa: E402,F401
 
 
 def main() -> None:
