@@ -10,6 +10,7 @@ import torch
 from headstart import api
 from headstart.adapt.adapter import create_adapter
 from headstart.adapt.metrics import separability
+from headstart.adapt.train import fit_adapter
 from headstart.exceptions import DataError, HeadstartError
 from headstart.store import Store, write_vectors
 
@@ -141,3 +142,118 @@ def test_base_to_novel_pairs_adapted_heads_with_their_frozen_selves(tmp_path, mo
     assert "novel classes" in results.store
     with pytest.raises(DataError, match="novel at least 2"):
         api.evaluate_adapted(store.root, settings, ["prototype"], [1], 1, 0.95, progress=False)
+
+
+def test_the_unlabelled_variant_adapts_on_every_training_row_without_labels(tmp_path, monkeypatch):
+    import headstart.workflow.adaptation as adaptation
+
+    store = _store(tmp_path / "s", n=360)
+    seen = []
+    original = adaptation.fit_adapter
+
+    def recording(X_rows, labels, settings, *args, **kwargs):
+        seen.append((len(X_rows), labels))
+        return original(X_rows, labels, settings, *args, **kwargs)
+
+    monkeypatch.setattr(adaptation, "fit_adapter", recording)
+    settings = api.AdaptSettings(loss="info-nce", epochs=2, batch_size=32)
+    results = api.evaluate_adapted(
+        store.root, settings, ["prototype"], [1], 2, 0.34, progress=False, unlabelled=True
+    )
+    assert seen == [(240, None), (240, None)]  # all 240 training rows, never a label
+    assert "unlabelled training split" in results.store
+    with pytest.raises(DataError, match="'supcon' needs labels"):
+        api.evaluate_adapted(
+            store.root, FAST, ["prototype"], [1], 1, 0.34, progress=False, unlabelled=True
+        )
+
+
+def _views(X, rng, n_views=3, noise=0.3):
+    views = X[:, None] + rng.normal(size=(len(X), n_views, X.shape[1])) * noise
+    views[:, 0] = X
+    return views.astype(np.float32)
+
+
+def test_transitive_positives_walk_view_and_neighbour_edges():
+    """Half the partners are another view of the anchor's own item, the rest a view of one
+    of its k nearest neighbours; without views the loss is refused."""
+    from headstart.adapt.train import PairSampler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6)).astype(np.float32)
+    views = _views(X, rng, 4)
+    sampler = PairSampler(X, None, views, "transitive", 3, np.random.default_rng(1))
+    rows = np.arange(40).repeat(25)
+    anchors, partners = sampler.pairs(rows)
+    flat = views.reshape(-1, 6)
+    where = [np.flatnonzero((flat == p).all(1))[0] for p in partners]
+    item, view = np.divmod(where, 4)
+    own = item == rows
+    assert 0.4 < own.mean() < 0.6
+    anchor_view = [
+        np.flatnonzero((views[r] == a).all(1))[0] for r, a in zip(rows, anchors, strict=True)
+    ]
+    assert (view[own] != np.asarray(anchor_view)[own]).all()  # intra edge: another view
+    assert all(i in sampler.near[r] for r, i in zip(rows[~own], item[~own], strict=True))
+    with pytest.raises(DataError, match="need a store embedded with --views"):
+        fit_adapter(X, None, api.AdaptSettings(loss="transitive", batch_size=8))
+    settings = api.AdaptSettings(loss="transitive", epochs=3, batch_size=16)
+    _, history = fit_adapter(X, None, settings, views)
+    assert history["positives"] == "transitive"
+
+
+def test_sepclr_separates_what_only_the_target_has(tmp_path):
+    """Background: 3 common clusters. Target: the same clusters plus 2 salient subgroups. The
+    salient half learns the subgroups and not the clusters; the common half the reverse."""
+    rng = np.random.default_rng(0)
+
+    def make(n, salient):
+        common, sub = rng.integers(0, 3, n), rng.integers(0, 2, n)
+        X = rng.normal(size=(n, 12)) * 0.5
+        X[:, :3] += np.eye(3)[common] * 3
+        if salient:
+            X[:, 3:5] += np.array([[2.5, -2.5], [-2.5, 2.5]])[sub]
+        return X.astype(np.float32), common, sub
+
+    (Xb, _, _), (Xt, common, sub) = make(300, False), make(300, True)
+    settings = api.AdaptSettings(
+        loss="sepclr",
+        adapter="linear",
+        adapter_options={"d_out": 8},
+        epochs=40,
+        batch_size=100,
+        lr=3e-3,
+        patience=40,
+    )
+    with pytest.raises(DataError, match="background store"):
+        fit_adapter(Xt, None, settings, _views(Xt, rng))
+    adapter, _ = fit_adapter(
+        Xt, None, settings, _views(Xt, rng), background=Xb, background_views=_views(Xb, rng)
+    )
+    with torch.no_grad():
+        Z = adapter(torch.as_tensor(Xt)).numpy()
+    assert separability(Z[:, 4:], sub) > 4 * separability(Z[:, 4:], common)
+    assert separability(Z[:, :4], common) > 2 * separability(Z[:, :4], sub)
+    with pytest.raises(DataError, match="takes no background"):
+        fit_adapter(Xt, None, FAST, background=Xb)
+
+
+def test_background_stores_must_share_the_encoder(tmp_path):
+    target = _store(tmp_path / "t", labelled=False)
+    other = write_vectors(tmp_path / "b", target.vectors(), name="elsewhere")
+    settings = api.AdaptSettings(loss="sepclr", epochs=1, batch_size=32)
+    with pytest.raises(DataError, match="both need the same encoder"):
+        api.adapt(target.root, tmp_path / "a", settings, progress=False, background=other.root)
+    with pytest.raises(DataError, match="give one"):
+        api.adapt(target.root, tmp_path / "a", settings, progress=False)
+
+
+def test_simlap_adapts_a_labelled_store(tmp_path):
+    store = _store(tmp_path / "s")
+    settings = api.AdaptSettings(loss="simlap", epochs=15, batch_size=64, lr=3e-3, patience=15)
+    history = api.adapt(store.root, tmp_path / "a", settings, progress=False)
+    assert history["positives"] == "labels"
+    new = api.transform(store.root, tmp_path / "a", tmp_path / "n")
+    test = np.asarray(store.split) == "test"
+    before = separability(store.vectors()[test], store.labels[test])
+    assert separability(new.vectors()[test], new.labels[test]) > 1.5 * before

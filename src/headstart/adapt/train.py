@@ -3,8 +3,13 @@
 Positives for each anchor come from, in order of preference under `positives="auto"`:
 augmented views of the same item (stores embedded with `--views`), another item of the same
 label, or one of the item's `k` nearest neighbours in the frozen space (no labels needed).
+"transitive" (for the transitive-invariance loss) walks one step of the graph of view and
+neighbour edges: half the time another view of the item itself, half the time a random view
+of one of its `k` neighbours. A loss may restrict the sources it accepts.
 A seeded `holdout` share of the rows never trains: the loss on fixed pairs drawn among them
 decides early stopping (`patience` epochs without improvement; the best weights are kept).
+A loss that contrasts a target store with a background store (SepCLR) trains on both, the
+group (0 background, 1 target) standing in for the labels.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from headstart.adapt.losses import ContrastiveLoss, Pair, create_loss
 from headstart.exceptions import DataError
 from headstart.vector_index import unit_rows
 
-POSITIVES = ("auto", "views", "labels", "neighbours")
+POSITIVES = ("auto", "views", "labels", "neighbours", "transitive")
 
 
 @dataclass
@@ -43,17 +48,24 @@ class AdaptSettings:
     device: str = "cpu"
 
 
-def _positive_source(settings: AdaptSettings, y: np.ndarray | None, views) -> str:
+def _positive_source(settings: AdaptSettings, loss: ContrastiveLoss, y, views) -> str:
     if settings.positives not in POSITIVES:
         raise DataError(f"positives must be one of {', '.join(POSITIVES)}")
+    accepted = loss.positive_sources or ("views", "labels", "neighbours")
     labelled = y is not None and (y >= 0).any()
-    if settings.positives == "auto":
-        return "views" if views is not None else ("labels" if labelled else "neighbours")
-    if settings.positives == "views" and views is None:
-        raise DataError("positives 'views' need a store embedded with --views N")
-    if settings.positives == "labels" and not labelled:
+    source = settings.positives
+    if source == "auto":
+        usable = {"views": views is not None, "labels": labelled, "transitive": views is not None}
+        source = next((s for s in accepted if usable.get(s, True)), accepted[0])
+    if source not in accepted:
+        raise DataError(
+            f"loss {settings.loss!r} takes positives from {' or '.join(accepted)}, not {source}"
+        )
+    if source in ("views", "transitive") and views is None:
+        raise DataError(f"positives {source!r} need a store embedded with --views N")
+    if source == "labels" and not labelled:
         raise DataError("positives 'labels' need a labelled store")
-    return settings.positives
+    return source
 
 
 class PairSampler:
@@ -63,7 +75,7 @@ class PairSampler:
         self.X, self.y, self.views, self.source, self.rng = X, y, views, source, rng
         if source == "labels":
             self.members = {c: np.flatnonzero(y == c) for c in np.unique(y[y >= 0])}
-        if source == "neighbours":
+        if source in ("neighbours", "transitive"):
             unit = torch.as_tensor(unit_rows(X), dtype=torch.float32)
             self.near = np.empty((len(X), k), dtype=np.int64)
             for start in range(0, len(X), 2048):
@@ -83,7 +95,15 @@ class PairSampler:
             partner = np.array([self.rng.choice(self.members[c]) for c in self.y[rows]])
             return self.X[rows], self.X[partner]
         pick = self.near[rows, self.rng.integers(0, self.near.shape[1], len(rows))]
-        return self.X[rows], self.X[pick]
+        if self.source == "neighbours":
+            return self.X[rows], self.X[pick]
+        v = self.views.shape[1]
+        first = self.rng.integers(0, v, len(rows))
+        own = self.rng.random(len(rows)) < 0.5  # intra-instance edge, else via a neighbour
+        partner = np.where(own, rows, pick)
+        other_view = (first + self.rng.integers(1, v, len(rows))) % v
+        second = np.where(own, other_view, self.rng.integers(0, v, len(rows)))
+        return self.views[rows, first], self.views[partner, second]
 
 
 def _training_rows(source: str, y: np.ndarray | None, n: int) -> np.ndarray:
@@ -93,7 +113,9 @@ def _training_rows(source: str, y: np.ndarray | None, n: int) -> np.ndarray:
     return np.arange(n)
 
 
-def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> tuple[ContrastiveLoss, str]:
+def check_settings(
+    settings: AdaptSettings, X: np.ndarray, y, views, background: np.ndarray | None = None
+) -> tuple[ContrastiveLoss, str]:
     """Everything that can refuse a run, checked before any work: the loss (built) and where
     the positives come from."""
     loss = create_loss(settings.loss, **settings.loss_options)
@@ -101,11 +123,23 @@ def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> tuple[Co
         raise DataError(
             f"unknown adapter {settings.adapter!r}; choose from {', '.join(ADAPTERS.names())}"
         )
+    if loss.needs_background and background is None:
+        raise DataError(
+            f"loss {settings.loss!r} contrasts the store with a background store; "
+            "give one (--background STORE)"
+        )
+    if background is not None and not loss.needs_background:
+        raise DataError(f"loss {settings.loss!r} takes no background store")
+    if background is not None and background.shape[1] != X.shape[1]:
+        raise DataError(
+            f"the background store has {background.shape[1]}-d vectors, the store {X.shape[1]}-d"
+        )
     labelled = y is not None and (np.asarray(y) >= 0).any()
     if loss.needs_labels and not labelled:
         raise DataError(f"loss {settings.loss!r} needs labels; the store has none")
-    source = _positive_source(settings, y, views)
-    n_train = round(len(_training_rows(source, y, len(X))) * (1 - settings.holdout))
+    source = _positive_source(settings, loss, y, views)
+    n_rows = len(_training_rows(source, y, len(X))) + (0 if background is None else len(background))
+    n_train = round(n_rows * (1 - settings.holdout))
     if settings.batch_size > n_train:
         raise DataError(
             f"batch size {settings.batch_size} is larger than the {n_train} training rows "
@@ -114,15 +148,28 @@ def check_settings(settings: AdaptSettings, X: np.ndarray, y, views) -> tuple[Co
     return loss, source
 
 
+def _with_background(X, views, background, background_views):
+    """Background rows first, then the store's; the group (0, 1) as labels."""
+    groups = np.r_[np.zeros(len(background), dtype=np.int64), np.ones(len(X), dtype=np.int64)]
+    both = np.concatenate([background, X])
+    if views is None or background_views is None:
+        return both, groups, None
+    return both, groups, np.concatenate([background_views, views])
+
+
 def fit_adapter(
     X: np.ndarray,
     y: np.ndarray | None,
     settings: AdaptSettings,
     views: np.ndarray | None = None,
     progress=None,
+    background: np.ndarray | None = None,
+    background_views: np.ndarray | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A trained adapter and its history (loss per epoch, the epoch kept)."""
-    loss, source = check_settings(settings, X, y, views)
+    loss, source = check_settings(settings, X, y, views, background)
+    if background is not None:  # the group is all a background loss reads of labels
+        X, y, views = _with_background(X, views, background, background_views)
     rows = _training_rows(source, y, len(X))
     if len(rows) < len(X):  # label positives: labelled rows only
         X, y = X[rows], np.asarray(y)[rows]
@@ -137,7 +184,10 @@ def fit_adapter(
     sampler = PairSampler(X, labels, views, source, settings.neighbours, rng)
     loss.prepare(X, labels, train)
     adapter = create_adapter(settings.adapter, X.shape[1], **settings.adapter_options)
+    with torch.no_grad():
+        loss.build(adapter(torch.as_tensor(X[:1])).shape[1])
     adapter.to(settings.device)
+    loss.to(settings.device)
     optimiser = torch.optim.AdamW(
         [*adapter.parameters(), *loss.parameters()],
         lr=settings.lr,

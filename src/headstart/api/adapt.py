@@ -36,26 +36,50 @@ def adapt(
     out: str | Path,
     settings: AdaptSettings | None = None,
     progress: bool = True,
+    background: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train an adapter on the store's training rows (its augmented views when it has them)
-    and save it to `out` (JSON + safetensors); the history of the run is returned."""
+    and save it to `out` (JSON + safetensors); the history of the run is returned. Losses
+    that contrast the store with a `background` store (SepCLR) read that one's training rows
+    too."""
     settings = settings or AdaptSettings()
     out = check_writable(out, "adapter folder")
     if out.exists():
         raise DataError(f"{out} exists already; adapters are written to a new folder")
     source = Store(store)
-    rows = np.flatnonzero(np.asarray(source.split).astype(str) != "test")
-    X = source.vectors()
-    labels = source.labels[rows] if (source.labels[rows] >= 0).any() else None
-    views = source.views(rows, X) if source.n_views > 1 else None
-    check_settings(settings, X[rows], labels, views)  # refuse before the progress bar starts
+    X, labels, views = _training_part(source)
+    back, back_views = None, None
+    if background is not None:
+        other = Store(background)
+        if other.card.digest() != source.card.digest():
+            raise DataError(
+                f"background store {background} was embedded by {other.card.name}, "
+                f"the store by {source.card.name}; both need the same encoder"
+            )
+        back, _, back_views = _training_part(other)
+    check_settings(settings, X, labels, views, back)  # refuse before the progress bar starts
     with progress_bar(progress) as bar:
         task = bar.add_task("adapt", total=settings.epochs)
         adapter, history = fit_adapter(
-            X[rows], labels, settings, views, progress=lambda n: bar.advance(task, n)
+            X,
+            labels,
+            settings,
+            views,
+            progress=lambda n: bar.advance(task, n),
+            background=back,
+            background_views=back_views,
         )
     save_adapter(out, adapter, settings, X.shape[1], source, history)
     return history
+
+
+def _training_part(store: Store) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Vectors, labels (None when there are none) and views of a store's non-test rows."""
+    rows = np.flatnonzero(np.asarray(store.split).astype(str) != "test")
+    X = store.vectors()
+    labels = store.labels[rows] if (store.labels[rows] >= 0).any() else None
+    views = store.views(rows, X) if store.n_views > 1 else None
+    return X[rows], labels, views
 
 
 def evaluate_adapted(
@@ -67,9 +91,11 @@ def evaluate_adapted(
     base_fraction: float = 0.5,
     out: str | Path | None = None,
     progress: bool = True,
+    unlabelled: bool = False,
 ) -> Results:
     """The base → novel protocol: per seed an adapter trained on a `base_fraction` of the
-    classes, k-shot heads on the other classes with frozen and adapted features (paired)."""
+    classes (or, `unlabelled`, on every training row without labels), k-shot heads on the
+    other classes with frozen and adapted features (paired)."""
     check_outputs(out)
     with progress_bar(progress) as bar:
         task = bar.add_task("adapt + evaluate", total=2 * len(heads) * len(shots) * seeds)
@@ -81,6 +107,7 @@ def evaluate_adapted(
             seeds,
             base_fraction,
             progress=lambda n: bar.advance(task, n),
+            unlabelled=unlabelled,
         )
     if out is not None:
         results.save(out)

@@ -228,6 +228,9 @@ def evaluate(
         None, help="base → novel: train an adapter with this loss on base classes first"
     ),
     base_classes: float = typer.Option(0.5, min=0.05, max=0.95, help="share of base classes"),
+    adapt_unlabelled: bool = typer.Option(
+        False, help="adapt on the whole training split without labels instead of base classes"
+    ),
     adapt_option: list[str] = typer.Option(
         [], help="adapter training setting key=value, e.g. batch_size=64, epochs=20"
     ),
@@ -252,6 +255,7 @@ def evaluate(
             base_classes,
             out,
             progress=not quiet,
+            unlabelled=adapt_unlabelled,
         )
         _print_grid(results, metric, f"novel classes, frozen vs {adapt} — {out}", as_json)
         return

@@ -17,7 +17,9 @@ def adapt(
     loss: str = typer.Option("info-nce", help="registered contrastive loss"),
     loss_option: list[str] = typer.Option([], help="loss parameter key=value, e.g. tau=0.2"),
     adapter: str = typer.Option("residual", help="linear or residual"),
-    positives: str = typer.Option("auto", help="auto, views, labels or neighbours"),
+    adapter_option: list[str] = typer.Option([], help="adapter parameter, e.g. d_out=64"),
+    positives: str = typer.Option("auto", help="auto, views, labels, neighbours or transitive"),
+    background: Path | None = typer.Option(None, help="background store (sepclr)"),
     epochs: int = typer.Option(50, min=1),
     batch_size: int = typer.Option(256, min=2),
     lr: float = typer.Option(1e-3, min=0.0),
@@ -30,6 +32,7 @@ def adapt(
         loss=loss,
         loss_options=_options(loss_option),
         adapter=adapter,
+        adapter_options=_options(adapter_option),
         positives=positives,
         epochs=epochs,
         batch_size=batch_size,
@@ -37,7 +40,7 @@ def adapt(
         seed=seed,
         device=device,
     )
-    history = api.adapt(store, out, settings, progress=not quiet)
+    history = api.adapt(store, out, settings, progress=not quiet, background=background)
     kept = history.get("kept_epoch", len(history["train"]))
     console.print(
         f"saved {adapter} adapter ({loss}, positives from {history['positives']}) to {out}; "

@@ -2,7 +2,11 @@
 "base"; an adapter is trained on the base classes' training rows only (their labels, views or
 neighbours, per its settings); then k-shot heads are evaluated on the *novel* classes, on the
 frozen features and on the adapted ones, with the same seed's samples — so every adapted head
-is paired with its frozen self. Novel-class labels reach nothing but the k shots."""
+is paired with its frozen self. Novel-class labels reach nothing but the k shots.
+
+The unlabelled variant adapts on every training row (base and novel classes) with no label
+at all — neighbours or views make the positives — as a user with an unlabelled pool would;
+the heads are then evaluated on the same novel classes as the labelled variant."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ def evaluate_store_adapted(
     seeds: int,
     base_fraction: float = 0.5,
     progress: Any = None,
+    unlabelled: bool = False,
 ) -> Results:
     """Frozen vs adapted k-shot heads on novel classes, paired on the same seeds."""
     X_train, y_train, X_test, y_test, protocol = train_test(store)
@@ -41,16 +46,21 @@ def evaluate_store_adapted(
             f"novel classes of {len(classes)}; both sides need classes (novel at least 2)"
         )
     about = described(store)
-    label = f"{about['store']} · novel classes · adapted by {settings.loss}"
+    pool = "the unlabelled training split" if unlabelled else "base classes"
+    label = f"{about['store']} · novel classes · adapted by {settings.loss} on {pool}"
     merged: Results | None = None
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         base = np.sort(rng.choice(classes, n_base, replace=False))
         novel = np.setdiff1d(classes, base)
-        on_base = np.isin(y_train, base)
-        adapter, _ = fit_adapter(
-            X_train[on_base], np.searchsorted(base, y_train[on_base]), replace(settings, seed=seed)
-        )
+        seeded = replace(settings, seed=seed)
+        if unlabelled:
+            adapter, _ = fit_adapter(X_train, None, seeded)
+        else:
+            on_base = np.isin(y_train, base)
+            adapter, _ = fit_adapter(
+                X_train[on_base], np.searchsorted(base, y_train[on_base]), seeded
+            )
         train_rows, test_rows = np.isin(y_train, novel), np.isin(y_test, novel)
         y_novel_train = np.searchsorted(novel, y_train[train_rows])
         y_novel_test = np.searchsorted(novel, y_test[test_rows])
@@ -91,7 +101,11 @@ def evaluate_store_adapted(
             "split": protocol,
             "store_path": str(store.root),
             "store_key": store.key,
-            "adapt": {"settings": settings.__dict__, "base_fraction": base_fraction},
+            "adapt": {
+                "settings": settings.__dict__,
+                "base_fraction": base_fraction,
+                "unlabelled": unlabelled,
+            },
             "class_names": [],  # novel classes differ per seed
             "seeds": seeds,
         }

@@ -6,6 +6,10 @@ anchors' labels when the store has them, and their row numbers in the store. Los
 the whole store first (cluster centres, a neighbour graph) do it in `prepare(X, y, train)`:
 X and y are every row the trainer indexes by `Pair.index`, `train` the rows that train (the
 rest are its held-out rows); what a loss learns from labels may come from `train` only.
+Losses with parameters whose shape follows the adapter's output (projection heads) make them
+in `build(width)`. A loss that only makes sense with one kind of positive names the kinds it
+accepts in `positive_sources`; one that contrasts a target store with a background store sets
+`needs_background`, and then receives the group (0 background, 1 target) as `Pair.labels`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class ContrastiveLoss(nn.Module):
     """Base: `needs_labels` losses refuse an unlabelled store before training starts."""
 
     needs_labels = False
+    needs_background = False
+    positive_sources: tuple[str, ...] | None = None  # None: views, labels or neighbours
 
     def __init__(self, tau: float = 0.1) -> None:
         super().__init__()
@@ -44,6 +50,9 @@ class ContrastiveLoss(nn.Module):
 
     def prepare(self, X: np.ndarray, y: np.ndarray | None, train: np.ndarray) -> None:
         """Look at the store once before training; most losses do not."""
+
+    def build(self, width: int) -> None:
+        """Make parameters sized by the adapter's output width; most losses have none."""
 
     def forward(self, batch: Pair) -> torch.Tensor:
         raise NotImplementedError
