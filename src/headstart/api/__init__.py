@@ -13,10 +13,12 @@ import numpy as np
 from headstart import workflow
 from headstart.api.adapt import (
     AdaptSettings,
+    TuneSettings,
     adapt,
     adapt_settings,
     evaluate_adapted,
     transform,
+    tune_encoder,
 )
 from headstart.api.evaluation import class_texts, evaluate, learning_curve, rank_templates
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
@@ -64,6 +66,7 @@ __all__ = [
     "SHOTS_POLICIES",
     "AdaptSettings",
     "AuditResult",
+    "TuneSettings",
     "adapt",
     "adapt_settings",
     "audit",
@@ -94,6 +97,7 @@ __all__ = [
     "report",
     "store_info",
     "transform",
+    "tune_encoder",
 ]
 
 

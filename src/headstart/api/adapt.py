@@ -11,7 +11,12 @@ import numpy as np
 
 from headstart.adapt.losses import LOSSES
 from headstart.adapt.saved import save_adapter, transform_store
+from headstart.adapt.sentence_tuning import TuneSettings, tune_sentence_body
 from headstart.adapt.train import AdaptSettings, check_settings, fit_adapter
+from headstart.datasets import load_dataset
+from headstart.encoders import create_encoder
+from headstart.encoders.sentence import SentenceEncoder
+from headstart.encoders.tuned_sentence import save_tuned
 from headstart.exceptions import DataError
 from headstart.output import check_outputs, check_writable
 from headstart.progress import progress_bar
@@ -19,7 +24,16 @@ from headstart.protocol import Results
 from headstart.store import Store
 from headstart.workflow.adaptation import evaluate_store_adapted
 
-__all__ = ["LOSSES", "AdaptSettings", "adapt", "adapt_settings", "evaluate_adapted", "transform"]
+__all__ = [
+    "LOSSES",
+    "AdaptSettings",
+    "TuneSettings",
+    "adapt",
+    "adapt_settings",
+    "evaluate_adapted",
+    "transform",
+    "tune_encoder",
+]
 
 
 def adapt_settings(loss: str, options: dict[str, Any]) -> AdaptSettings:
@@ -117,3 +131,48 @@ def evaluate_adapted(
 def transform(store: str | Path, adapter: str | Path, out: str | Path) -> Store:
     """A new store of the vectors of `store` mapped through the saved `adapter`."""
     return transform_store(store, adapter, check_writable(out, "store folder"))
+
+
+def tune_encoder(
+    dataset: str,
+    out: str | Path,
+    encoder: str = "minilm",
+    shots: int | None = None,
+    settings: TuneSettings | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """SetFit-style fine-tuning of a sentence encoder's body on a text dataset's labelled
+    training items (`shots` per class, seeded, when given); saved to `out` as an encoder of
+    its own (`tuned:<out>`). Test items are never read."""
+    settings = settings or TuneSettings()
+    out = check_writable(out, "encoder folder")
+    if out.exists():
+        raise DataError(f"{out} exists already; tuned encoders are written to a new folder")
+    data = load_dataset(dataset)
+    if data.modality != "text":
+        raise DataError(
+            f"fine-tuning an encoder body needs texts; {dataset} holds {data.modality}s"
+        )
+    split = np.asarray(data.split if data.split is not None else ["train"] * len(data.labels))
+    rows = np.flatnonzero((data.labels >= 0) & (split.astype(str) != "test"))
+    if shots is not None:
+        rng = np.random.default_rng(settings.seed)
+        rows = np.sort(
+            np.concatenate(
+                [
+                    rng.permutation(rows[data.labels[rows] == c])[:shots]
+                    for c in np.unique(data.labels[rows])
+                ]
+            )
+        )
+    model = create_encoder(encoder, device=settings.device)
+    if not isinstance(model, SentenceEncoder):
+        raise DataError(f"encoder {encoder!r} is not a sentence-transformers text encoder")
+    texts = [str(data.items[i]) for i in rows]
+    with progress_bar(progress) as bar:
+        task = bar.add_task("fine-tune", total=settings.epochs)
+        history = tune_sentence_body(
+            model.model, texts, data.labels[rows], settings, lambda n: bar.advance(task, n)
+        )
+    save_tuned(out, model, settings, history, [data.ids[i] for i in rows])
+    return history

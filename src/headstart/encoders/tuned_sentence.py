@@ -1,0 +1,85 @@
+"""`tuned:<folder>` — a sentence encoder fine-tuned by `headstart adapt --encoder`, loaded from
+the folder it was saved to: the sentence-transformers files (weights as safetensors, nothing
+pickled) and `headstart-encoder.json` (the base encoder's card, the tuning settings and
+history, the ids of the texts it trained on, and the weights' sha256, checked on load). Its
+card names the base encoder and the weights' hash, so stores it embeds never mix with the
+base encoder's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from headstart.cards import EncoderCard, file_sha256
+from headstart.encoders.registry import ENCODERS
+from headstart.encoders.sentence import SentenceEncoder, load_sentence_model
+from headstart.exceptions import DataError, WeightsUnavailableError
+
+META = "headstart-encoder.json"
+WEIGHTS = "model.safetensors"
+PICKLED = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def save_tuned(
+    folder: str | Path,
+    encoder: SentenceEncoder,
+    settings: Any,
+    history: dict[str, Any],
+    trained_ids: list[str],
+) -> Path:
+    """Write the tuned body atomically (a temporary sibling renamed at the end)."""
+    folder = Path(folder)
+    if folder.exists():
+        raise DataError(f"{folder} exists already; tuned encoders are written to a new folder")
+    temporary = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(temporary, ignore_errors=True)
+    encoder.model.save(str(temporary), safe_serialization=True)
+    meta = {
+        "format": "headstart-tuned-encoder/1",
+        "base_card": encoder.card.to_dict(),
+        "settings": asdict(settings),
+        "history": history,
+        "trained_ids": trained_ids,
+        "weights_sha256": file_sha256(temporary / WEIGHTS),
+    }
+    (temporary / META).write_text(json.dumps(meta, indent=1))
+    temporary.rename(folder)
+    return folder
+
+
+def read_tuned(folder: str | Path) -> dict[str, Any]:
+    """The folder's record, after checking it holds what `save_tuned` wrote and nothing pickled."""
+    folder = Path(folder)
+    if not (folder / META).is_file():
+        raise WeightsUnavailableError(f"{folder} has no {META}: not saved by `headstart adapt`")
+    pickled = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLED)
+    if pickled:
+        raise DataError(f"{folder} holds pickled files ({', '.join(pickled)}); refusing to load")
+    meta = json.loads((folder / META).read_text())
+    if file_sha256(folder / WEIGHTS) != meta["weights_sha256"]:
+        raise DataError(f"{folder / WEIGHTS} does not match the sha256 recorded in {META}")
+    return meta
+
+
+@ENCODERS.register(
+    "tuned",
+    "sentence encoder fine-tuned by `headstart adapt --encoder`: tuned:<folder>",
+    prefix=True,
+)
+def create_tuned(spec: str, device: str = "cpu") -> SentenceEncoder:
+    """The fine-tuned body saved in folder `spec`."""
+    meta = read_tuned(spec)
+    base = EncoderCard.from_dict(meta["base_card"])
+    model = load_sentence_model(str(Path(spec)), device, local=True)
+    card = replace(
+        base,
+        name=f"{base.name}+tuned:{meta['weights_sha256'][:12]}",
+        weights=f"{base.weights} fine-tuned by headstart",
+        weights_sha256=meta["weights_sha256"],
+        input_size=int(model.max_seq_length),
+        extra={**base.extra, "base_card_sha256": base.digest(), "tuning": meta["settings"]},
+    )
+    return SentenceEncoder(card, model)
