@@ -604,6 +604,14 @@ ADAPT = [  # issue 15's bad inputs
         "adapt {t}/stores/d8 -o {t}/adapter-d8",
         "exists already",
     ),
+    error("adapt", "no-background", "adapt {t}/stores/d8 -o {x} --loss sepclr", "give one"),
+    error("adapt", "no-views", "adapt {t}/stores/d8 -o {x} --loss transitive", "--views"),
+    error(
+        "adapt",
+        "tuned-not-saved",
+        "embed digits --encoder tuned:{t}/stores/d8 -o {x}",
+        "not saved by `headstart adapt`",
+    ),
 ]
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
 CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT

@@ -112,3 +112,19 @@ def test_fine_tuning_refuses_images_and_existing_folders(tmp_path):
     (tmp_path / "y").mkdir()
     with pytest.raises(DataError, match="exists already"):
         api.tune_encoder("digits", tmp_path / "y", progress=False)
+
+
+def test_an_interrupted_save_leaves_no_tuned_folder(tmp_path):
+    from types import SimpleNamespace
+
+    from headstart.encoders.tuned_sentence import save_tuned
+
+    def dies_half_way(folder, safe_serialization):
+        (tmp_path / ".tuned.partial" / "model.safetensors").parent.mkdir(exist_ok=True)
+        (tmp_path / ".tuned.partial" / "model.safetensors").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    encoder = SimpleNamespace(model=SimpleNamespace(save=dies_half_way))
+    with pytest.raises(KeyboardInterrupt):
+        save_tuned(tmp_path / "tuned", encoder, TuneSettings(), {}, [])
+    assert not (tmp_path / "tuned").exists()

@@ -1,0 +1,159 @@
+"""Issue 15: headstart's SetFit-style fine-tuning against the real SetFit library.
+
+Same body (all-MiniLM-L6-v2, the bundled files), same k-shot samples (8 and 16 per class,
+seeded), same test texts (a seeded `--test` subsample of the official test split), same
+word-piece limit (`--max-length`) and the same head (scikit-learn's LogisticRegression,
+SetFit's default). SetFit 1.x runs with the SetFit paper's pair budget (num_iterations=20:
+20 positive and 20 negative pairs per text, batch 16, one epoch, lr 2e-5); its default
+"oversampling" of every unique pair would be 6,080 steps on 20 Newsgroups at 16 shots —
+hours on 2 cores. Frozen MiniLM + the same head is the floor. Wall time of fine-tuning +
+head fitting is measured in the same run for both; test encoding (the same cost for both)
+is reported apart. Results are written after every run; a second call resumes, skipping
+the runs already written.
+
+Run: python benchmarks/setfit_compare.py [--seeds 3 --shots 8 16 --test 1000]
+(needs `pip install setfit`, a benchmark-only dependency: the `bench` extra)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from headstart.adapt.sentence_tuning import TuneSettings, tune_sentence_body
+from headstart.datasets import load_dataset
+from headstart.encoders import create_encoder
+from headstart.encoders.sentence import MINILM_PACKAGE
+from headstart.encoders.weights import package_file
+from headstart.protocol.statistics import mean_ci
+
+HERE = Path(__file__).parent
+
+
+def sample(labels, rows, k, seed):
+    rng = np.random.default_rng(seed)
+    return np.sort(
+        np.concatenate([rng.permutation(rows[labels[rows] == c])[:k] for c in np.unique(labels)])
+    )
+
+
+def ours(texts, labels, test_texts, y_test, max_length, epochs, seed):
+    encoder = create_encoder("minilm")
+    started = time.perf_counter()
+    settings = TuneSettings(epochs=epochs, max_length=max_length, seed=seed)
+    tune_sentence_body(encoder.model, texts, labels, settings)
+    head = LogisticRegression().fit(encoder.encode(texts, 32), labels)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    accuracy = head.score(encoder.encode(test_texts, 64), y_test)
+    return accuracy, seconds, time.perf_counter() - started
+
+
+def setfit(texts, labels, test_texts, y_test, max_length, seed):
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    body = package_file(MINILM_PACKAGE, "model/model.safetensors", "").parent
+    started = time.perf_counter()
+    model = SetFitModel.from_pretrained(str(body))
+    model.model_body.max_seq_length = max_length  # setfit's max_length only reaches its head
+    arguments = TrainingArguments(
+        batch_size=16,
+        num_iterations=20,
+        num_epochs=1,
+        seed=seed,
+        show_progress_bar=False,
+        output_dir=tempfile.mkdtemp(prefix="setfit-"),  # not checkpoints/ in the working tree
+        save_strategy="no",
+    )
+    train = Dataset.from_dict({"text": list(texts), "label": [int(v) for v in labels]})
+    Trainer(model=model, args=arguments, train_dataset=train).train()
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = np.asarray(model.predict(list(test_texts), batch_size=64))
+    return float((predicted == y_test).mean()), seconds, time.perf_counter() - started
+
+
+def frozen(texts, labels, test_matrix, y_test, encoder):
+    started = time.perf_counter()
+    head = LogisticRegression().fit(encoder.encode(texts, 32), labels)
+    return head.score(test_matrix, y_test), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", nargs="+", default=["reuters-r8", "20newsgroups"])
+    parser.add_argument("--shots", nargs="+", type=int, default=[8, 16])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=10, help="headstart's passes over the shots")
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "setfit_compare.json")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    results = {"settings": vars(args) | {"out": str(args.out)}, "runs": []}
+    if args.out.is_file():  # resume: runs already written are kept and skipped
+        results["runs"] = json.loads(args.out.read_text())["runs"]
+    done = {(r["dataset"], r["shots"], r["seed"]) for r in results["runs"]}
+    for name in args.datasets:
+        data = load_dataset(name)
+        split = np.asarray(data.split).astype(str)
+        train_rows = np.flatnonzero((split != "test") & (data.labels >= 0))
+        test_rows = np.random.default_rng(0).permutation(np.flatnonzero(split == "test"))
+        test_rows = test_rows[: args.test]
+        test_texts, y_test = [data.items[i] for i in test_rows], data.labels[test_rows]
+        base = create_encoder("minilm")
+        base.model.max_seq_length = args.max_length
+        test_matrix = base.encode(test_texts, 64)
+        for k in args.shots:
+            for seed in range(args.seeds):
+                if (name, k, seed) in done:
+                    continue
+                rows = sample(data.labels, train_rows, k, seed)
+                texts, labels = [data.items[i] for i in rows], data.labels[rows]
+                row = {"dataset": name, "shots": k, "seed": seed}
+                row["frozen"], row["frozen_seconds"] = frozen(
+                    texts, labels, test_matrix, y_test, base
+                )
+                row["headstart"], row["headstart_seconds"], row["headstart_test_seconds"] = ours(
+                    texts, labels, test_texts, y_test, args.max_length, args.epochs, seed
+                )
+                row["setfit"], row["setfit_seconds"], row["setfit_test_seconds"] = setfit(
+                    texts, labels, test_texts, y_test, args.max_length, seed
+                )
+                results["runs"].append(row)
+                print(json.dumps(row), flush=True)
+                results["summary"] = summary(results["runs"])
+                args.out.parent.mkdir(exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=1))
+
+
+def summary(runs: list[dict]) -> list[dict]:
+    """Per dataset and shots: mean accuracy ± 95% t CI of each method, paired headstart −
+    SetFit difference, and the training-time ratio SetFit / headstart."""
+    out = []
+    for key in sorted({(r["dataset"], r["shots"]) for r in runs}):
+        rows = [r for r in runs if (r["dataset"], r["shots"]) == key]
+        entry = {"dataset": key[0], "shots": key[1], "seeds": len(rows)}
+        for method in ("frozen", "headstart", "setfit"):
+            entry[method] = mean_ci(np.array([r[method] for r in rows]))
+        entry["headstart_minus_setfit"] = mean_ci(
+            np.array([r["headstart"] - r["setfit"] for r in rows])
+        )
+        entry["time_ratio_setfit_over_headstart"] = float(
+            np.mean([r["setfit_seconds"] for r in rows])
+            / np.mean([r["headstart_seconds"] for r in rows])
+        )
+        out.append(entry)
+    return out
+
+
+if __name__ == "__main__":
+    main()
