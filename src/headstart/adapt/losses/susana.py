@@ -21,7 +21,9 @@ EPS = 1e-6
 
 
 def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) + EPS) ** 0.5
+    """sqrt(‖a − b‖² + ε) from the Gram matrix (no (n, m, d) difference tensor)."""
+    squared = a.pow(2).sum(1)[:, None] + b.pow(2).sum(1)[None, :] - 2 * a @ b.T
+    return (squared.clamp_min(0) + EPS) ** 0.5
 
 
 def proto_triplet(queries, y_queries, support, y_support, margin: float = 0.5) -> torch.Tensor:
