@@ -32,16 +32,10 @@ from headstart.datasets import load_dataset
 from headstart.encoders import create_encoder
 from headstart.encoders.sentence import MINILM_PACKAGE
 from headstart.encoders.weights import package_file
+from headstart.protocol.sampling import k_shot_indices
 from headstart.protocol.statistics import mean_ci
 
 HERE = Path(__file__).parent
-
-
-def sample(labels, rows, k, seed):
-    rng = np.random.default_rng(seed)
-    return np.sort(
-        np.concatenate([rng.permutation(rows[labels[rows] == c])[:k] for c in np.unique(labels)])
-    )
 
 
 def ours(texts, labels, test_texts, y_test, max_length, epochs, seed):
@@ -116,7 +110,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 if (name, k, seed) in done:
                     continue
-                rows = sample(data.labels, train_rows, k, seed)
+                rows = train_rows[k_shot_indices(data.labels[train_rows], k, seed)]
                 texts, labels = [data.items[i] for i in rows], data.labels[rows]
                 row = {"dataset": name, "shots": k, "seed": seed}
                 row["frozen"], row["frozen_seconds"] = frozen(

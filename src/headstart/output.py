@@ -4,6 +4,9 @@ traceback because its output folder is under /proc, read-only or not a folder.""
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from headstart.exceptions import DataError
@@ -33,3 +36,17 @@ def check_outputs(*paths: str | Path | None) -> None:
     for path in paths:
         if path is not None:
             check_writable(path)
+
+
+@contextmanager
+def new_folder(folder: str | Path, what: str) -> Iterator[Path]:
+    """A hidden sibling of `folder` to write into, renamed to `folder` when the block ends
+    without error: an interrupted write leaves no half-written `folder` behind."""
+    folder = Path(folder)
+    if folder.exists():
+        raise DataError(f"{folder} exists already; {what} are written to a new folder")
+    temporary = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(temporary, ignore_errors=True)  # a run killed while writing left this
+    temporary.mkdir(parents=True)
+    yield temporary
+    temporary.rename(folder)

@@ -6,7 +6,6 @@ checks the width and the encoder card, and writes a new store whose card names t
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from headstart.adapt.adapter import create_adapter
 from headstart.adapt.train import AdaptSettings
 from headstart.cards import EncoderCard, file_sha256
 from headstart.exceptions import DataError, StoreError
+from headstart.output import new_folder
 from headstart.store import Store
 from headstart.store.derive import derive_store
 
@@ -33,28 +33,21 @@ def save_adapter(
     store: Store,
     history: dict[str, Any],
 ) -> Path:
-    """Write the adapter atomically: into a temporary sibling folder renamed at the end, so an
-    interrupted run leaves no half-written adapter behind."""
-    folder = Path(folder)
-    if folder.exists():
-        raise DataError(f"{folder} exists already; adapters are written to a new folder")
-    temporary = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(temporary, ignore_errors=True)  # a run killed while writing left this
-    temporary.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}
-    save_file(state, str(temporary / WEIGHTS))
-    meta = {
-        "format": "headstart-adapter/1",
-        "settings": asdict(settings),
-        "d_in": d_in,
-        "store_key": store.key,
-        "encoder_card": store.card.to_dict(),
-        "history": history,
-        "weights_sha256": file_sha256(temporary / WEIGHTS),
-    }
-    (temporary / META).write_text(json.dumps(meta, indent=1))
-    temporary.rename(folder)
-    return folder
+    """Write the adapter atomically, so an interrupted run leaves no half-written adapter."""
+    with new_folder(folder, "adapters") as temporary:
+        state = {k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}
+        save_file(state, str(temporary / WEIGHTS))
+        meta = {
+            "format": "headstart-adapter/1",
+            "settings": asdict(settings),
+            "d_in": d_in,
+            "store_key": store.key,
+            "encoder_card": store.card.to_dict(),
+            "history": history,
+            "weights_sha256": file_sha256(temporary / WEIGHTS),
+        }
+        (temporary / META).write_text(json.dumps(meta, indent=1))
+    return Path(folder)
 
 
 def load_adapter(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -59,13 +59,13 @@ def balanced_batches(labels: np.ndarray, settings: TuneSettings, rng) -> list[np
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
         runs.extend(np.array_split(members, max(1, len(members) // settings.per_class)))
-    order = rng.permutation(len(runs))
-    batches, current = [], []
-    for index in order:
+    batches, current, size = [], [], 0
+    for index in rng.permutation(len(runs)):
         current.append(runs[index])
-        if sum(len(r) for r in current) >= settings.batch_size:
+        size += len(runs[index])
+        if size >= settings.batch_size:
             batches.append(np.concatenate(current))
-            current = []
+            current, size = [], 0
     if current:
         batches.append(np.concatenate(current))
     return batches

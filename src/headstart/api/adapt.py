@@ -21,6 +21,7 @@ from headstart.exceptions import DataError
 from headstart.output import check_outputs, check_writable
 from headstart.progress import progress_bar
 from headstart.protocol import Results
+from headstart.protocol.sampling import k_shot_indices
 from headstart.store import Store
 from headstart.workflow.adaptation import evaluate_store_adapted
 
@@ -156,15 +157,7 @@ def tune_encoder(
     split = np.asarray(data.split if data.split is not None else ["train"] * len(data.labels))
     rows = np.flatnonzero((data.labels >= 0) & (split.astype(str) != "test"))
     if shots is not None:
-        rng = np.random.default_rng(settings.seed)
-        rows = np.sort(
-            np.concatenate(
-                [
-                    rng.permutation(rows[data.labels[rows] == c])[:shots]
-                    for c in np.unique(data.labels[rows])
-                ]
-            )
-        )
+        rows = rows[k_shot_indices(data.labels[rows], shots, settings.seed, policy="up-to")]
     model = create_encoder(encoder, device=settings.device)
     if not isinstance(model, SentenceEncoder):
         raise DataError(f"encoder {encoder!r} is not a sentence-transformers text encoder")

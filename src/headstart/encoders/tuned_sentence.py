@@ -8,7 +8,6 @@ base encoder's."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from headstart.cards import EncoderCard, file_sha256
 from headstart.encoders.registry import ENCODERS
 from headstart.encoders.sentence import SentenceEncoder, load_sentence_model
 from headstart.exceptions import DataError, WeightsUnavailableError
+from headstart.output import new_folder
 
 META = "headstart-encoder.json"
 WEIGHTS = "model.safetensors"
@@ -30,24 +30,19 @@ def save_tuned(
     history: dict[str, Any],
     trained_ids: list[str],
 ) -> Path:
-    """Write the tuned body atomically (a temporary sibling renamed at the end)."""
-    folder = Path(folder)
-    if folder.exists():
-        raise DataError(f"{folder} exists already; tuned encoders are written to a new folder")
-    temporary = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(temporary, ignore_errors=True)
-    encoder.model.save(str(temporary), safe_serialization=True)
-    meta = {
-        "format": "headstart-tuned-encoder/1",
-        "base_card": encoder.card.to_dict(),
-        "settings": asdict(settings),
-        "history": history,
-        "trained_ids": trained_ids,
-        "weights_sha256": file_sha256(temporary / WEIGHTS),
-    }
-    (temporary / META).write_text(json.dumps(meta, indent=1))
-    temporary.rename(folder)
-    return folder
+    """Write the tuned body atomically (a hidden sibling renamed at the end)."""
+    with new_folder(folder, "tuned encoders") as temporary:
+        encoder.model.save(str(temporary), safe_serialization=True)
+        meta = {
+            "format": "headstart-tuned-encoder/1",
+            "base_card": encoder.card.to_dict(),
+            "settings": asdict(settings),
+            "history": history,
+            "trained_ids": trained_ids,
+            "weights_sha256": file_sha256(temporary / WEIGHTS),
+        }
+        (temporary / META).write_text(json.dumps(meta, indent=1))
+    return Path(folder)
 
 
 def read_tuned(folder: str | Path) -> dict[str, Any]:
