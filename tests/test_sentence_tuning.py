@@ -128,3 +128,12 @@ def test_an_interrupted_save_leaves_no_tuned_folder(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         save_tuned(tmp_path / "tuned", encoder, TuneSettings(), {}, [])
     assert not (tmp_path / "tuned").exists()
+
+
+def test_a_broken_tuned_folder_is_named_not_a_traceback(tmp_path):
+    (tmp_path / "headstart-encoder.json").write_text("{not json")
+    with pytest.raises(DataError, match="is not valid JSON"):
+        create_encoder(f"tuned:{tmp_path}")
+    (tmp_path / "headstart-encoder.json").write_text("{}")
+    with pytest.raises(HeadstartError, match=r"has no model\.safetensors"):
+        create_encoder(f"tuned:{tmp_path}")

@@ -53,8 +53,13 @@ def read_tuned(folder: str | Path) -> dict[str, Any]:
     pickled = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLED)
     if pickled:
         raise DataError(f"{folder} holds pickled files ({', '.join(pickled)}); refusing to load")
-    meta = json.loads((folder / META).read_text())
-    if file_sha256(folder / WEIGHTS) != meta["weights_sha256"]:
+    try:
+        meta = json.loads((folder / META).read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{folder / META} is not valid JSON: {error}") from error
+    if not (folder / WEIGHTS).is_file():
+        raise WeightsUnavailableError(f"{folder} has no {WEIGHTS}")
+    if file_sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
         raise DataError(f"{folder / WEIGHTS} does not match the sha256 recorded in {META}")
     return meta
 
