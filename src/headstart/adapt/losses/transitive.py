@@ -27,25 +27,25 @@ def choose_negatives(
 ) -> torch.Tensor:
     """(B, 2B) mask of the negatives each pair trains against, over [anchors; positives]."""
     b = len(z)
+    rows = torch.arange(b)
     with torch.no_grad():
         similarity = z @ torch.cat([z, z_pos]).T
         d_ap = -(z * z_pos).sum(1)
-        chosen = torch.zeros(b, 2 * b, dtype=torch.bool)
-        for i in range(b):
-            candidate = d_ap[i] + similarity[i] + margin > 0  # D(a,p) − D(a,n) + m > 0
-            candidate[[i, b + i]] = False
-            found = torch.nonzero(candidate).flatten()
-            if len(found) <= negatives:
-                chosen[i, found] = True
-                continue
-            by_hardness = found[similarity[i, found].argsort(descending=True)]
-            hardest = by_hardness[:negatives][torch.randperm(negatives)]
-            n_hard = negatives // 2
-            rest = torch.cat([hardest[n_hard:], by_hardness[negatives:]])
-            rest = rest[torch.randperm(len(rest))[: negatives - n_hard]]
-            chosen[i, hardest[:n_hard]] = True
-            chosen[i, rest] = True
-    return chosen
+        violates = d_ap[:, None] + similarity + margin > 0  # D(a,p) − D(a,n) + m > 0
+        violates[rows, rows] = violates[rows, rows + b] = False
+        n_hard = negatives // 2
+        hardest = similarity.masked_fill(~violates, -torch.inf).argsort(1, descending=True)
+        among = torch.rand(b, negatives).argsort(1)[:, :n_hard]  # a random half of the hardest
+        hard = hardest[:, :negatives].gather(1, among)
+        rest = violates.clone()
+        rest.scatter_(1, hard, False)
+        keys = torch.rand(b, 2 * b).masked_fill(~rest, -1.0)
+        drawn = keys.topk(negatives - n_hard, dim=1).indices  # random among the rest
+        chosen = torch.zeros_like(violates)
+        chosen.scatter_(1, hard, True)
+        chosen.scatter_(1, drawn, True)
+        few = violates.sum(1, keepdim=True) <= negatives  # then every violator
+        return torch.where(few, violates, chosen)
 
 
 def ranking_loss(
