@@ -608,6 +608,38 @@ ADAPT = [  # issue 15's bad inputs
     error("adapt", "no-views", "adapt {t}/stores/d8 -o {x} --loss transitive", "--views"),
     error(
         "adapt",
+        "adapter-option",
+        "adapt {t}/stores/d8 -o {x} --adapter-option width=3 --batch-size 8",
+        "has no option 'width'",
+    ),
+    error(
+        "adapt",
+        "background-dim",
+        "adapt {t}/stores/d8 -o {x} --loss sepclr --background {t}/stores/d16 --batch-size 8",
+        "the background store has 16-d vectors",
+    ),
+    error(
+        "adapt",
+        "sepclr-odd-width",
+        "adapt {t}/stores/d8 -o {x} --loss sepclr --background {t}/stores/d8 --batch-size 8 "
+        "--adapter linear --adapter-option d_out=7",
+        "width 7 is odd",
+    ),
+    ok(
+        "adapt",
+        "tune-from-store",
+        "adapt {t}/text-store --encoder minilm -o {x} --epochs 1 -q",
+        lambda x: (x / "headstart-encoder.json").is_file() and (x / "model.safetensors").is_file(),
+    ),
+    error("adapt", "tune-images", "adapt digits --encoder minilm -o {x}", "needs texts"),
+    error(
+        "adapt",
+        "tune-vectors",
+        "adapt {t}/stores/d8 --encoder minilm -o {x}",
+        "holds imported vectors",
+    ),
+    error(
+        "adapt",
         "tuned-not-saved",
         "embed digits --encoder tuned:{t}/stores/d8 -o {x}",
         "not saved by `headstart adapt`",

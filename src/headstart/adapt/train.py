@@ -185,7 +185,13 @@ def fit_adapter(
     loss.prepare(X, labels, train)
     adapter = create_adapter(settings.adapter, X.shape[1], **settings.adapter_options)
     with torch.no_grad():
-        loss.build(adapter(torch.as_tensor(X[:1])).shape[1])
+        width = adapter(torch.as_tensor(X[:1])).shape[1]
+    try:
+        loss.build(width)
+    except ValueError as error:
+        raise DataError(
+            f"loss {settings.loss!r} with adapter {settings.adapter!r}: {error}"
+        ) from error
     adapter.to(settings.device)
     loss.to(settings.device)
     optimiser = torch.optim.AdamW(

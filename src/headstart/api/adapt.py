@@ -13,7 +13,7 @@ from headstart.adapt.losses import LOSSES
 from headstart.adapt.saved import save_adapter, transform_store
 from headstart.adapt.sentence_tuning import TuneSettings, tune_sentence_body
 from headstart.adapt.train import AdaptSettings, check_settings, fit_adapter
-from headstart.datasets import load_dataset
+from headstart.datasets import Dataset, load_dataset
 from headstart.encoders import create_encoder
 from headstart.encoders.sentence import SentenceEncoder
 from headstart.encoders.tuned_sentence import save_tuned
@@ -24,6 +24,7 @@ from headstart.protocol import Results
 from headstart.protocol.sampling import k_shot_indices
 from headstart.store import Store
 from headstart.workflow.adaptation import evaluate_store_adapted
+from headstart.workflow.items import reload_source
 
 __all__ = [
     "LOSSES",
@@ -66,13 +67,13 @@ def adapt(
     back, back_views = None, None
     if background is not None:
         other = Store(background)
-        if other.card.digest() != source.card.digest():
-            raise DataError(
-                f"background store {background} was embedded by {other.card.name}, "
-                f"the store by {source.card.name}; both need the same encoder"
-            )
         back, _, back_views = _training_part(other)
     check_settings(settings, X, labels, views, back)  # refuse before the progress bar starts
+    if background is not None and other.card.digest() != source.card.digest():
+        raise DataError(
+            f"background store {background} was embedded by {other.card.name}, "
+            f"the store by {source.card.name}; both need the same encoder"
+        )
     with progress_bar(progress) as bar:
         task = bar.add_task("adapt", total=settings.epochs)
         adapter, history = fit_adapter(
@@ -134,6 +135,16 @@ def transform(store: str | Path, adapter: str | Path, out: str | Path) -> Store:
     return transform_store(store, adapter, check_writable(out, "store folder"))
 
 
+def _texts_of(source: str) -> Dataset:
+    """A dataset by name or path, or the dataset a store folder was embedded from."""
+    if not (Path(source) / "manifest.json").is_file():
+        return load_dataset(source)
+    store = Store(source)
+    if store.manifest.dataset.get("modality") == "vector":
+        raise DataError(f"store {source} holds imported vectors; fine-tuning needs its texts")
+    return reload_source(store)
+
+
 def tune_encoder(
     dataset: str,
     out: str | Path,
@@ -142,14 +153,15 @@ def tune_encoder(
     settings: TuneSettings | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """SetFit-style fine-tuning of a sentence encoder's body on a text dataset's labelled
-    training items (`shots` per class, seeded, when given); saved to `out` as an encoder of
-    its own (`tuned:<out>`). Test items are never read."""
+    """SetFit-style fine-tuning of a sentence encoder's body on the labelled training items of
+    a text dataset (or of the dataset a store was embedded from), `shots` per class (seeded)
+    when given; saved to `out` as an encoder of its own (`tuned:<out>`). Test items are never
+    read."""
     settings = settings or TuneSettings()
     out = check_writable(out, "encoder folder")
     if out.exists():
         raise DataError(f"{out} exists already; tuned encoders are written to a new folder")
-    data = load_dataset(dataset)
+    data = _texts_of(dataset)
     if data.modality != "text":
         raise DataError(
             f"fine-tuning an encoder body needs texts; {dataset} holds {data.modality}s"
