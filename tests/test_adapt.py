@@ -3,6 +3,8 @@ refused before any work; test items never seen by the training."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -234,6 +236,11 @@ def test_sepclr_separates_what_only_the_target_has(tmp_path):
         Z = adapter(torch.as_tensor(Xt)).numpy()
     assert separability(Z[:, 4:], sub) > 4 * separability(Z[:, 4:], common)
     assert separability(Z[:, :4], common) > 2 * separability(Z[:, :4], sub)
+    target_views_only = dict(background=Xb, background_views=None)  # neighbours stand in
+    _, history = fit_adapter(
+        Xt, None, replace(settings, epochs=1), _views(Xt, rng), **target_views_only
+    )
+    assert history["positives"] == "neighbours"
     with pytest.raises(DataError, match="takes no background"):
         fit_adapter(Xt, None, FAST, background=Xb)
 

@@ -114,10 +114,17 @@ def _training_rows(source: str, y: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def check_settings(
-    settings: AdaptSettings, X: np.ndarray, y, views, background: np.ndarray | None = None
+    settings: AdaptSettings,
+    X: np.ndarray,
+    y,
+    views,
+    background: np.ndarray | None = None,
+    background_views: np.ndarray | None = None,
 ) -> tuple[ContrastiveLoss, str]:
     """Everything that can refuse a run, checked before any work: the loss (built) and where
-    the positives come from."""
+    the positives come from (views only when a background store has them too)."""
+    if background is not None and background_views is None:
+        views = None
     loss = create_loss(settings.loss, **settings.loss_options)
     if settings.adapter not in ADAPTERS.names():
         raise DataError(
@@ -167,7 +174,7 @@ def fit_adapter(
     background_views: np.ndarray | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A trained adapter and its history (loss per epoch, the epoch kept)."""
-    loss, source = check_settings(settings, X, y, views, background)
+    loss, source = check_settings(settings, X, y, views, background, background_views)
     if background is not None:  # the group is all a background loss reads of labels
         X, y, views = _with_background(X, views, background, background_views)
     rows = _training_rows(source, y, len(X))

@@ -68,7 +68,7 @@ def adapt(
     if background is not None:
         other = Store(background)
         back, _, back_views = _training_part(other)
-    check_settings(settings, X, labels, views, back)  # refuse before the progress bar starts
+    check_settings(settings, X, labels, views, back, back_views)  # before the progress bar
     if background is not None and other.card.digest() != source.card.digest():
         raise DataError(
             f"background store {background} was embedded by {other.card.name}, "
