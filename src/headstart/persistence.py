@@ -22,6 +22,7 @@ from headstart import __version__
 from headstart.cards import file_sha256
 from headstart.exceptions import HeadstartError, StoreError
 from headstart.heads import HEADS, Center, L2Normalize, PCAWhiten
+from headstart.json_files import read_json_object
 from headstart.output import check_writable
 
 TRANSFORMS = {"l2-normalize": L2Normalize, "center": Center, "pca-whiten": PCAWhiten}
@@ -99,13 +100,8 @@ def load_model(folder: str | Path) -> BaseEstimator:
     """
     folder = Path(folder)
     path = folder / MODEL_FILE
-    if not path.exists():
-        raise StoreError(f"{folder} is not a saved headstart model (no {MODEL_FILE})")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise StoreError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(meta, dict) or not isinstance(meta.get("kind"), str):
+    meta = read_json_object(path, f"{folder} is not a saved headstart model (no {MODEL_FILE})")
+    if not isinstance(meta.get("kind"), str):
         raise StoreError(f"{path}: expected an object with a 'kind'")
     if meta["kind"] == "pipeline":
         return Pipeline(

@@ -21,6 +21,8 @@ from headstart.api.adapt import (
     tune_encoder,
 )
 from headstart.api.evaluation import class_texts, evaluate, learning_curve, rank_templates
+from headstart.api.index import build_index
+from headstart.api.index import search as search_index
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
@@ -70,6 +72,7 @@ __all__ = [
     "adapt",
     "adapt_settings",
     "audit",
+    "build_index",
     "class_texts",
     "demo",
     "embed",
@@ -95,6 +98,7 @@ __all__ = [
     "predict",
     "rank_templates",
     "report",
+    "search_index",
     "store_info",
     "transform",
     "tune_encoder",

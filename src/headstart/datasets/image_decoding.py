@@ -7,6 +7,7 @@ and alpha (composited over white), EXIF orientation, and decompression bombs.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -26,18 +27,20 @@ class ItemError(DataError):
 
 
 def load_rgb(item: Any, max_pixels: int = MAX_PIXELS, min_side: int | None = None) -> Image.Image:
-    """An RGB image from a path or a uint8 array `(H, W)`, `(H, W, 3)` or `(H, W, 4)`.
+    """An RGB image from a path, the bytes of an image file (an upload), or a uint8 array
+    `(H, W)`, `(H, W, 3)` or `(H, W, 4)`.
 
     With `min_side`, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (DCT scaling) as long as
     its shorter side stays at least `min_side`: large photos decode several times faster.
     """
     if isinstance(item, np.ndarray):
         return _from_array(item)
-    path = Path(item)
+    source = io.BytesIO(item) if isinstance(item, bytes | bytearray) else Path(item)
     try:
-        if os.path.getsize(path) == 0:
+        size = len(item) if isinstance(source, io.BytesIO) else os.path.getsize(source)
+        if size == 0:
             raise ItemError("empty file (0 bytes)")
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ItemError(
