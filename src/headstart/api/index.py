@@ -64,6 +64,13 @@ def search(
     """One row per (query, rank): the query, the neighbour's id, class name and cosine."""
     index = index if isinstance(index, VectorIndex) else load_index(index)
     matrix, names = query_vectors(index, queries, vectors, encoder)
+    return search_rows(index, matrix, names, k)
+
+
+def search_rows(
+    index: VectorIndex, matrix: np.ndarray, names: Sequence[str], k: int
+) -> list[dict[str, Any]]:
+    """Search `matrix` and name what was found: one row per (query, rank)."""
     scores, positions = index.search(matrix, k)
     classes = index.meta.get("class_names") or []
     rows = []

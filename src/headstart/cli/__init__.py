@@ -351,6 +351,7 @@ from headstart.cli import adapt as _adapt_commands  # noqa: E402,F401  (register
 from headstart.cli import index as _index_commands  # noqa: E402,F401
 from headstart.cli import mil as _mil_commands  # noqa: E402,F401
 from headstart.cli import quality as _quality_commands  # noqa: E402,F401
+from headstart.cli import serve as _serve_commands  # noqa: E402,F401
 from headstart.cli import store as _store_commands  # noqa: E402,F401
 
 

@@ -13,6 +13,7 @@ from headstart.workflow.extend import extend_model
 from headstart.workflow.models import (
     UNKNOWN,
     Predictions,
+    SavedModel,
     build_model,
     check_same_encoder,
     ensure_reject,
@@ -31,6 +32,7 @@ __all__ = [
     "UNKNOWN",
     "ClassTexts",
     "Predictions",
+    "SavedModel",
     "build_model",
     "check_same_encoder",
     "class_text_embeddings",

@@ -170,36 +170,53 @@ def check_same_encoder(model_dir: str | Path, card: dict[str, Any]) -> None:
     )
 
 
+class SavedModel:
+    """A saved model read once: the head, its class names, encoder card and recipe, and its
+    reject option — what `predict` and the service need for every batch after the first."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.model = load_model(self.folder)
+        self.provenance = read_provenance(self.folder)
+        self.names: list[str] = self.provenance["class_names"]
+        self.reject = RejectOption.load(self.folder, self.model)
+        final = self.model if hasattr(self.model, "classes_") else self.model[-1]
+        self.classes = np.asarray(final.classes_)
+        self.dim = int(getattr(self.model, "n_features_in_", 0)) or None
+
+    def check_dim(self, vectors: np.ndarray) -> None:
+        if self.dim is not None and (vectors.ndim != 2 or vectors.shape[1] != self.dim):
+            got = f"{vectors.shape[1]}-d" if vectors.ndim == 2 else f"shape {vectors.shape}"
+            raise DataError(f"model {self.folder} takes {self.dim}-d features; these are {got}")
+
+    def rows(self, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3) -> list[dict[str, Any]]:
+        """Top-k class names and probabilities per row; with a reject option, the verdict
+        ("unknown" above the threshold chosen on the training items) and its score."""
+        self.check_dim(vectors)
+        proba = self.model.predict_proba(vectors)
+        order = np.argsort(-proba, axis=1)[:, :top_k]
+        scores = None if self.reject is None else self.reject.scores(vectors)
+        rows = []
+        for i, item_id in enumerate(ids):
+            row: dict[str, Any] = {"id": item_id}
+            for rank, column in enumerate(order[i], start=1):
+                label = self.classes[column]
+                row[f"class_{rank}"] = self.names[int(label)] if self.names else str(label)
+                row[f"prob_{rank}"] = round(float(proba[i, column]), 6)
+            if self.reject is not None:
+                accepted = scores[i] <= self.reject.threshold_
+                row["prediction"] = row["class_1"] if accepted else UNKNOWN
+                row[f"{self.reject.score}_score"] = round(float(scores[i]), 6)
+                row["threshold"] = round(self.reject.threshold_, 6)
+            rows.append(row)
+        return rows
+
+
 def predict_rows(
     model_dir: str | Path, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3
 ) -> list[dict[str, Any]]:
     """Top-k class names and probabilities per row, from a saved model."""
-    model = load_model(model_dir)
-    names = read_provenance(model_dir)["class_names"]
-    expected = getattr(model, "n_features_in_", vectors.shape[1])
-    if vectors.shape[1] != expected:
-        raise DataError(
-            f"model {model_dir} takes {expected}-d features; these are {vectors.shape[1]}-d"
-        )
-    proba = model.predict_proba(vectors)
-    classes = np.asarray(model.classes_ if hasattr(model, "classes_") else model[-1].classes_)
-    order = np.argsort(-proba, axis=1)[:, :top_k]
-    reject = RejectOption.load(model_dir, model)
-    scores = None if reject is None else reject.scores(vectors)
-    rows = []
-    for i, item_id in enumerate(ids):
-        row: dict[str, Any] = {"id": item_id}
-        for rank, column in enumerate(order[i], start=1):
-            label = classes[column]
-            row[f"class_{rank}"] = names[int(label)] if names else str(label)
-            row[f"prob_{rank}"] = round(float(proba[i, column]), 6)
-        if reject is not None:  # "unknown" above the threshold chosen on the training items
-            accepted = scores[i] <= reject.threshold_
-            row["prediction"] = row["class_1"] if accepted else UNKNOWN
-            row[f"{reject.score}_score"] = round(float(scores[i]), 6)
-            row["threshold"] = round(reject.threshold_, 6)
-        rows.append(row)
-    return rows
+    return SavedModel(model_dir).rows(vectors, ids, top_k)
 
 
 class Predictions(list):

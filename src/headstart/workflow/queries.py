@@ -54,10 +54,10 @@ def check_query_modality(modality: str, queries: Sequence[Any], what: str) -> No
             )
 
 
-def encode_queries(
-    encoder: Any, queries: Sequence[Any], names: Sequence[str] | None = None, batch: int = 64
-) -> np.ndarray:
-    """(n, d) vectors of `queries`; an unreadable item is a `DataError` naming it."""
+def prepare_queries(
+    encoder: Any, queries: Sequence[Any], names: Sequence[str] | None = None
+) -> list[Any]:
+    """Each query decoded and preprocessed; an unreadable one is a `DataError` naming it."""
     prepared = []
     for position, query in enumerate(queries):
         try:
@@ -65,7 +65,19 @@ def encode_queries(
         except ItemError as error:
             name = names[position] if names else f"query {position + 1}"
             raise DataError(f"{name}: {error}") from error
+    return prepared
+
+
+def encode_prepared(encoder: Any, prepared: Sequence[Any], batch: int = 64) -> np.ndarray:
+    """(n, d) vectors of prepared items, `batch` at a time."""
     outputs = [np.empty((0, encoder.card.output_dim), np.float32)]
     for start in range(0, len(prepared), batch):
         outputs.append(encoder.encode_batch(prepared[start : start + batch]))
     return np.concatenate(outputs)
+
+
+def encode_queries(
+    encoder: Any, queries: Sequence[Any], names: Sequence[str] | None = None, batch: int = 64
+) -> np.ndarray:
+    """(n, d) vectors of `queries`; an unreadable item is a `DataError` naming it."""
+    return encode_prepared(encoder, prepare_queries(encoder, queries, names), batch)

@@ -1,0 +1,123 @@
+"""The service under a real uvicorn on 127.0.0.1 (started as `headstart serve`), and its
+web page in headless Chromium: the page loads, an upload returns bars, no console errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import served_folders
+
+pytest.importorskip("uvicorn")
+import httpx
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+START_SECONDS = 90  # loading the models; every wait below is bounded
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [sys.executable, "-m", "headstart.cli", "serve", *args, "--port", str(port)]
+    process = subprocess.Popen(
+        command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stdout.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.25)
+    process.kill()
+    raise AssertionError(f"serve did not answer within {START_SECONDS} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    return served_folders(tmp_path_factory.mktemp("live"), per_class=8)
+
+
+@pytest.fixture(scope="module")
+def server(folders):
+    process, url = start([str(folders / "pets"), "--index", str(folders / "pets-index")])
+    yield url
+    stop(process)
+
+
+def test_a_real_uvicorn_serves_predictions_and_searches(server, folders):
+    image = (folders / "img" / "cat" / "1.png").read_bytes()
+    files = [("files", ("cat1.png", image, "image/png"))]
+    answer = httpx.post(f"{server}/v1/models/pets/predict", files=files, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["results"][0]["top"][0]["label"] == "cat"
+    found = httpx.post(f"{server}/v1/indexes/pets-index/search", files=files, timeout=30)
+    assert found.json()["neighbours"][0]["id"].endswith("cat/1.png")
+    broken = httpx.post(
+        f"{server}/v1/models/pets/predict", files=[("files", ("b.png", b"xx", "image/png"))]
+    )
+    assert broken.status_code == 422 and "b.png" in broken.text
+    assert httpx.get(f"{server}/v1/models/none", timeout=5).status_code in (404, 405)
+    assert httpx.post(f"{server}/v1/models/none/predict", json={"texts": ["x"]}).status_code == 404
+
+
+def test_the_token_comes_from_the_environment(folders):
+    process, url = start([str(folders / "pets")], env={"HEADSTART_TOKEN": "letmein"})
+    try:
+        assert httpx.get(f"{url}/v1/models", timeout=5).status_code == 401
+        good = httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer letmein"})
+        assert good.status_code == 200 and good.json()[0]["name"] == "pets"
+    finally:
+        stop(process)
+
+
+@pytest.mark.skipif(
+    not CHROMIUM and not os.environ.get("CI"), reason="Debian chromium is installed by .ci/run"
+)
+def test_the_page_shows_bars_for_an_upload_in_chromium(server, folders, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium must be installed (.ci/run installs Debian's chromium)"
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(server + "/", timeout=30_000)
+        page.wait_for_selector("#model option", state="attached", timeout=15_000)
+        assert page.locator("#model").input_value() == "pets"
+        assert "2 classes" in page.locator("#about").inner_text()
+        uploads = [str(folders / "img" / "dog" / "2.png"), str(folders / "img" / "cat" / "3.png")]
+        page.set_input_files("#files", uploads)
+        page.click("#go")
+        page.wait_for_selector(".item .bar", timeout=15_000)
+        items = page.locator(".item")
+        assert items.count() == 2 and page.locator(".item .bar").count() == 4
+        verdicts = page.locator(".verdict").all_inner_texts()
+        assert all(v.startswith(("prediction: ", "unknown (")) for v in verdicts)
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "page.png").stat().st_size > 1_000
+    assert not problems, problems
