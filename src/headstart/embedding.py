@@ -117,6 +117,55 @@ def augmented_positions(dataset: Dataset) -> np.ndarray:
     return np.asarray([str(s) != "test" for s in dataset.split])
 
 
+def check_embedding(
+    dataset: Dataset, encoder: Encoder, shard_size: int, **counts: int | None
+) -> None:
+    """What every engine refuses before it starts: items the encoder cannot take, and
+    sizes or counts below one."""
+    if dataset.modality != encoder.card.modality:
+        raise DataError(
+            f"dataset {dataset.name!r} holds {dataset.modality} items but encoder "
+            f"{encoder.name!r} takes {encoder.card.modality} items"
+        )
+    if shard_size < 1:
+        raise DataError(f"shard_size must be positive, got {shard_size}")
+    for name, value in counts.items():
+        if value is not None and value < 1:  # a batch of -1 items once wrote an empty store
+            raise DataError(f"{name} must be a positive number, got {value}")
+
+
+def new_manifest(
+    dataset: Dataset, encoder: Encoder, shard_size: int, views: ViewRecipe | None = None
+) -> Manifest:
+    """The manifest a run of any engine starts from (its key: encoder card + dataset)."""
+    return Manifest(
+        key=store_key(dataset, encoder, views),
+        encoder=encoder.card.to_dict(),
+        dataset=dataset.describe(),
+        dim=encoder.card.output_dim,
+        n_items=len(dataset),
+        shard_size=shard_size,
+        created=datetime.now(UTC).isoformat(),
+        versions={"headstart": __version__},
+        recipe=encoder.recipe or {},
+        views=views.to_dict() if views else {},
+    )
+
+
+def item_table(dataset: Dataset, dim: int, kept: Sequence[int], matrix: np.ndarray) -> Any:
+    """The store rows of the dataset items at positions `kept`, with their vectors."""
+    index = np.asarray(kept, np.int64)
+    return shard_table(
+        dim,
+        [dataset.ids[i] for i in index],
+        index,
+        dataset.labels[index],
+        None if dataset.split is None else [str(s) for s in dataset.split[index]],
+        None if dataset.groups is None else [str(g) for g in dataset.groups[index]],
+        matrix,
+    )
+
+
 def embed_dataset(
     dataset: Dataset,
     encoder: Encoder,
@@ -142,30 +191,10 @@ def embed_dataset(
     """
     if decode not in DECODERS:
         raise DataError(f"decode must be one of {sorted(DECODERS)}, got {decode!r}")
-    if dataset.modality != encoder.card.modality:
-        raise DataError(
-            f"dataset {dataset.name!r} holds {dataset.modality} items but encoder "
-            f"{encoder.name!r} takes {encoder.card.modality} items"
-        )
-    if shard_size < 1:
-        raise DataError(f"shard_size must be positive, got {shard_size}")
-    for name, value in (("batch_size", batch_size), ("num_workers", num_workers)):
-        if value is not None and value < 1:  # a batch of -1 items once wrote an empty store
-            raise DataError(f"{name} must be a positive number, got {value}")
+    check_embedding(dataset, encoder, shard_size, batch_size=batch_size, num_workers=num_workers)
     augment = view_maker(dataset, encoder, views) if views else None
     started = time.perf_counter()
-    manifest = Manifest(
-        key=store_key(dataset, encoder, views),
-        encoder=encoder.card.to_dict(),
-        dataset=dataset.describe(),
-        dim=encoder.card.output_dim,
-        n_items=len(dataset),
-        shard_size=shard_size,
-        created=datetime.now(UTC).isoformat(),
-        versions={"headstart": __version__},
-        recipe=encoder.recipe or {},
-        views=views.to_dict() if views else {},
-    )
+    manifest = new_manifest(dataset, encoder, shard_size, views)
     writer = StoreWriter.open(out, manifest, overwrite=overwrite)
     if writer.manifest.complete:
         return EmbedResult(Store(out), True, 0, len(writer.manifest.failures), 0.0)
@@ -261,16 +290,7 @@ def _embed_shard(
     for position, views in extra:
         if not np.isfinite(views).all():
             _non_finite(encoder, dataset.ids[position], "an augmented view of ")
-    index = np.asarray(kept, np.int64)
-    table = shard_table(
-        encoder.card.output_dim,
-        [dataset.ids[i] for i in kept],
-        index,
-        dataset.labels[index],
-        None if dataset.split is None else [str(s) for s in dataset.split[index]],
-        None if dataset.groups is None else [str(g) for g in dataset.groups[index]],
-        matrix,
-    )
+    table = item_table(dataset, encoder.card.output_dim, kept, matrix)
     if augment is None:
         return table, failures, None, consumed
     dim = encoder.card.output_dim

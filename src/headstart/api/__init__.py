@@ -27,7 +27,7 @@ from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
 from headstart.datasets import Dataset, list_datasets, load_dataset
-from headstart.embedding import EmbedResult, embed_dataset, store_key, view_recipe
+from headstart.embedding import EmbedResult, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import create_head, list_heads, needs_class_texts
@@ -43,6 +43,7 @@ from headstart.protocol.results import FIT_SECONDS
 from headstart.protocol.sampling import SHOTS_POLICIES
 from headstart.report import write_report
 from headstart.report.terminal import grid_tables
+from headstart.scale import ENGINES
 from headstart.store import Store, read_vectors_file, write_vectors
 
 METRICS = (  # what `eval --metric` can show
@@ -134,10 +135,20 @@ def embed(
     progress: bool = True,
     views: int = 1,
     views_seed: int = 0,
+    engine: str = "local",
+    engine_options: dict[str, Any] | None = None,
 ) -> EmbedResult:
     """Embed a dataset (name, path or `Dataset`) into a store; a cached store is reused.
-    `views` > 1 also stores that many views (plain + augmented) of every non-test image."""
+    `views` > 1 also stores that many views (plain + augmented) of every non-test image.
+    `engine` "ray" embeds with Ray Data (`engine_options`: address, num_cpus, concurrency,
+    num_gpus, batch_size) into the same store, key and format."""
     recipe = view_recipe(views, views_seed)
+    options = dict(engine_options or {})
+    if engine == "local":  # the local engine's options are this function's own parameters
+        options |= {"num_workers": num_workers, "num_threads": num_threads, "decode": decode}
+    if batch_size is not None:
+        options["batch_size"] = batch_size
+    runner = ENGINES.create(engine, **options)
     data = (
         dataset
         if isinstance(dataset, Dataset)
@@ -147,19 +158,8 @@ def embed(
     if out is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{data.name}-{model.name}")
         out = cache_root() / "stores" / f"{safe}-{store_key(data, model, recipe)[:12]}"
-    return embed_dataset(
-        data,
-        model,
-        out,
-        batch_size=batch_size,
-        shard_size=shard_size,
-        num_workers=num_workers,
-        num_threads=num_threads,
-        decode=decode,
-        overwrite=overwrite,
-        progress=progress,
-        views=recipe,
-    )
+    common = {"shard_size": shard_size, "overwrite": overwrite, "progress": progress}
+    return runner.embed(data, model, out, views=recipe, **common)
 
 
 def encoder_card(name: str, **options: Any) -> dict[str, Any]:
@@ -312,13 +312,17 @@ def predict(
     allow_other_encoder: bool = False,
     reject: str | None = None,
     reject_tpr: float = 0.95,
+    engine: str = "local",
+    engine_options: dict[str, Any] | None = None,
 ) -> workflow.Predictions:
     """Top-k predictions for a store, or for images (embedded with the model's encoder);
     inputs that could not be read are listed in `.skipped` (and `<out>.skipped.csv`).
     A store from another encoder than the model's is refused unless `allow_other_encoder`.
     `reject` (an open-set score): items above the threshold that keeps `reject_tpr` of the
-    model's held-out training items are answered "unknown" (chosen once, saved with it)."""
+    model's held-out training items are answered "unknown" (chosen once, saved with it).
+    `engine` "ray" embeds the inputs and predicts with Ray Data (see `embed`)."""
     check_outputs(out)
+    runner = ENGINES.create(engine, **(engine_options or {}))
     if reject is not None:
         workflow.ensure_reject(model, reject, reject_tpr)
     source = Path(inputs)
@@ -328,11 +332,16 @@ def predict(
         recipe = workflow.model_recipe(model)
         data = load_dataset(str(inputs))
         store = embed(
-            data, recipe["name"], encoder_options=recipe["options"], progress=progress
+            data,
+            recipe["name"],
+            encoder_options=recipe["options"],
+            progress=progress,
+            engine=engine,
+            engine_options=engine_options,
         ).store
     if not allow_other_encoder:
         workflow.check_same_encoder(model, store.manifest.encoder)
-    rows = workflow.predict_rows(model, store.vectors(), store.ids, top_k)
+    rows = runner.predict(model, store.vectors(), store.ids, top_k)
     predictions = workflow.Predictions(rows, store.failures)
     if out is not None:
         predictions.write(out)

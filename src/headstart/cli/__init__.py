@@ -82,6 +82,12 @@ def embed(
         help="views per non-test image, the plain one included (random resized crop + flip)",
     ),
     views_seed: int = typer.Option(0, help="seed of the augmented views"),
+    engine: str = typer.Option("local", help="local, or ray (Ray Data; the [ray] extra)"),
+    ray_address: str | None = typer.Option(None, help="existing Ray cluster (default: local)"),
+    concurrency: int = typer.Option(1, min=1, help="ray: encoder actors"),
+    num_gpus: float | None = typer.Option(
+        None, min=0, help="ray: GPUs per actor (default: 1 if any)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Embed a dataset into a provenance-keyed store (a second run is a cache hit)."""
@@ -105,8 +111,19 @@ def embed(
         progress=not quiet,
         views=views,
         views_seed=views_seed,
+        engine=engine,
+        engine_options=_engine_options(engine, ray_address, concurrency, num_gpus),
     )
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _engine_options(
+    engine: str, address: str | None, concurrency: int, num_gpus: float | None = None
+) -> dict:
+    """The --ray-* options, for the ray engine only (the local one has its own flags)."""
+    if engine != "ray":
+        return {}
+    return {"address": address, "concurrency": concurrency, "num_gpus": num_gpus}
 
 
 @app.command()
@@ -163,6 +180,9 @@ def predict(
         None, help="open-set score: answer 'unknown' above a threshold set on training data"
     ),
     reject_tpr: float = typer.Option(0.95, min=0.5, max=0.999, help="known items kept"),
+    engine: str = typer.Option("local", help="local, or ray (Ray Data; the [ray] extra)"),
+    ray_address: str | None = typer.Option(None, help="existing Ray cluster (default: local)"),
+    concurrency: int = typer.Option(1, min=1, help="ray: model actors"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write top-k classes and probabilities per item to a CSV."""
@@ -175,6 +195,8 @@ def predict(
         allow_other_encoder=allow_other_encoder,
         reject=reject,
         reject_tpr=reject_tpr,
+        engine=engine,
+        engine_options=_engine_options(engine, ray_address, concurrency),
     )
     console.print(rows.summary(out), markup=False, highlight=False, soft_wrap=True)
 
