@@ -645,8 +645,27 @@ ADAPT = [  # issue 15's bad inputs
         "not saved by `headstart adapt`",
     ),
 ]
+SERVE = [
+    error("serve", "engine", "embed digits -e raw-pixels -o {x} --engine sparky", "unknown engine"),
+    error("serve", "predict-engine", "predict {m} {s} -o {x} --engine sparky", "unknown engine"),
+    error("serve", "kind", "index {s} -o {x} --kind annoy", "is not one of"),
+    error("serve", "index-not-store", "index {t}/file -o {x}", "manifest"),
+    ok("serve", "index", "index {s} -o {x}", lambda x: (x / "index.faiss").is_file()),
+    error("serve", "text-on-images", "search {t}/index shoe", "holds image vectors"),
+    error(
+        "serve",
+        "image-on-texts",
+        "search {t}/text-index {t}/img/mixed/train/cat/a.png",
+        "is an image",
+    ),
+    error("serve", "query-dim", "search {t}/index --vectors {t}/vec/d8.npz", "queries are 8-d"),
+    error("serve", "search-a-store", "search {s} shoe", "not a headstart index"),
+    error("serve", "nothing", "search {t}/index", "nothing to search for"),
+    error("serve", "serve-a-store", "serve {s}", "not a saved headstart model"),
+    error("serve", "serve-nothing", "serve", "nothing to serve"),
+]
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT
+CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE
 
 
 # ---- running and sorting ---------------------------------------------------------------------

@@ -227,6 +227,8 @@ def store_inputs(t: Path) -> None:
     )
     (t / "texts.csv").write_text(texts)
     api.embed(str(t / "texts.csv"), "minilm", t / "text-store", progress=False)
+    api.build_index(t / "s", t / "index")
+    api.build_index(t / "text-store", t / "text-index")
     api.fit(s / "d8", "gda", t / "models" / "d8")
     (t / "attrs-short.csv").write_text("id,site\na,1\nb,2\nc,1\n")
     quick = api.AdaptSettings(loss="supcon", epochs=1, batch_size=8)
