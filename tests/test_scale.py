@@ -59,7 +59,10 @@ def test_a_killed_ray_run_resumes_to_the_same_store(images, tmp_path):
     folder, local = images
     out = tmp_path / "killed"
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_RUN, str(folder), str(out)], start_new_session=True
+        [sys.executable, "-c", KILLED_RUN, str(folder), str(out)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
     written = 0

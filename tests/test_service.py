@@ -207,7 +207,7 @@ def test_the_index_is_searched_by_upload_and_by_vector(served, folders):
 
 def test_concurrent_requests_share_encoder_calls(served, folders):
     with client_for(served, max_wait_ms=200) as client:
-        batcher = client.app.state.batchers["pets"]
+        batcher = client.app.state.batchers["model 'pets'"]
 
         def one(seed: int) -> int:
             files = [("files", (f"{seed}.png", png(seed), "image/png"))]
@@ -255,3 +255,15 @@ def test_two_folders_of_one_name_are_refused(folders, tmp_path):
     shutil.copytree(folders / "pets", tmp_path / "pets")
     with pytest.raises(DataError, match="two folders are named 'pets'"):
         load_served([folders / "pets", tmp_path / "pets"], ServedModel)
+
+
+def test_a_model_and_an_index_may_share_a_name(served, folders, tmp_path):
+    import shutil
+
+    shutil.copytree(folders / "pets-index", tmp_path / "pets")
+    models, _ = served
+    app = create_app(models, load_served([tmp_path / "pets"], ServedIndex))
+    image = [("files", ("c.png", (folders / "img" / "cat" / "2.png").read_bytes(), "image/png"))]
+    with TestClient(app) as client:
+        assert client.post("/v1/models/pets/predict", files=image).json()["results"]
+        assert client.post("/v1/indexes/pets/search", files=image).json()["neighbours"]

@@ -96,6 +96,9 @@ def embed_with_ray(
         return EmbedResult(Store(out), True, 0, len(writer.manifest.failures), 0.0)
     ranges = {i: writer.remaining_range(i) for i in writer.pending_shards()}
     positions = [p for span in ranges.values() for p in span]
+    if not positions:  # every shard was written by an earlier run
+        final = writer.finish()
+        return EmbedResult(Store(out), False, 0, len(final.failures), 0.0)
     ray = start_ray(settings)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     gpus = gpus_per_actor(ray, settings)

@@ -50,9 +50,9 @@ def create_app(
     indexes = indexes or {}
     for served in {**models, **indexes}.values():
         served.limit_pixels(settings.max_pixels)
-    batchers = {
-        name: MicroBatcher(served.encode, settings.max_batch, settings.max_wait_ms / 1000)
-        for name, served in {**models, **indexes}.items()
+    batchers = {  # one per model or index (a model and an index may share a name)
+        served.what: MicroBatcher(served.encode, settings.max_batch, settings.max_wait_ms / 1000)
+        for served in [*models.values(), *indexes.values()]
         if served.encoder is not None
     }
 
@@ -84,7 +84,7 @@ def create_app(
             prepared = await run_in_threadpool(served.prepare, found.items, found.names)
         except DataError as error:
             raise as_http(error) from error
-        vectors = await batchers[served.name].submit(prepared)
+        vectors = await batchers[served.what].submit(prepared)
         return vectors, found.names, found.options
 
     def find(table: dict[str, Served], name: str, what: str) -> Served:
