@@ -151,3 +151,15 @@ def test_the_knn_head_searches_a_large_support_set_through_the_index():
     assert agree >= 0.97
     with pytest.raises(ValueError, match="search must be one of"):
         create_head("knn", search="fast").fit(vectors[::40][:20], labels[::40][:20])
+
+
+def test_a_store_searches_an_index_of_its_own_encoder_only(pixel_store, tmp_path):
+    api.build_index(pixel_store.root, tmp_path / "ix")
+    rows = api.search_index(tmp_path / "ix", k=1, vectors=pixel_store.root)
+    assert [r["id"] for r in rows] == pixel_store.ids  # each row finds itself
+    folder = pixel_store.root.parent / "img"
+    small = api.embed(
+        str(folder), "raw-pixels", tmp_path / "small", encoder_options={"size": 8}, progress=False
+    ).store
+    with pytest.raises(DataError, match=r"holds 64-d 'raw-pixels' vectors but the index holds 784"):
+        api.search_index(tmp_path / "ix", vectors=small.root)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from headstart.cards import EncoderCard
 from headstart.exceptions import DataError
 from headstart.index import VectorIndex, load_index
 from headstart.output import check_outputs
@@ -43,6 +44,8 @@ def query_vectors(
     if vectors is not None:
         if queries:
             raise DataError("give queries or --vectors, not both")
+        if (Path(vectors) / "manifest.json").is_file():  # every row of another store
+            return _store_queries(index, Store(vectors))
         matrix = read_vectors_file(vectors)["vectors"]
         return matrix, [f"{Path(vectors).name}[{i}]" for i in range(len(matrix))]
     if not queries:
@@ -52,6 +55,18 @@ def query_vectors(
     encoder = encoder or rebuild_encoder(index.meta.get("recipe"), index.meta["encoder"], what)
     names = [q if isinstance(q, str) else f"upload {i + 1}" for i, q in enumerate(queries)]
     return encode_queries(encoder, queries, names), names
+
+
+def _store_queries(index: VectorIndex, store: Store) -> tuple[np.ndarray, list[str]]:
+    """A store's rows as queries: its vectors must come from the index's encoder."""
+    theirs, ours = store.card.to_dict(), index.meta.get("encoder", {})
+    if store.dim != index.dim or EncoderCard.from_dict(ours).digest() != store.card.digest():
+        raise DataError(
+            f"store {store.root} holds {store.dim}-d {theirs.get('name')!r} vectors but the "
+            f"index holds {index.dim}-d {ours.get('name')!r} vectors; search with the same "
+            "encoder's store"
+        )
+    return store.vectors(), list(store.ids)
 
 
 def search(

@@ -40,7 +40,9 @@ def search(
     index: Path,
     queries: list[str] = typer.Argument(None, help="image files or texts, per the index"),
     k: int = typer.Option(10, "-k", min=1, help="neighbours per query"),
-    vectors: Path | None = typer.Option(None, help=".npy/.npz/.parquet of query vectors"),
+    vectors: Path | None = typer.Option(
+        None, help=".npy/.npz/.parquet of query vectors, or a store of the same encoder"
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="CSV of neighbours"),
 ) -> None:
     """Nearest items of an index to each query: CSV of query, rank, id, label, score."""
