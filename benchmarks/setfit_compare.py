@@ -33,7 +33,7 @@ from headstart.encoders import create_encoder
 from headstart.encoders.sentence import MINILM_PACKAGE
 from headstart.encoders.weights import package_file
 from headstart.protocol.sampling import k_shot_indices
-from headstart.protocol.statistics import mean_ci
+from headstart.protocol.statistics import bounded_ci, mean_ci
 
 HERE = Path(__file__).parent
 
@@ -90,7 +90,11 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=10, help="headstart's passes over the shots")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "setfit_compare.json")
+    parser.add_argument("--table", action="store_true", help="print the table of --out; no run")
     args = parser.parse_args()
+    if args.table:
+        print(table(summary(json.loads(args.out.read_text())["runs"])))
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results = {"settings": vars(args) | {"out": str(args.out)}, "runs": []}
     if args.out.is_file():  # resume: runs already written are kept and skipped
@@ -130,14 +134,15 @@ def main() -> None:
 
 
 def summary(runs: list[dict]) -> list[dict]:
-    """Per dataset and shots: mean accuracy ± 95% t CI of each method, paired headstart −
-    SetFit difference, and the training-time ratio SetFit / headstart."""
+    """Per dataset and shots: mean accuracy with its 95% t CI (on the logit scale, so it stays
+    inside [0, 1]) for each method, the paired headstart − SetFit difference (plain t CI), and
+    the training-time ratio SetFit / headstart."""
     out = []
     for key in sorted({(r["dataset"], r["shots"]) for r in runs}):
         rows = [r for r in runs if (r["dataset"], r["shots"]) == key]
         entry = {"dataset": key[0], "shots": key[1], "seeds": len(rows)}
         for method in ("frozen", "headstart", "setfit"):
-            entry[method] = mean_ci(np.array([r[method] for r in rows]))
+            entry[method] = bounded_ci(np.array([r[method] for r in rows]))
         entry["headstart_minus_setfit"] = mean_ci(
             np.array([r["headstart"] - r["setfit"] for r in rows])
         )
@@ -145,8 +150,36 @@ def summary(runs: list[dict]) -> list[dict]:
             np.mean([r["setfit_seconds"] for r in rows])
             / np.mean([r["headstart_seconds"] for r in rows])
         )
+        entry["seconds"] = {
+            m: float(np.mean([r[f"{m}_seconds"] for r in rows])) for m in ("headstart", "setfit")
+        }
         out.append(entry)
     return out
+
+
+def table(entries: list[dict]) -> str:
+    """The RESULTS.md table of a summary."""
+
+    def ci(value: list[float], signed: bool = False) -> str:
+        form = "{:+.3f}" if signed else "{:.3f}"
+        mean, low, high = (form.format(v) for v in value)
+        return f"{mean} [{low}, {high}]"
+
+    lines = [
+        "| dataset | shots | seeds | frozen MiniLM + LR | headstart tuned + LR | SetFit | "
+        "headstart − SetFit (paired) | training s headstart / SetFit | × |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        seconds = e["seconds"]
+        lines.append(
+            f"| {e['dataset']} | {e['shots']} | {e['seeds']} | {ci(e['frozen'])} | "
+            f"{ci(e['headstart'])} | {ci(e['setfit'])} | "
+            f"{ci(e['headstart_minus_setfit'], True)} | "
+            f"{seconds['headstart']:.0f} / {seconds['setfit']:.0f} | "
+            f"{e['time_ratio_setfit_over_headstart']:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
