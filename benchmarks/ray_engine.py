@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64, help="ray: items per actor call")
     args = parser.parse_args()
     try:
         data = api.prepare_dataset("fashion-mnist")
@@ -41,9 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         started = time.perf_counter()
-        local = api.embed(
-            data, "efficientnet-lite0", root / "local", batch_size=args.batch_size, progress=False
-        ).store
+        local = api.embed(data, "efficientnet-lite0", root / "local", progress=False).store
         report["local_seconds"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
         options = {"concurrency": args.concurrency, "batch_size": args.batch_size}

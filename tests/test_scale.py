@@ -26,7 +26,7 @@ def images(tmp_path_factory):
     """~200 images and their store from the local engine (EfficientNet-Lite0)."""
     root = tmp_path_factory.mktemp("scale")
     folder = image_folder(root / "img", per_class=100)
-    local = api.embed(str(folder), "efficientnet-lite0", root / "local", batch_size=16).store
+    local = api.embed(str(folder), "efficientnet-lite0", root / "local", progress=False).store
     yield folder, local
     ray.shutdown()
 

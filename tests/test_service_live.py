@@ -79,6 +79,13 @@ def test_a_real_uvicorn_serves_predictions_and_searches(server, folders):
     )
     assert broken.status_code == 422 and "b.png" in broken.text
     assert httpx.get(f"{server}/v1/models/none", timeout=5).status_code in (404, 405)
+    big = [("files", ("big.png", b"\0" * (11 * 1024 * 1024), "image/png"))]  # over 10 MB
+    assert httpx.post(f"{server}/v1/models/pets/predict", files=big, timeout=30).status_code == 413
+    plain = httpx.post(f"{server}/v1/models/pets/predict", content=b"cat", timeout=5)
+    assert plain.status_code == 415
+    wide = httpx.post(f"{server}/v1/models/pets/predict", json={"vectors": [[0.0] * 3]})
+    assert wide.status_code == 422 and "784-d" in wide.text
+    assert httpx.get(f"{server}/healthz", timeout=5).json()["status"] == "ok"
     assert httpx.post(f"{server}/v1/models/none/predict", json={"texts": ["x"]}).status_code == 404
 
 

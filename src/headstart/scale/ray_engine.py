@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from headstart.datasets import Dataset, ItemError
-from headstart.embedding import EmbedResult, check_embedding, item_table, new_manifest
+from headstart.embedding import (
+    EmbedResult,
+    check_embedding,
+    default_batch_size,
+    item_table,
+    new_manifest,
+)
 from headstart.encoders import Encoder, create_encoder
 from headstart.exceptions import DataError
 from headstart.progress import progress_bar
@@ -31,6 +37,7 @@ class EncodeActor:
 
         torch.set_num_threads(max(1, threads))
         self.encoder = create_encoder(recipe["name"], **recipe.get("options", {}), device=device)
+        self.device = device
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         prepared, reasons = [], []
@@ -40,7 +47,12 @@ class EncodeActor:
                 reasons.append("")
             except ItemError as error:
                 reasons.append(str(error))
-        good = self.encoder.encode_batch(prepared) if prepared else None
+        chunk = default_batch_size(self.device)  # Ray's batch moves data; this one computes
+        parts = [
+            self.encoder.encode_batch(prepared[i : i + chunk])
+            for i in range(0, len(prepared), chunk)
+        ]
+        good = np.concatenate(parts) if parts else None
         vectors = np.zeros((len(reasons), self.encoder.card.output_dim), np.float32)
         if good is not None:
             vectors[[i for i, r in enumerate(reasons) if not r]] = good
