@@ -2,8 +2,8 @@
 (MNIST-5k when Fashion-MNIST is not installed) with EfficientNet-Lite0 on this machine.
 
 Both write a new store (same key); the stores must be equal (ids, vectors within 1e-6).
-Reported: wall time of each (Ray's includes starting a local Ray and its encoder actors,
-reported apart as the time to the first shard), and the ratio local / Ray. On one machine Ray
+Reported: wall time of each (Ray's includes starting a local Ray and its encoder actor),
+and the ratio local / Ray. On one machine Ray
 can only add overhead: its worth is a cluster, which this run cannot show.
 
 Run: python benchmarks/ray_engine.py [--items 2000 --concurrency 1]

@@ -7,7 +7,9 @@ and one request at a time (`--max-batch 1`). Each time, `--requests` single-imag
 in time (`--seconds` per phase). Reported: errors, p50/p99 latency, requests per second, and
 the throughput ratio (goal ≥ 3×). Then 100 oversized and 100 corrupt uploads are mixed among
 200 good ones against the batching server: each must be refused with its code (413 / 422),
-the good ones answered, and /healthz still up.
+the good ones answered, and /healthz still up. For scale, the encoder alone (in this process,
+no HTTP): items per second at batch 1 and in the service's chunks, the ceiling of any
+batching gain on this machine.
 
 Run: python benchmarks/serve_load.py [--requests 1000 --concurrency 16]
 """
@@ -114,6 +116,25 @@ def summarise(results, wall: float) -> dict:
     }
 
 
+def encoder_ceiling(images: list[bytes], n: int = 256) -> dict:
+    """Lite0 alone on prepared images: one at a time vs in the service's chunk size."""
+    from headstart.embedding import default_batch_size
+    from headstart.encoders import create_encoder
+
+    encoder = create_encoder("efficientnet-lite0")
+    prepared = [encoder.prepare(images[i % len(images)]) for i in range(n)]
+    chunk = default_batch_size("cpu")
+    encoder.encode_batch(prepared[:chunk])  # warm-up
+    rates = {}
+    for label, size in (("batch_1_per_second", 1), (f"batch_{chunk}_per_second", chunk)):
+        started = time.perf_counter()
+        for i in range(0, n, size):
+            encoder.encode_batch(prepared[i : i + size])
+        rates[label] = round(n / (time.perf_counter() - started), 1)
+    first, second = rates.values()
+    return rates | {"ceiling_ratio": round(second / first, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
@@ -123,6 +144,8 @@ def main() -> None:
     report: dict = {"machine": f"{os.cpu_count()} cores", "requests": args.requests}
     with tempfile.TemporaryDirectory() as folder:
         model, images = build_model(Path(folder))
+        report["encoder_only"] = encoder_ceiling(images)
+        print("encoder_only", report["encoder_only"], flush=True)
         good = [(f"test-{i}.png", images[i % len(images)]) for i in range(args.requests)]
         for label, max_batch in (("batched", 32), ("one_at_a_time", 1)):
             process, url = start(model, max_batch, 1.0)

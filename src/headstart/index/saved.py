@@ -52,7 +52,10 @@ class VectorIndex:
         if not np.isfinite(vectors).all():
             raise DataError("the vectors hold non-finite values; an index cannot rank them")
         started = time.perf_counter()
-        unit = unit_rows(np.asarray(vectors, dtype=np.float32))
+        unit = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(unit, axis=1)
+        if not np.allclose(norms, 1.0, atol=1e-4):  # already unit rows: no second copy
+            unit = unit_rows(unit)
         plan = plan_index(len(unit), kind)
         index = build_index(unit, plan)
         plan = tune_depth(index, unit, plan, recall)

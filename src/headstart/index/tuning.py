@@ -12,15 +12,17 @@ import torch
 from headstart.index.kinds import set_depth
 
 BLOCK = 1024
+SIMILARITIES = 1 << 26  # query × item scores held at once
 MAX_DEPTH = 4096
 
 
 def exact_neighbours(unit: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """(q, k) rows of `unit` with the largest inner product with each query, best first."""
     base = torch.as_tensor(np.asarray(unit, dtype=np.float32))
+    step = max(1, min(BLOCK, SIMILARITIES // max(1, len(base))))  # ≤ 256 MB of scores
     found = []
-    for start in range(0, len(queries), BLOCK):
-        block = torch.as_tensor(np.asarray(queries[start : start + BLOCK], dtype=np.float32))
+    for start in range(0, len(queries), step):
+        block = torch.as_tensor(np.asarray(queries[start : start + step], dtype=np.float32))
         found.append(torch.topk(block @ base.T, min(k, len(base)), dim=1).indices.numpy())
     return np.concatenate(found) if found else np.empty((0, k), np.int64)
 
