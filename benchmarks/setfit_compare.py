@@ -163,7 +163,7 @@ def table(entries: list[dict]) -> str:
     def ci(value: list[float], signed: bool = False) -> str:
         form = "{:+.3f}" if signed else "{:.3f}"
         mean, low, high = (form.format(v) for v in value)
-        return f"{mean} [{low}, {high}]"
+        return f"{mean} (one seed)" if np.isnan(value[1]) else f"{mean} [{low}, {high}]"
 
     lines = [
         "| dataset | shots | seeds | frozen MiniLM + LR | headstart tuned + LR | SetFit | "
