@@ -27,6 +27,7 @@ from headstart.progress import progress_bar
 from headstart.scale.engines import ENGINES, RaySettings, gpus_per_actor, start_ray
 from headstart.scale.ray_predict import predict_with_ray
 from headstart.store import Store, StoreWriter, describe_failure
+from headstart.workflow.queries import encode_prepared
 
 
 class EncodeActor:
@@ -47,15 +48,10 @@ class EncodeActor:
                 reasons.append("")
             except ItemError as error:
                 reasons.append(str(error))
-        chunk = default_batch_size(self.device)  # Ray's batch moves data; this one computes
-        parts = [
-            self.encoder.encode_batch(prepared[i : i + chunk])
-            for i in range(0, len(prepared), chunk)
-        ]
-        good = np.concatenate(parts) if parts else None
+        # Ray's batch moves data; the encoder computes in its own fastest chunk size
+        good = encode_prepared(self.encoder, prepared, default_batch_size(self.device))
         vectors = np.zeros((len(reasons), self.encoder.card.output_dim), np.float32)
-        if good is not None:
-            vectors[[i for i, r in enumerate(reasons) if not r]] = good
+        vectors[[i for i, r in enumerate(reasons) if not r]] = good
         return {"position": batch["position"], "vector": vectors, "reason": np.array(reasons)}
 
 
