@@ -184,7 +184,7 @@ def test_transitive_positives_walk_view_and_neighbour_edges():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 6)).astype(np.float32)
     views = _views(X, rng, 4)
-    sampler = PairSampler(X, None, views, "transitive", 3, np.random.default_rng(1))
+    sampler = PairSampler(X, None, views, "transitive", 3, np.random.default_rng(1), np.arange(40))
     rows = np.arange(40).repeat(25)
     anchors, partners = sampler.pairs(rows)
     flat = views.reshape(-1, 6)
@@ -264,3 +264,50 @@ def test_simlap_adapts_a_labelled_store(tmp_path):
     test = np.asarray(store.split) == "test"
     before = separability(store.vectors()[test], store.labels[test])
     assert separability(new.vectors()[test], new.labels[test]) > 1.5 * before
+
+
+@pytest.mark.parametrize(
+    "loss, positives, with_views",
+    [
+        ("supcon", "labels", False),
+        ("info-nce", "neighbours", False),
+        ("info-nce", "views", True),
+        ("transitive", "transitive", True),
+        ("mochi", "labels", False),
+        ("mlcd", "neighbours", False),
+    ],
+)
+def test_held_out_rows_never_reach_a_gradient(loss, positives, with_views):
+    """Issue 24, item 1: the rows kept aside for early stopping are replaced (new vectors,
+    views and shuffled labels) and training is unchanged to the bit — per-epoch training
+    losses, and the weights wherever the stopping decision agrees. Before the fix the pair
+    sampler drew held-out rows as partners of training anchors (and the neighbour graph was
+    built over them), and MoCHi queued held-out keys: the supcon, neighbour, transitive and
+    mochi rows failed; views and MLCD were already clean and stay as guards."""
+    from headstart.adapt.train import split_rows
+
+    rng = np.random.default_rng(0)
+    n, d = 240, 8
+    y = np.tile(np.arange(4), n // 4)
+    X = (rng.normal(size=(n, d)) + 3 * rng.normal(size=(4, d))[y]).astype(np.float32)
+    views = _views(X, rng, 3) if with_views else None
+    options = {"clusters": 8, "positives": 2} if loss == "mlcd" else {}
+    settings = api.AdaptSettings(
+        loss=loss, loss_options=options, positives=positives, epochs=4, batch_size=32,
+        holdout=0.25, patience=10, adapter="linear",
+    )  # fmt: skip
+    _, held = split_rows(n, settings.holdout, np.random.default_rng(settings.seed))
+    X2, y2 = X.copy(), y.copy()
+    X2[held] = rng.normal(size=(len(held), d)) * 5
+    y2[held] = rng.permutation(y[held])
+    views2 = None
+    if with_views:
+        views2 = views.copy()
+        views2[held] = rng.normal(size=(len(held), 3, d)) * 5
+    one, first = fit_adapter(X, y, settings, views)
+    two, second = fit_adapter(X2, y2, settings, views2)
+    assert first["train"] == second["train"]
+    assert first["held_out"] != second["held_out"]  # the held-out rows did change
+    if first["kept_epoch"] == second["kept_epoch"]:
+        for a, b in zip(one.state_dict().values(), two.state_dict().values(), strict=True):
+            assert torch.equal(a, b)

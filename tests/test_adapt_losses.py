@@ -112,20 +112,49 @@ def test_mochi_mixed_negatives_are_convex_mixtures_of_the_hardest_queue_items():
             torch.testing.assert_close(mixed[b, 4 + k], expected)
 
 
-def test_mochi_is_infonce_against_its_queue_and_fills_it():
+def test_mochi_is_infonce_against_past_keys_only():
+    """Issue 24, item 2: negatives are the queue of past keys (MoCo), not the batch's own
+    positives; the key takes no gradient; a training call enqueues the keys, an eval call
+    changes nothing and repeats itself exactly (the old loss queued held-out keys and mixed
+    with a running generator, so early stopping compared noise)."""
     loss = create_loss("mochi", tau=0.5, queue_size=8, s=0, s_prime=0)
+    loss.build(5)
+    start = loss.queue.clone()
+    assert start.shape == (8, 5)
+    torch.testing.assert_close(start.norm(dim=1), torch.ones(8))  # MoCo's random first queue
     raw, batch = _batch(3, b=4)
-    first = loss(batch)  # empty queue: the batch's other positives are the negatives
-    q, k = batch.z, batch.z_pos
+    first = loss(batch)
+    q, k = batch.z, batch.z_pos.detach()
     terms = []
     for a in range(4):
-        logits = [q[a] @ k[a]] + [q[a] @ k[o].detach() for o in range(4) if o != a]
+        logits = [q[a] @ k[a]] + [q[a] @ start[m].double() for m in range(8)]
         terms.append(-torch.log_softmax(torch.stack(logits) / 0.5, 0)[0])
     _check(first, torch.stack(terms).mean(), raw)
-    assert loss.queue.shape == (4, 5)
-    loss(batch)
-    loss(batch)
-    assert loss.queue.shape == (8, 5)  # first in, first out at queue_size
+    torch.testing.assert_close(loss.queue, torch.cat([start[4:], k.float()]))  # FIFO
+    loss.eval()
+    frozen = loss.queue.clone()
+    mixing = create_loss("mochi", queue_size=8, n_hard=4, s=3, s_prime=2)
+    mixing.build(5)
+    mixing.eval()
+    values = [float(f(batch)) for f in (loss, loss, mixing, mixing)]
+    assert values[0] == values[1] and values[2] == values[3]
+    torch.testing.assert_close(loss.queue, frozen)
+
+
+def test_mochi_keys_come_from_a_momentum_copy_of_the_adapter():
+    """The trainer's key encoder moves as k ← m·k + (1 − m)·q and takes no gradient."""
+    from headstart.adapt.adapter import create_adapter
+    from headstart.adapt.train import _momentum_update
+
+    query, key = create_adapter("linear", 4), create_adapter("linear", 4)
+    with torch.no_grad():
+        for p in query.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in key.parameters()]
+    _momentum_update(key, query, 0.9)
+    for b, k, q in zip(before, key.parameters(), query.parameters(), strict=True):
+        torch.testing.assert_close(k, 0.9 * b + 0.1 * q)
+    assert create_loss("mochi").key_momentum == 0.999
 
 
 def test_mlcd_positives_are_the_nearest_centres_and_the_loss_its_formula():

@@ -14,6 +14,7 @@ group (0 background, 1 target) standing in for the labels.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,20 +70,43 @@ def _positive_source(settings: AdaptSettings, loss: ContrastiveLoss, y, views) -
 
 
 class PairSampler:
-    """Draws one positive per anchor from the chosen source."""
+    """Draws one positive per anchor from the chosen source, partners from `pool` rows only.
 
-    def __init__(self, X, y, views, source: str, k: int, rng: np.random.Generator) -> None:
+    The trainer gives the training sampler the training rows as its pool, so no held-out row
+    is ever an anchor's partner (nor shapes the neighbour graph); with label positives the
+    partner is another item of the class, the anchor itself only when its class has no other.
+    """
+
+    def __init__(
+        self, X, y, views, source: str, k: int, rng: np.random.Generator, pool: np.ndarray
+    ) -> None:
         self.X, self.y, self.views, self.source, self.rng = X, y, views, source, rng
+        pool = np.sort(np.asarray(pool, dtype=np.int64))
         if source == "labels":
-            self.members = {c: np.flatnonzero(y == c) for c in np.unique(y[y >= 0])}
+            self.members = {c: pool[y[pool] == c] for c in np.unique(y[pool][y[pool] >= 0])}
         if source in ("neighbours", "transitive"):
-            unit = torch.as_tensor(unit_rows(X), dtype=torch.float32)
-            self.near = np.empty((len(X), k), dtype=np.int64)
-            for start in range(0, len(X), 2048):
-                similarity = unit[start : start + 2048] @ unit.T
-                rows = torch.arange(start, min(start + 2048, len(X)))
-                similarity[rows - start, rows] = -np.inf
-                self.near[start : start + 2048] = similarity.topk(k, dim=1).indices.numpy()
+            self.near = np.full((len(X), k), -1, dtype=np.int64)  # rows outside the pool: −1
+            unit = torch.as_tensor(unit_rows(X[pool]), dtype=torch.float32)
+            k_pool = min(k, len(pool) - 1)
+            for start in range(0, len(pool), 2048):
+                similarity = unit[start : start + 2048] @ unit.T  # (chunk, |pool|)
+                local = torch.arange(start, min(start + 2048, len(pool)))
+                similarity[local - start, local] = -np.inf  # never its own neighbour
+                nearest = similarity.topk(k_pool, dim=1).indices.numpy()
+                self.near[pool[local.numpy()], :k_pool] = pool[nearest]
+            self.near = self.near[:, :k_pool]
+
+    def _same_label_partners(self, rows: np.ndarray) -> np.ndarray:
+        partners = np.empty(len(rows), dtype=np.int64)
+        for i, row in enumerate(rows):
+            members = self.members[self.y[row]]
+            if len(members) == 1:
+                partners[i] = members[0]
+                continue
+            own = np.searchsorted(members, row)  # the anchor's place among its class
+            draw = self.rng.integers(0, len(members) - 1)
+            partners[i] = members[draw + (draw >= own)]
+        return partners
 
     def pairs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(anchor features, positive features) for the items `rows`."""
@@ -92,8 +116,7 @@ class PairSampler:
             second = (first + self.rng.integers(1, v, len(rows))) % v
             return self.views[rows, first], self.views[rows, second]
         if self.source == "labels":
-            partner = np.array([self.rng.choice(self.members[c]) for c in self.y[rows]])
-            return self.X[rows], self.X[partner]
+            return self.X[rows], self.X[self._same_label_partners(rows)]
         pick = self.near[rows, self.rng.integers(0, self.near.shape[1], len(rows))]
         if self.source == "neighbours":
             return self.X[rows], self.X[pick]
@@ -104,6 +127,13 @@ class PairSampler:
         other_view = (first + self.rng.integers(1, v, len(rows))) % v
         second = np.where(own, other_view, self.rng.integers(0, v, len(rows)))
         return self.views[rows, first], self.views[partner, second]
+
+
+def split_rows(n: int, holdout: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, held-out rows): a seeded permutation, the last `holdout` share held."""
+    order = rng.permutation(n)
+    n_train = round(n * (1 - holdout))
+    return order[:n_train], order[n_train:]
 
 
 def _training_rows(source: str, y: np.ndarray | None, n: int) -> np.ndarray:
@@ -181,14 +211,12 @@ def fit_adapter(
     if len(rows) < len(X):  # label positives: labelled rows only
         X, y = X[rows], np.asarray(y)[rows]
         views = None if views is None else views[rows]
-    n_train = round(len(X) * (1 - settings.holdout))
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
-    order = rng.permutation(len(X))
-    train, held = order[:n_train], order[n_train:]
+    train, held = split_rows(len(X), settings.holdout, rng)
     X = np.asarray(X, dtype=np.float32)
     labels = None if y is None else np.asarray(y)
-    sampler = PairSampler(X, labels, views, source, settings.neighbours, rng)
+    sampler = PairSampler(X, labels, views, source, settings.neighbours, rng, pool=train)
     loss.prepare(X, labels, train)
     adapter = create_adapter(settings.adapter, X.shape[1], **settings.adapter_options)
     with torch.no_grad():
@@ -206,25 +234,46 @@ def fit_adapter(
         lr=settings.lr,
         weight_decay=settings.weight_decay,
     )
-    fixed = sampler.pairs(held) if len(held) >= 2 else None
+    # held-out pairs: their own random stream and every row as a partner; they never train
+    held_sampler = PairSampler(
+        X,
+        labels,
+        views,
+        source,
+        settings.neighbours,
+        np.random.default_rng([settings.seed, 1]),
+        pool=np.arange(len(X)),
+    )
+    fixed = held_sampler.pairs(held) if len(held) >= 2 else None
+    key = None  # MoCo-style losses: a momentum copy of the adapter encodes the positives
+    if loss.key_momentum is not None:
+        key = copy.deepcopy(adapter).requires_grad_(False)
     history: dict[str, Any] = {"train": [], "held_out": [], "positives": source}
     best, best_state, waited = np.inf, None, 0
     for _ in range(settings.epochs):
-        adapter.train()
+        for module in (adapter, loss, key):
+            if module is not None:
+                module.train()
         epoch_loss = []
         shuffled = rng.permutation(train)
         for start in range(0, len(shuffled) - settings.batch_size + 1, settings.batch_size):
             rows = shuffled[start : start + settings.batch_size]
-            value = loss(_batch(adapter, sampler.pairs(rows), labels, rows, settings.device))
+            pair = sampler.pairs(rows)
+            value = loss(_batch(adapter, pair, labels, rows, settings.device, key))
             optimiser.zero_grad()
             value.backward()
             optimiser.step()
+            if key is not None:
+                _momentum_update(key, adapter, loss.key_momentum)
             epoch_loss.append(float(value.detach()))
         history["train"].append(float(np.mean(epoch_loss)))
         if fixed is not None:
-            adapter.eval()
+            for module in (adapter, loss, key):  # a held-out pass changes no state of a loss
+                if module is not None:
+                    module.eval()
             with torch.no_grad():
-                held_loss = float(loss(_batch(adapter, fixed, labels, held, settings.device)))
+                held_batch = _batch(adapter, fixed, labels, held, settings.device, key)
+                held_loss = float(loss(held_batch))
             history["held_out"].append(held_loss)
             if held_loss < best - 1e-6:
                 best, waited = held_loss, 0
@@ -242,11 +291,23 @@ def fit_adapter(
     return adapter, history
 
 
-def _batch(adapter, pair, labels, rows, device) -> Pair:
+def _momentum_update(key: torch.nn.Module, adapter: torch.nn.Module, m: float) -> None:
+    """k ← m·k + (1 − m)·q for every parameter (MoCo's key encoder update)."""
+    with torch.no_grad():
+        for k, q in zip(key.parameters(), adapter.parameters(), strict=True):
+            k.mul_(m).add_(q.detach(), alpha=1 - m)
+
+
+def _batch(adapter, pair, labels, rows, device, key=None) -> Pair:
     anchors, positives = (torch.as_tensor(p, device=device) for p in pair)
+    if key is not None:
+        with torch.no_grad():
+            encoded_positives = key(positives)
+    else:
+        encoded_positives = adapter(positives)
     return Pair(
         adapter(anchors),
-        adapter(positives),
+        encoded_positives,
         None if labels is None else torch.as_tensor(labels[rows], device=device),
         torch.as_tensor(rows, device=device),
     )

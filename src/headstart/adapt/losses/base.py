@@ -10,6 +10,8 @@ Losses with parameters whose shape follows the adapter's output (projection head
 in `build(width)`. A loss that only makes sense with one kind of positive names the kinds it
 accepts in `positive_sources`; one that contrasts a target store with a background store sets
 `needs_background`, and then receives the group (0 background, 1 target) as `Pair.labels`.
+A loss that sets `key_momentum` m (MoCo-style) receives positives from a momentum copy of the
+adapter, updated after every step as k ← m·k + (1 − m)·q and never by a gradient.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ContrastiveLoss(nn.Module):
     needs_labels = False
     needs_background = False
     positive_sources: tuple[str, ...] | None = None  # None: views, labels or neighbours
+    key_momentum: float | None = None  # set: positives from a momentum copy of the adapter
 
     def __init__(self, tau: float = 0.1) -> None:
         super().__init__()

@@ -1,18 +1,26 @@
-"""MoCHi — hard negative mixing (Kalantidis et al., NeurIPS 2020) on a MoCo-style memory queue.
+"""MoCHi — hard negative mixing (Kalantidis et al., NeurIPS 2020) on MoCo-v2's memory queue.
 
-For each anchor q, its positive k⁺ and negatives from a queue of past positives (detached;
-the current batch's other positives join them, so the first step has negatives too):
-1. rank the negatives by q·n and keep the top `n_hard` (N);
+As MoCo-v2, which MoCHi is built on: the query q comes from the adapter being trained, its
+positive key k⁺ from a momentum copy of it (the trainer keeps it, m = `momentum`, 0.999, as
+the paper's MoCo setting; `key_momentum` tells the trainer to), and the negatives are a queue
+of *past* keys only, started as random unit vectors as MoCo does. For each query:
+1. rank the queue by q·n and keep the top `n_hard` (N);
 2. `s` synthetic negatives h = normalise(α nᵢ + (1 − α) nⱼ), α ~ U(0, 1), nᵢ, nⱼ drawn
-   from N (mixed from the queue: none on the first step, when it is empty);
+   from N;
 3. `s_prime` harder ones h′ = normalise(β q + (1 − β) nⱼ), β ~ U(0, 0.5);
-4. InfoNCE over [k⁺, negatives, h, h′] at temperature τ; no gradient flows through h, h′.
-The positives of each step then enter the queue (first in, first out, `queue_size`).
-Defaults follow the paper's MoCHi(N, s, s′) notation scaled to small stores: (256, 128, 64).
+4. InfoNCE over [k⁺, queue, h, h′] at temperature τ; no gradient flows through h, h′.
+After a training step the batch's keys enter the queue (first in, first out). In eval mode
+(the trainer's held-out pass) nothing is enqueued and the mixing draws from a generator
+re-seeded on every call, so a held-out loss is a function of the weights and the queue alone.
+
+Sizes are ours, scaled to stores of thousands of rows: queue 4,096 (capped at the number of
+training rows, so no key sits in the queue twice), MoCHi(N, s, s′) = (256, 128, 64); the paper
+uses K = 16,384 (ImageNet-100) or 65,536 (ImageNet-1k) with e.g. (1024, 1024, 512).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from headstart.adapt.losses.base import LOSSES, ContrastiveLoss, Pair
@@ -44,7 +52,7 @@ def mix_hard_negatives(
 
 @LOSSES.register("mochi")
 class MoCHi(ContrastiveLoss):
-    """InfoNCE against a queue plus mixed hard negatives; `tau` 0.2 as the paper's MoCo-v2."""
+    """InfoNCE against a queue of momentum keys plus mixed hard negatives; τ 0.2 (MoCo-v2)."""
 
     def __init__(
         self,
@@ -53,33 +61,44 @@ class MoCHi(ContrastiveLoss):
         n_hard: int = 256,
         s: int = 128,
         s_prime: int = 64,
+        momentum: float = 0.999,
         seed: int = 0,
     ) -> None:
         super().__init__(tau)
         if min(queue_size, n_hard) < 1 or min(s, s_prime) < 0:
             raise ValueError("queue_size and n_hard must be ≥ 1, s and s_prime ≥ 0")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.queue_size, self.n_hard, self.s, self.s_prime = queue_size, n_hard, s, s_prime
+        self.key_momentum, self.seed = momentum, seed
         self.generator = torch.Generator().manual_seed(seed)
         self.register_buffer("queue", torch.empty(0), persistent=False)
 
+    def prepare(self, X: np.ndarray, y: np.ndarray | None, train: np.ndarray) -> None:
+        self.queue_size = min(self.queue_size, len(train))
+
+    def build(self, width: int) -> None:
+        start = torch.randn(self.queue_size, width, generator=self.generator)
+        self.queue = torch.nn.functional.normalize(start, dim=1)  # MoCo's random first queue
+
     def forward(self, batch: Pair) -> torch.Tensor:
-        q, k = batch.z, batch.z_pos
-        b = len(q)
-        others = k.detach()
-        queue = self.queue if self.queue.numel() else others[:0]
-        negatives = torch.cat([queue, others])  # (M + B, d); row m + a is anchor a's own k⁺
-        own = torch.arange(b) + len(queue)
-        mask = torch.zeros(b, len(negatives), dtype=torch.bool)
-        mask[torch.arange(b), own] = True
-        logits_neg = (q @ negatives.T).masked_fill(mask, float("-inf"))
-        parts = [(q * k).sum(1, keepdim=True), logits_neg]
-        if self.s + self.s_prime and len(queue):  # mixed from the queue, as the paper
+        q, k = batch.z, batch.z_pos.detach()  # keys come from the momentum encoder
+        if not self.queue.numel():
+            self.build(q.shape[1])
+        queue = self.queue.to(q.dtype)
+        parts = [(q * k).sum(1, keepdim=True), q @ queue.T]  # (B, 1), (B, K)
+        if self.s + self.s_prime:
+            generator = self.generator
+            if not self.training:  # the same draws on every held-out pass
+                generator = torch.Generator().manual_seed(self.seed + 1)
             synthetic, _ = mix_hard_negatives(
-                q, queue, self.n_hard, self.s, self.s_prime, self.generator
+                q, queue, self.n_hard, self.s, self.s_prime, generator
             )
             parts.append(torch.einsum("bd,bsd->bs", q, synthetic))
         logits = torch.cat(parts, dim=1) / self.tau
-        loss = torch.nn.functional.cross_entropy(logits, torch.zeros(b, dtype=torch.long))
+        loss = torch.nn.functional.cross_entropy(
+            logits, torch.zeros(len(q), dtype=torch.long, device=q.device)
+        )
         if self.training:
-            self.queue = torch.cat([queue, others])[-self.queue_size :]
+            self.queue = torch.cat([self.queue, k.to(self.queue.dtype)])[-self.queue_size :]
         return loss
