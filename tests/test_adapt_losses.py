@@ -198,12 +198,69 @@ def test_proto_triplet_is_the_hinge_of_its_definition():
 def test_icnn_score_of_a_case_worked_by_hand():
     """Two classes on a line, {0, 1} and {10, 11}: k = 4 shrinks to n − 2 = 2; normalised
     same-class distances 0.1, 1/9, 1/9, 0.1 → λ_same = 1 − 0.10556; other-class distances over
-    their maximum 1, 0.9, 0.9, 1 → λ_diff = 0.95; γ = 0.5; score = (0.92222 + 0.5) / 2."""
+    their maximum 1, 0.9, 0.9, 1 → λ_diff = 0.95; γ = 1, as the official code sets it for a
+    batch too small for k (issue 24, item 6: we had γ = 0.5, score 0.711 for 0.961)."""
     from headstart.adapt.losses.susana import icnn_score
 
     points = torch.tensor([[0.0], [1.0], [10.0], [11.0]], dtype=torch.float64)
     score = icnn_score(points, torch.tensor([0, 0, 1, 1]), k=4)
     lambda_same = 1 - (0.1 + 1 / 9 + 1 / 9 + 0.1) / 4
-    assert float(score) == pytest.approx(((lambda_same + 0.95) / 2 + 0.5) / 2, abs=1e-4)
+    assert float(score) == pytest.approx(((lambda_same + 0.95) / 2 + 1.0) / 2, abs=1e-4)
+    assert float(score) == pytest.approx(0.961, abs=1e-3)
     mixed = icnn_score(points, torch.tensor([0, 1, 0, 1]), k=4)
     assert float(mixed) < float(score)  # neighbours of the other class lower it
+
+
+def _icnn_by_loops(x: torch.Tensor, y: list[int], k: int, ipc: int) -> torch.Tensor:
+    """The full-episode ICNN score item by item, from the paper's and the code's definitions."""
+    n = len(y)
+    d = [[torch.sqrt(((x[i] - x[j]) ** 2).sum() + 1e-6) for j in range(n)] for i in range(n)]
+    same_means, diff_raw, same_counts = [], [], []
+    for i in range(n):
+        order = sorted((j for j in range(n) if j != i), key=lambda j: float(d[i][j]))[:ipc]
+        others = [d[i][j] for j in order if y[j] != y[i]]
+        nearest_other = min(others) if others else torch.tensor(float("inf"))
+        first = order[:k]
+        normalised = [d[i][j] / (nearest_other + 1e-7) for j in first]
+        top = torch.clamp(torch.stack(normalised).max(), min=1.0)
+        same = [v / top for v, j in zip(normalised, first, strict=True) if y[j] == y[i]]
+        same_counts.append(len(same))
+        same_means.append(sum(same) / (len(same) + 1e-7) if same else None)
+        diff_raw.append([d[i][j] for j in first if y[j] != y[i]])
+    with_same = [m for m in same_means if m is not None]
+    lambda_same = 1 - sum(with_same) / (len(with_same) + 1e-7)
+    biggest = torch.stack([v for row in diff_raw for v in row]).max()
+    rows = [sum(row) / (biggest + 1e-7) / (len(row) + 1e-7) for row in diff_raw if row]
+    lambda_diff = sum(rows) / (len(rows) + 1e-7) if rows else torch.tensor(1.0)
+    gamma = sum(same_counts) / k / n
+    return ((lambda_same + lambda_diff) / 2 + gamma) / 2
+
+
+def test_icnn_full_episode_equals_its_loop_definition():
+    """Issue 24, item 6: the neighbourhood reaches `ipc` items (the full episode), values and
+    gradients against an item-by-item computation."""
+    from headstart.adapt.losses.susana import icnn_score
+
+    generator = torch.Generator().manual_seed(1)
+    raw = torch.randn(18, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    y = [0] * 6 + [1] * 6 + [2] * 6
+    _check(icnn_score(raw, torch.tensor(y), k=4, ipc=6), _icnn_by_loops(raw, y, 4, 6), raw)
+
+
+def test_icnn_keeps_a_gradient_on_pure_neighbourhoods():
+    """512 items in 10 tight classes: with the code's default ipc = k + 1 the score is 1 and
+    the loss and gradient 0 (what we trained with); the full episode looks past the class and
+    keeps pulling classes together and apart."""
+    from headstart.adapt.losses.susana import icnn_score
+
+    generator = torch.Generator().manual_seed(2)
+    labels = torch.arange(10).repeat_interleave(52)[:512]
+    centres = torch.randn(10, 16, generator=generator, dtype=torch.float64) * 3
+    noise = torch.randn(512, 16, generator=generator, dtype=torch.float64)
+    raw = (centres[labels] + noise).requires_grad_(True)
+    short = -torch.log(icnn_score(raw, labels, k=4))
+    assert float(short) == pytest.approx(0.0, abs=1e-6)
+    assert float(_grad(raw, short).abs().max()) < 1e-6
+    full = -torch.log(icnn_score(raw, labels, k=4, ipc=51))
+    assert float(full) > 0.01  # 0.031
+    assert float(_grad(raw, full).abs().max()) > 1e-4  # 3.5e-4

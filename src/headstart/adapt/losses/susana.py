@@ -4,11 +4,17 @@ of anchors (queries) and their same-label positives (the support):
 
 - Proto-Triplet: prototypes are the support's class means; with Euclidean distances
   d = √(‖·‖² + 1e-6), L = mean_q max(0, d(q, c_{y_q}) − min_{c≠y_q} d(q, c) + m), m = 0.5.
-- ICNN, on the whole batch (the code's "full episode"): each item's `k` nearest neighbours;
-  distances divided by the item's nearest other-class distance, then by max(1, the largest
-  of them); λ_same = 1 − mean normalised same-class distance, λ_diff = mean of the other-class
-  distances divided by their batch maximum; γ = share of same-class neighbours;
-  score = ((λ_same + λ_diff)/2 + γ)/2 and the loss is −log(score).
+- ICNN, on the whole batch (the code's "full episode", `fullicnn`): each item looks at its
+  `ipc` nearest neighbours — in the full episode as many as a class has items (the code passes
+  shot + query); we pass the batch's mean class size, since our batches are not balanced
+  episodes — and its nearest other-class distance among them; its first `k` distances are
+  divided by that distance, then by max(1, the largest of them); λ_same = 1 − mean normalised
+  same-class distance, λ_diff = mean of the other-class distances divided by their batch
+  maximum; γ = share of same-class neighbours among the first `k` (1 when the batch is too
+  small for k: k + 2 ≥ n, where k shrinks to n − 2, as the code does);
+  score = ((λ_same + λ_diff)/2 + γ)/2 and the loss is −log(score). With the code's default
+  ipc = k + 1 a batch whose neighbourhoods are pure has score 1 exactly (loss and gradient 0),
+  which is why the full episode looks further.
 """
 
 from __future__ import annotations
@@ -37,11 +43,15 @@ def proto_triplet(queries, y_queries, support, y_support, margin: float = 0.5) -
     return torch.clamp(to_own - to_other + margin, min=0).mean()
 
 
-def icnn_score(features: torch.Tensor, labels: torch.Tensor, k: int = 4) -> torch.Tensor:
-    """The ICNN score in (0, 1] of a labelled batch (higher: tighter, purer neighbourhoods)."""
+def icnn_score(
+    features: torch.Tensor, labels: torch.Tensor, k: int = 4, ipc: int | None = None
+) -> torch.Tensor:
+    """The ICNN score in (0, 1] of a labelled batch (higher: tighter, purer neighbourhoods);
+    `ipc` neighbours are looked at for the nearest other class (the code's default k + 1)."""
     n = len(features)
-    k = n - 2 if k + 2 >= n else k
-    look = k + 1  # the code's default "ipc": one neighbour more than k is looked at
+    tiny = k + 2 >= n
+    k = n - 2 if tiny else k
+    look = min(n - 1, k + 1 if ipc is None else max(ipc, k))
     d = _distances(features, features)
     distances, index = d.topk(look + 1, largest=False)
     distances, index = distances[:, 1:], index[:, 1:]  # drop the item itself
@@ -59,7 +69,7 @@ def icnn_score(features: torch.Tensor, labels: torch.Tensor, k: int = 4) -> torc
     other_mean = different.sum(1) / (other_counts + 1e-7)
     lambda_diff = other_mean.sum() / (torch.count_nonzero(other_counts) + 1e-7)
     lambda_diff = torch.abs(lambda_diff - (1.0 if bool((~same).sum() == 0) else 0.0))
-    gamma = counts.sum() / k / n
+    gamma = 1.0 if tiny else counts.sum() / k / n
     return ((lambda_same + lambda_diff) / 2 + gamma) / 2
 
 
@@ -79,7 +89,8 @@ class ProtoTriplet(ContrastiveLoss):
 
 @LOSSES.register("icnn")
 class ICNN(ContrastiveLoss):
-    """−log of the ICNN neighbourhood score of anchors and positives together, `k` = 4."""
+    """−log of the ICNN score of anchors and positives together, `k` = 4, looking as far as
+    the batch's mean class size (the full episode)."""
 
     needs_labels = True
 
@@ -92,4 +103,5 @@ class ICNN(ContrastiveLoss):
     def forward(self, batch: Pair) -> torch.Tensor:
         features = torch.cat([batch.z, batch.z_pos])
         labels = torch.cat([batch.labels, batch.labels])
-        return -torch.log(icnn_score(features, labels, self.k))
+        class_size = round(len(labels) / len(torch.unique(labels)))  # shot + query in an episode
+        return -torch.log(icnn_score(features, labels, self.k, ipc=class_size))
