@@ -157,30 +157,66 @@ def test_lsa_mixture_posterior_matches_an_independent_em():
     assert (posterior[300:] > 0.95).all() and (posterior[:300] < 0.5).mean() > 0.95
 
 
-def test_lsa_separates_out_of_distribution_items_given_random_labels():
-    """The paper's setting (web noise): items from outside every class, labelled at random,
-    lie on one side of a hyperplane; the global separator finds them."""
-    from headstart.quality.linear_separation import linear_separation_issues
-
-    X = _planted(6)[0]
-    labels = np.repeat(np.arange(4), 60)  # true labels, except the strays' random ones
-    rng = np.random.default_rng(7)
+def _strays(seed: int):
+    """240 items of 4 classes with their true labels, except 30 items from a region no class
+    occupies, labelled at random: the web noise LSA was built for."""
+    X = _planted(seed)[0]
+    labels = np.repeat(np.arange(4), 60)
+    rng = np.random.default_rng(seed + 1)
     strays = rng.choice(240, 30, replace=False)
-    X[strays] = rng.normal(size=(30, 10)) + 8.0  # a region no class occupies
+    X[strays] = rng.normal(size=(30, 10)) + 8.0
     labels[strays] = rng.integers(0, 4, 30)
-    score, flag = linear_separation_issues(X, labels, create_head("gda"))
-    precision, recall = _precision_recall(flag, strays)
+    return X, labels, strays
+
+
+def test_registered_lsa_follows_the_official_steps_and_the_per_label_variant_differs():
+    """`lsa` against the official `detect_noise`, step by step (warm-up 0, `--alternate-ep
+    linear loss`, thresh 0.95): trusted sets from the loss mixture, then one scaler and one
+    unpenalised balanced logistic regression fitted on every item and predicting those items.
+    Would have caught `lsa` running the per-label, cross-fitted separator (ours) instead."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from headstart.quality import run_detector
+    from headstart.quality.small_loss import noisy_posterior
+
+    X, labels, strays = _strays(6)
+    model = create_head("gda")
+    rows, clean = np.arange(len(labels)), np.ones(len(labels), dtype=bool)
+    for step in ("linear", "loss", "linear"):
+        proba = out_of_fold_proba(model, X, labels, 5, 0, train_mask=clean)
+        posterior = noisy_posterior(-np.log(np.clip(proba[rows, labels], 1e-12, 1)))
+        trusted_noisy = posterior > 0.95
+        score, flag = posterior, trusted_noisy
+        if step == "linear":
+            features = StandardScaler().fit_transform(X)
+            separator = LogisticRegression(C=np.inf, class_weight="balanced", max_iter=1000)
+            separator.fit(features, trusted_noisy)
+            score, flag = separator.predict_proba(features)[:, 1], separator.predict(features)
+        clean = ~flag
+    proba = out_of_fold_proba(model, X, labels)
+    found = run_detector("lsa", X, labels, proba, model)
+    np.testing.assert_array_equal(found.flag, flag)
+    np.testing.assert_allclose(found.score, score, atol=1e-9)
+    precision, recall = _precision_recall(found.flag, strays)
     assert precision > 0.8 and recall > 0.8, (precision, recall)
-    assert np.all((score >= 0) & (score <= 1))
+    assert np.all((found.score >= 0) & (found.score <= 1))
+    variant = run_detector("lsa-per-label", X, labels, proba, model)
+    assert np.abs(variant.score - found.score).max() > 0.1
 
 
-def test_lsa_by_label_finds_in_distribution_flips_the_global_hyperplane_cannot():
+def test_lsa_per_label_finds_in_distribution_flips_the_global_hyperplane_cannot():
+    from headstart.quality import run_detector
     from headstart.quality.linear_separation import linear_separation_issues
 
     X, noisy, flipped = _planted(8)
-    flag = linear_separation_issues(X, noisy, create_head("gda"), by_label=True)[1]
-    precision, recall = _precision_recall(flag, flipped)
+    model = create_head("gda")
+    proba = out_of_fold_proba(model, X, noisy)
+    per_label = run_detector("lsa-per-label", X, noisy, proba, model).flag
+    precision, recall = _precision_recall(per_label, flipped)
     assert precision > 0.8 and recall > 0.8, (precision, recall)
+    precision, _ = _precision_recall(run_detector("lsa", X, noisy, proba, model).flag, flipped)
+    assert precision < 0.3, precision  # one hyperplane cannot cut flips out of every class
     with pytest.raises(ValueError, match="steps must be"):
         linear_separation_issues(X, noisy, create_head("gda"), steps=("linear", "knn"))
 
@@ -200,7 +236,7 @@ def test_the_ivf_index_finds_the_same_planted_near_duplicates_as_the_exact_searc
         near_groups(X, 0.97, index="hnsw")
 
 
-@pytest.mark.parametrize("name", ["confident-learning", "small-loss", "knn", "lsa"])
+@pytest.mark.parametrize("name", ["confident-learning", "small-loss", "knn", "lsa-per-label"])
 def test_every_registered_detector_finds_planted_flips_and_suggests_the_true_class(name):
     from headstart.quality import run_detector
 

@@ -55,7 +55,16 @@ def knn(X, labels, proba, model, seed) -> Detection:
 
 
 def lsa(X, labels, proba, model, seed) -> Detection:
-    score, flag = linear_separation_issues(X, labels, model, by_label=True, seed=seed)
+    """The paper's LSA: one separator over every item, fitted in sample as the official code."""
+    score, flag = linear_separation_issues(X, labels, model, seed=seed)
+    return Detection(score, flag, _best_other(labels, proba))
+
+
+def lsa_per_label(X, labels, proba, model, seed) -> Detection:
+    """Our variant: one cross-fitted separator per given label (finds in-class label flips)."""
+    score, flag = linear_separation_issues(
+        X, labels, model, by_label=True, cross_fit=True, seed=seed
+    )
     return Detection(score, flag, _best_other(labels, proba))
 
 
@@ -64,6 +73,7 @@ DETECTORS: dict[str, Callable[..., Detection]] = {
     "small-loss": small_loss,
     "knn": knn,
     "lsa": lsa,
+    "lsa-per-label": lsa_per_label,
 }
 DEFAULT_DETECTORS = ("confident-learning", "small-loss", "knn")
 
