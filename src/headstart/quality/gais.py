@@ -15,7 +15,10 @@ Two graph constructions, as the paper describes them:
   repeats with independent hyperplanes and unions the edges; a bucket holding more than
   `bucket_cap` items links each to `bucket_cap` random members only.
 The official repository holds only a licence file, so the settings here (two GAT layers of 4
-heads × 16 units, 100 full-graph Adam steps, lr 5e-3) are ours, chosen on training items.
+heads × 16 units, 100 full-graph Adam steps, lr 5e-3) are ours, chosen on training items, and
+so is the exact importance (our reading of the paper's "attention-based importance"): the
+sum of the attention α_ij that other nodes i pay to node j, averaged over heads and layers
+(`received_attention`).
 """
 
 from __future__ import annotations
@@ -152,13 +155,20 @@ def gais_importance(
         logits, _ = model(x, all_edges)
         nn.functional.cross_entropy(logits, labels).backward()
         optimiser.step()
+    return received_attention(model, x, all_edges)
+
+
+def received_attention(model: GAT, x: torch.Tensor, edges: torch.Tensor) -> np.ndarray:
+    """(n,) importance: for every node j, Σ α_ij over the nodes i ≠ j that attend to it
+    (edges j → i: i mixes j's features with weight α_ij), α averaged over heads and the two
+    layers. Not the attention a node gives: that sums to 1 − α_jj for every node."""
     model.eval()
     with torch.no_grad():
-        _, attention = model(x, all_edges)
-    received = np.zeros(n)
-    src, dst = all_edges.numpy()
-    others = src != dst
-    np.add.at(received, src[others], attention.numpy()[others])
+        _, attention = model(x, edges)
+    source, target = edges.numpy()
+    others = source != target
+    received = np.zeros(len(x))
+    np.add.at(received, source[others], attention.numpy()[others])
     return received
 
 
