@@ -21,10 +21,35 @@ def _unit(a):
     return a / np.linalg.norm(a, axis=-1, keepdims=True)
 
 
+def test_teen_defaults_are_the_official_raw_means_and_fixed_alpha():
+    """The official code: `replace_base_fc` / `update_fc_avg` average raw embeddings,
+    `soft_calibration` normalises them and mixes with `shift_weight` 0.5 (CUB-200,
+    miniImageNet). Would have caught unit-feature means and an α chosen per run as defaults."""
+    X, y = _classes(8, 30)
+    X = X * np.random.default_rng(9).uniform(0.2, 5.0, size=(len(y), 1))  # norms that differ
+    base, new = y < 6, y >= 6
+    head = create_head("teen").fit(X[base], y[base])
+    shots = np.flatnonzero(new)[::6]  # 5 shots of classes 6 and 7
+    head.extend(X[shots], y[shots])
+    b = _unit(np.stack([X[y == c].mean(0) for c in range(6)]))
+    np.testing.assert_allclose(head.prototypes_[:6], b, atol=1e-10)
+    for row, c in enumerate((6, 7), start=6):
+        p = _unit(X[shots][y[shots] == c].mean(0))
+        w = np.exp(16 * b @ p) / np.exp(16 * b @ p).sum()
+        np.testing.assert_allclose(head.prototypes_[row], 0.5 * p + 0.5 * _unit(w @ b), atol=1e-10)
+    assert head.alpha_ == 0.5 and head.alpha_how_ == "given"
+    unit_means = create_head("teen", mean="unit").fit(X[base], y[base]).prototypes_
+    assert np.abs(unit_means - b).max() > 1e-3  # the variant is a different prototype
+    with pytest.raises(ValueError, match="mean must be one of"):
+        create_head("teen", mean="median").fit(X[base], y[base])
+    with pytest.raises(ValueError, match="alpha must be 'auto' or a number in"):
+        create_head("teen", alpha=1.5).fit(X[base], y[base])
+
+
 def test_teen_calibrates_new_prototypes_as_the_paper_writes():
     X, y = _classes(8, 30)
     base, new = y < 6, y >= 6
-    head = create_head("teen", alpha=0.3).fit(X[base], y[base])
+    head = create_head("teen", alpha=0.3, mean="unit").fit(X[base], y[base])
     head.extend(X[new][::6], y[new][::6])  # 5 shots of classes 6 and 7
     b = _unit(np.stack([_unit(X[y == c]).mean(0) for c in range(6)]))
     for row, c in enumerate((6, 7), start=6):
@@ -49,11 +74,11 @@ def test_extended_prototypes_equal_a_fit_on_every_class():
 
 def test_alpha_is_chosen_on_base_classes_only():
     X, y = _classes(10, 20, seed=2)
-    head = create_head("teen").fit(X, y)
+    head = create_head("teen", alpha="auto").fit(X, y)
     assert head.alpha_ in ALPHAS and "pseudo-sessions" in head.alpha_how_
-    again = create_head("teen").fit(X, y)
+    again = create_head("teen", alpha="auto").fit(X, y)
     assert again.alpha_ == head.alpha_  # the same base data, the same α
-    small = create_head("teen").fit(X[y < 2], y[y < 2])
+    small = create_head("teen", alpha="auto").fit(X[y < 2], y[y < 2])
     assert small.alpha_ == 0.5 and "paper default" in small.alpha_how_
 
 

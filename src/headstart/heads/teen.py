@@ -1,14 +1,20 @@
 """`TEEN`: prototypes with training-free calibration of new classes (Wang et al., NeurIPS 2023).
 
-Base classes get the mean of their (L2-normalised) features. A class added later from a few
-shots gets its normalised mean p, then, as the official `soft_calibration`:
+Every class's prototype is the mean of its raw features, normalised (the official
+`replace_base_fc` and `update_fc_avg` average unnormalised embeddings; `soft_calibration`
+normalises them). A class added later from a few shots gets its prototype p, then, as the
+official `soft_calibration`:
     w = softmax_b(τ · cos(p, b)) over the normalised base prototypes b,
     δ = normalise(Σ_b w_b · b),   p̂ = (1 − α) · p + α · δ,
 with τ = 16 (the paper's `softmax_t`); inference is cosine similarity × 16 to every
-prototype (the paper's `temperature`). The paper fixes α per dataset (0.1 CIFAR-100, 0.5 CUB);
-here α is chosen when the base classes are fitted, on pseudo-sessions drawn from the base
-classes' own training items (some base classes play the new ones, with `pseudo_shots` items
-each), maximising the harmonic mean of base and new accuracy — never on test items.
+prototype (the paper's `temperature`). α is fixed, 0.5 by default: the official
+`shift_weight` of CUB-200 and miniImageNet (`scripts/*.sh`; CIFAR-100 uses 0.1).
+
+Variants (ours, off by default): `alpha="auto"` chooses α when the base classes are fitted,
+on pseudo-sessions drawn from the base classes' own training items (some base classes play
+the new ones, with `pseudo_shots` items each), maximising the harmonic mean of base and new
+accuracy — never on test items; `mean="unit"` averages L2-normalised features instead of raw
+ones (the plain cosine prototype's convention).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from headstart.heads.prototype import Prototype, l2_normalize
 from headstart.heads.registry import register_head
 
 ALPHAS = tuple(np.round(np.arange(0.0, 1.0, 0.1), 1))
-PAPER_ALPHA = 0.5  # the official default, used when the base set is too small to simulate
+PAPER_ALPHA = 0.5  # the official `shift_weight` on CUB-200 and miniImageNet
+MEANS = ("raw", "unit")
 
 
 def calibrate(new: np.ndarray, base: np.ndarray, alpha: float, tau: float) -> np.ndarray:
@@ -34,31 +41,45 @@ def calibrate(new: np.ndarray, base: np.ndarray, alpha: float, tau: float) -> np
 class TEEN(Prototype):
     """Cosine prototypes whose classes added by `extend` are calibrated toward the base ones.
 
-    `alpha` "auto" (chosen on base-class pseudo-sessions) or a number in [0, 1]; `tau` the
-    softmax temperature of the calibration weights (16); `pseudo_shots` items per pseudo-new
-    class; `seed` for the pseudo-sessions.
+    `alpha` the calibration weight in [0, 1] (the paper's 0.5) or "auto" (ours: chosen on
+    base-class pseudo-sessions); `tau` the softmax temperature of the calibration weights
+    (16); `mean` "raw" (official: normalised mean of raw features) or "unit" (mean of unit
+    features); `pseudo_shots` items per pseudo-new class and `seed` for "auto".
     """
 
     family = "incremental"
 
     def __init__(
-        self, alpha: float | str = "auto", tau: float = 16.0, pseudo_shots: int = 5, seed: int = 0
+        self,
+        alpha: float | str = PAPER_ALPHA,
+        tau: float = 16.0,
+        mean: str = "raw",
+        pseudo_shots: int = 5,
+        seed: int = 0,
     ) -> None:
         super().__init__(metric="cosine", temperature=1 / 16)
         self.alpha = alpha
         self.tau = tau
+        self.mean = mean
         self.pseudo_shots = pseudo_shots
         self.seed = seed
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        if self.mean not in MEANS:
+            raise ValueError(f"mean must be one of {MEANS}, got {self.mean!r}")
+        if self.alpha != "auto" and (isinstance(self.alpha, str) or not 0 <= self.alpha <= 1):
+            raise ValueError(f"alpha must be 'auto' or a number in [0, 1], got {self.alpha!r}")
         super()._fit(X, y)
         self.base_count_ = len(self.classes_)
         if self.alpha == "auto":
-            self.alpha_, self.alpha_how_ = self._choose_alpha(l2_normalize(X).astype(float), y)
+            self.alpha_, self.alpha_how_ = self._choose_alpha(X.astype(float), y)
         else:
-            if not 0 <= float(self.alpha) <= 1:
-                raise ValueError(f"alpha must be 'auto' or in [0, 1], got {self.alpha!r}")
             self.alpha_, self.alpha_how_ = float(self.alpha), "given"
+
+    def _means(self, X: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+        """Each class's prototype: the normalised mean of its raw (or unit) features."""
+        source = X if self.mean == "raw" else l2_normalize(X)
+        return l2_normalize(np.stack([source[y == c].mean(axis=0) for c in range(k)]))
 
     def _extend(self, X: np.ndarray, y_index: np.ndarray) -> None:
         new = self._means(X, y_index, int(y_index.max()) + 1).astype(float)
@@ -71,7 +92,7 @@ class TEEN(Prototype):
         cosines = l2_normalize(X) @ l2_normalize(self.prototypes_).T.astype(X.dtype)
         return cosines.astype(np.float64) / self._tau()
 
-    def _choose_alpha(self, unit: np.ndarray, y: np.ndarray) -> tuple[float, str]:
+    def _choose_alpha(self, X: np.ndarray, y: np.ndarray) -> tuple[float, str]:
         """α maximising the mean harmonic accuracy of base and new classes over pseudo-
         sessions: a fifth of the base classes (1 to 5) act as new ones with `pseudo_shots`
         items; every class's other items are scored (half of each pseudo-base class's items
@@ -82,6 +103,11 @@ class TEEN(Prototype):
         if k - way < 2 or counts.min() < self.pseudo_shots + 1:
             return PAPER_ALPHA, "paper default: too few base classes or items to simulate"
         rng = np.random.default_rng(self.seed)
+        unit = l2_normalize(X)
+
+        def prototype(rows: np.ndarray) -> np.ndarray:
+            return self._means(X[rows], np.zeros(len(rows), dtype=int), 1)[0]
+
         totals = np.zeros(len(ALPHAS))
         sessions = 5
         for _ in range(sessions):
@@ -91,16 +117,14 @@ class TEEN(Prototype):
             for c in pseudo_base:
                 items = rng.permutation(np.flatnonzero(y == c))
                 half = max(1, len(items) // 2)
-                protos.append(l2_normalize(unit[items[:half]].mean(0, keepdims=True))[0])
+                protos.append(prototype(items[:half]))
                 scored.append(items[half:] if len(items) > half else items)
                 truth.append(np.full(len(scored[-1]), len(protos) - 1))
             base = np.stack(protos)
             shots, new_scored = [], []
             for j, c in enumerate(pseudo_new):
                 items = rng.permutation(np.flatnonzero(y == c))
-                shots.append(
-                    l2_normalize(unit[items[: self.pseudo_shots]].mean(0, keepdims=True))[0]
-                )
+                shots.append(prototype(items[: self.pseudo_shots]))
                 new_scored.append(items[self.pseudo_shots :])
                 truth.append(np.full(len(new_scored[-1]), len(base) + j))
             rows = np.concatenate(scored + new_scored)
