@@ -120,8 +120,9 @@ def test_sessions_add_classes_and_score_base_and_new_apart():
 
     results = run(y[test])
     assert results.shots() == ["session 0", "session 1", "session 2"]
-    last = results.values("teen", "session 2", "harmonic_mean")
-    assert len(last) == 3 and all(0 <= v <= 1 for v in last.values())
+    for metric in ("harmonic_mean", "harmonic_mean_per_class", "accuracy_new_per_class"):
+        last = results.values("teen", "session 2", metric)
+        assert len(last) == 3 and all(0 <= v <= 1 for v in last.values())
     assert "accuracy_new" not in results.metrics() or not results.values(
         "teen", "session 0", "accuracy_new"
     )
@@ -135,6 +136,34 @@ def test_sessions_add_classes_and_score_base_and_new_apart():
         evaluate_incremental(
             X[~test], y[~test], X[test], y[test], {"lp": create_head("linear-probe")}, "4:2:5", 1
         )
+
+
+def test_session_metrics_report_per_item_and_per_class_means_of_a_hand_case():
+    """Base classes 0 (4 test items, 3 right) and 1 (1 item, right); new class 2 (2 items, 1
+    right) and 3 (1 item, wrong). Per item: base 4/5, new 1/3; per class (the official TEEN
+    protocol's seen/unseen accuracy): base (3/4 + 1) / 2, new (1/2 + 0) / 2. Would have caught
+    reporting only the per-item figures, which let a large class hide a small one."""
+    from headstart.protocol.incremental import session_metrics
+
+    y = np.array([0, 0, 0, 0, 1, 2, 2, 3])
+    predicted = np.array([0, 0, 0, 1, 1, 2, 0, 2])
+    got = session_metrics(y, predicted, np.array([0, 1]))
+
+    def harmonic(a, b):
+        return 2 * a * b / (a + b)
+
+    expected = {
+        "accuracy_all": 5 / 8,
+        "accuracy_base": 4 / 5,
+        "accuracy_new": 1 / 3,
+        "harmonic_mean": harmonic(4 / 5, 1 / 3),
+        "accuracy_base_per_class": 0.875,
+        "accuracy_new_per_class": 0.25,
+        "harmonic_mean_per_class": harmonic(0.875, 0.25),
+    }
+    assert got == pytest.approx(expected)
+    base_only = session_metrics(y[:5], predicted[:5], np.array([0, 1]))
+    assert set(base_only) == {"accuracy_all", "accuracy_base", "accuracy_base_per_class"}
 
 
 def test_fit_extend_adds_a_stores_classes_and_a_failure_changes_nothing(tmp_path):

@@ -57,6 +57,9 @@ METRICS = (  # what `eval --metric` can show
     "accuracy_base",
     "accuracy_new",
     "harmonic_mean",
+    "accuracy_base_per_class",
+    "accuracy_new_per_class",
+    "harmonic_mean_per_class",
 )
 
 __all__ = [

@@ -4,7 +4,10 @@
 fitted on all their training items; each later session adds N new classes from K training
 items each, through the head's `extend` (no refit). After every session the head is scored
 on the test items of every class seen so far: accuracy on all of them, on the base classes,
-on the classes added since, and the harmonic mean of the last two.
+on the classes added since, and the harmonic mean of the last two — each both per item and
+as the mean of per-class accuracies (`*_per_class`: the official TEEN protocol's "seen" and
+"unseen" accuracies, the diagonal of the row-normalised confusion matrix averaged over base
+and over new classes), which differ when classes have unequal test sets.
 """
 
 from __future__ import annotations
@@ -95,21 +98,34 @@ def evaluate_incremental(
                 picked = pool[k_shot_indices(y_train[pool], shots, seed * 1000 + session)]
                 final_step(model).extend(head_inputs(model, X_train[picked]), y_train[picked])
                 seen = order[: base + session * way]
-                scores = _scores(model, X_test, y_test, seen, base, order)
+                scores = _scores(model, X_test, y_test, seen, base)
                 results.add(name, f"session {session}", seed, scores)
             if progress:
                 progress(1)
     return results
 
 
-def _scores(model, X_test, y_test, seen, base, order=None) -> dict[str, float]:
-    rows = np.isin(y_test, seen)
-    hit = model.predict(X_test[rows]) == y_test[rows]
-    is_base = np.isin(y_test[rows], seen[:base])
-    out = {"accuracy_all": float(hit.mean()), "accuracy_base": float(hit[is_base].mean())}
-    if order is not None and (~is_base).any():
-        new = float(hit[~is_base].mean())
-        old = out["accuracy_base"]
-        out["accuracy_new"] = new
-        out["harmonic_mean"] = 0.0 if old + new == 0 else 2 * old * new / (old + new)
+def session_metrics(
+    y_true: np.ndarray, predicted: np.ndarray, base_classes: np.ndarray
+) -> dict[str, float]:
+    """Accuracy on every item, and on base and new classes (those not in `base_classes`) per
+    item and as the mean of per-class accuracies; the harmonic mean of base and new for both
+    (new-class metrics only when a new class has test items)."""
+    hit = predicted == y_true
+    is_base = np.isin(y_true, base_classes)
+    out = {"accuracy_all": float(hit.mean())}
+    for part, rows in (("base", is_base), ("new", ~is_base)):
+        if rows.any():
+            per_class = [hit[rows & (y_true == c)].mean() for c in np.unique(y_true[rows])]
+            out[f"accuracy_{part}"] = float(hit[rows].mean())
+            out[f"accuracy_{part}_per_class"] = float(np.mean(per_class))
+    if "accuracy_new" in out:
+        for suffix in ("", "_per_class"):
+            old, new = out[f"accuracy_base{suffix}"], out[f"accuracy_new{suffix}"]
+            out[f"harmonic_mean{suffix}"] = 0.0 if old + new == 0 else 2 * old * new / (old + new)
     return out
+
+
+def _scores(model, X_test, y_test, seen, base) -> dict[str, float]:
+    rows = np.isin(y_test, seen)
+    return session_metrics(y_test[rows], model.predict(X_test[rows]), seen[:base])

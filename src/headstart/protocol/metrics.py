@@ -11,6 +11,7 @@ BOUNDED_METRICS = frozenset(
     {"accuracy", "balanced_accuracy", "macro_f1", "ece", "ece_calibrated", "auc"}
     | {*OPEN_SET, *(f"far_{m}" for m in OPEN_SET), "closed_accuracy"}
     | {"accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean"}  # sessions
+    | {"accuracy_base_per_class", "accuracy_new_per_class", "harmonic_mean_per_class"}
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}
