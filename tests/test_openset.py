@@ -79,7 +79,7 @@ def test_scores_read_the_features_a_pipeline_hands_its_head():
 def test_unknown_score_names_are_named_with_a_suggestion():
     with pytest.raises(UnknownNameError, match="Did you mean 'mahalanobis'"):
         create_score("mahalanobs")
-    with pytest.raises(DataError, match="k must be at least 1"):
+    with pytest.raises(DataError, match="k must be 'auto' or an integer of at least 1, got 0"):
         create_score("knn", k=0)
 
 

@@ -1,8 +1,14 @@
 """The reject option: answer "unknown" when an item's open-set score is above a threshold
 chosen on the support set — the score under which a target share (default 95%) of held-out
-known items fall, each scored by a head and scorer fitted without its fold (never test data).
-With fewer than two items in a class there is nothing to hold out: the support items' own
-scores are used, and `how_` says so. Saved beside a model as JSON + safetensors."""
+known items fall, each scored by a head and scorer fitted without its fold (never test data,
+never an item's own in-sample score: a kNN distance to itself is 0).
+
+A class with one item is never held out: without it the class would vanish from the fold and
+its item would be scored as an unknown. It stays in every fold's training rows; the threshold
+comes from the other classes' held-out items (an item of a two-item class is scored with one
+item of its class left, as a fresh item of a one-item class is), and `how_` names the
+one-item classes. With one item in every class nothing can be held out: refused, classes
+named. Saved beside a model as JSON + safetensors."""
 
 from __future__ import annotations
 
@@ -18,11 +24,17 @@ from safetensors.numpy import load_file, save_file
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from headstart.exceptions import StoreError
+from headstart.exceptions import DataError, StoreError
 from headstart.openset.calibration import MAX_FOLDS
 from headstart.openset.scores import create_score
 
 REJECT_FILE, REJECT_ARRAYS = "reject.json", "reject.safetensors"
+
+
+def _listed(classes: np.ndarray, most: int = 10) -> str:
+    """Class labels for a message: the first `most`, then how many more."""
+    names = ", ".join(str(c) for c in classes[:most])
+    return names + (f" and {len(classes) - most} more" if len(classes) > most else "")
 
 
 class RejectOption:
@@ -37,28 +49,35 @@ class RejectOption:
 
     def fit(self, model: Any, X: np.ndarray, y: np.ndarray, seed: int = 0) -> RejectOption:
         y = np.asarray(y)
-        held = self._held_out(model, X, y, seed)
-        if held is None:
-            held = create_score(self.score, **self.options).fit(model, X, y).score(X)
-            self.how_ = f"in-sample scores of {len(y)} support items (a class has < 2 items)"
-        else:
-            folds = min(MAX_FOLDS, int(np.unique(y, return_counts=True)[1].min()))
-            self.how_ = f"out-of-fold scores of {len(y)} support items ({folds} folds)"
-        ordered = np.sort(held)
-        self.threshold_ = float(ordered[math.ceil(self.tpr * len(ordered)) - 1])
+        classes, counts = np.unique(y, return_counts=True)
+        single = classes[counts < 2]
+        if len(single) == len(classes):
+            raise DataError(
+                f"reject option {self.score!r}: every class has one item ({_listed(single)}), "
+                "so no known item can be held out to choose the threshold; give some class "
+                "at least two items"
+            )
+        folds = min(MAX_FOLDS, int(counts[counts >= 2].min()))
+        held = np.sort(self._held_out(model, X, y, single, folds, seed))
+        self.threshold_ = float(held[math.ceil(self.tpr * len(held)) - 1])
+        self.how_ = f"out-of-fold scores of {len(held)} support items ({folds} folds)"
+        if len(single):
+            self.how_ += f"; {len(single)} one-item classes ({_listed(single)}) are never held out"
         self.scorer_ = create_score(self.score, **self.options).fit(model, X, y)
         return self
 
-    def _held_out(self, model: Any, X: np.ndarray, y: np.ndarray, seed: int):
-        smallest = int(np.unique(y, return_counts=True)[1].min())
-        if smallest < 2 or len(np.unique(y)) < 2:
-            return None
-        folds = StratifiedKFold(min(MAX_FOLDS, smallest), shuffle=True, random_state=seed)
-        out = np.empty(len(y))
-        for train, held in folds.split(X, y):
-            fitted = clone(model).fit(X[train], y[train])
-            scorer = create_score(self.score, **self.options).fit(fitted, X[train], y[train])
-            out[held] = scorer.score(X[held])
+    def _held_out(self, model: Any, X, y, single, folds: int, seed: int) -> np.ndarray:
+        """Out-of-fold scores of the items of classes with two or more items; the one-item
+        classes' items are in every fold's training rows."""
+        several = np.flatnonzero(~np.isin(y, single))
+        always = np.flatnonzero(np.isin(y, single))
+        out = np.empty(len(several))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        for train, held in splitter.split(X[several], y[several]):
+            rows = np.sort(np.r_[several[train], always])  # the support set's order
+            fitted = clone(model).fit(X[rows], y[rows])
+            scorer = create_score(self.score, **self.options).fit(fitted, X[rows], y[rows])
+            out[held] = scorer.score(X[several[held]])
         return out
 
     def scores(self, X: np.ndarray) -> np.ndarray:
