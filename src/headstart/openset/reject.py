@@ -7,8 +7,10 @@ A class with one item is never held out: without it the class would vanish from 
 its item would be scored as an unknown. It stays in every fold's training rows; the threshold
 comes from the other classes' held-out items (an item of a two-item class is scored with one
 item of its class left, as a fresh item of a one-item class is), and `how_` names the
-one-item classes. With one item in every class nothing can be held out: refused, classes
-named. Saved beside a model as JSON + safetensors."""
+one-item classes. The asked share then holds for fresh items drawn like the support set; a
+one-item class's own fresh items are kept less often (one exemplar covers less of a class).
+With one item in every class nothing can be held out: refused, classes named. Saved beside a
+model as JSON + safetensors."""
 
 from __future__ import annotations
 
