@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from headstart.adapt.losses import Pair, create_loss
 from headstart.adapt.losses.transitive import choose_negatives
@@ -116,6 +117,23 @@ def test_sepclr_is_its_four_terms():
     (one,) = torch.autograd.grad(value, raw, retain_graph=True)
     (two,) = torch.autograd.grad(reference, raw, retain_graph=True)
     torch.testing.assert_close(one, two, rtol=1e-3, atol=1e-2)
+
+
+def test_sepclr_heads_have_the_official_batch_norm():
+    """Issue 24, item 10: every official SepCLR architecture projects with Linear–BatchNorm–
+    ReLU–Linear (ours lacked the BatchNorm); in eval mode the heads use running statistics, so
+    a held-out pass neither depends on its batch nor changes them."""
+    loss_fn = create_loss("sepclr", hidden=8)
+    loss_fn.build(6)
+    for head in (loss_fn.common_head, loss_fn.salient_head):
+        kinds = [type(m) for m in head]
+        assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Linear]
+    loss_fn.eval()
+    z = torch.randn(10, 6)
+    before = loss_fn.common_head[1].running_mean.clone()
+    alone = loss_fn.heads(z[:1])[1]
+    torch.testing.assert_close(alone, loss_fn.heads(z)[1][:1])
+    torch.testing.assert_close(loss_fn.common_head[1].running_mean, before)
 
 
 def test_sepclr_refuses_an_odd_width():

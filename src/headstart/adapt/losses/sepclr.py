@@ -3,7 +3,8 @@ background store, checked against neurospin-projects/2024_rlouiset_sep_clr (`los
 `cifar_mnist/sep_clr_k-jem.py`).
 
 The adapter's output is read as two halves, common c and salient s, each followed by its own
-projection head (Linear–ReLU–Linear, 128 hidden, as the official architectures). With
+projection head (Linear–BatchNorm–ReLU–Linear, 128 hidden, as every official architecture;
+the trainer's held-out pass runs it in eval mode, on the running statistics). With
 τ = 0.5, align(x, y) = mean ‖x − y‖² / (2τ) and uniform(x) = log mean_{i<j} e^{−‖xᵢ − xⱼ‖²/(2τ)}:
 - common: align(ĉ₁, ĉ₂) + 2 · uniform(ĉ) on unit-norm heads of both views, every item;
 - salient: align(s₁, s₂) on target items only + 2 · uniform(s′), where s′ is s with background
@@ -44,7 +45,9 @@ def joint_entropy(c: torch.Tensor, s: torch.Tensor, tau: float) -> torch.Tensor:
 
 
 def _head(width: int, hidden: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width))
+    return nn.Sequential(
+        nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, width)
+    )
 
 
 @LOSSES.register("sepclr")
