@@ -5,7 +5,10 @@ M gated-attention branches (default 5) each pool the bag; during training each b
 it must find evidence elsewhere. The bag embedding for the main classifier is pooled with the
 mean of the branch attentions. `MILClassifier` adds the ACMIL terms when it sees
 `branch_embeddings`: the cross-entropy of a classifier on every branch, and the mean pairwise
-cosine similarity of the branch attentions within each bag (diversity).
+cosine similarity of the branch attentions within each bag (diversity). That loss equals the
+official Step3_WSI_classification_ACMIL.py's, bag by bag (tests/test_mil_fidelity.py), except
+with a single branch: there the official code drops the branch cross-entropy, while
+`MILClassifier` keeps one classifier on the one branch.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ class ACMILPooling(nn.Module):
         top_k: int = 10,
         mask_drop: float = 0.6,
     ) -> None:
+        if branches < 1 or top_k < 1:
+            raise ValueError(f"ACMIL branches and top_k must be ≥ 1, got {branches}, {top_k}")
+        if not 0.0 <= mask_drop <= 1.0:
+            raise ValueError(f"ACMIL mask_drop must be in [0, 1], got {mask_drop}")
         super().__init__()
         self.V = nn.Linear(dim, attention_dim)
         self.U = nn.Linear(dim, attention_dim)
@@ -75,9 +82,12 @@ class ACMILPooling(nn.Module):
 
 
 def branch_diversity(attention: torch.Tensor, segments: torch.Tensor, n: int) -> torch.Tensor:
-    """Mean over bags of the mean pairwise cosine similarity of the M branch attentions."""
+    """Mean over bags of the mean pairwise cosine similarity of the M branch attentions; 0 for
+    one branch (no pairs: the official loop adds nothing)."""
     branches = attention.shape[1]
     total = attention.new_zeros(())
+    if branches < 2:
+        return total
     for bag in range(n):
         vectors = F.normalize(attention[segments == bag].T, dim=1)  # (M, n_b)
         similarity = vectors @ vectors.T
