@@ -275,7 +275,7 @@ def test_mamba_mil_trains_and_reads_the_sequence_in_order():
 def test_mhim_masks_exactly_the_instances_it_chose():
     from headstart.mil.regularizers import MHIM
 
-    mining = MHIM(ratio=0.5, drop=1.0)  # hide all of the top half of every bag
+    mining = MHIM(ratio=0.5, drop=1.0, random_ratio=0.0)  # all of the top half, nothing else
     attention = torch.tensor([0.1, 0.6, 0.3, 0.5, 0.2, 0.2, 0.1])
     segments = torch.tensor([0, 0, 0, 1, 1, 1, 1])
     hidden = mining.choose(attention, segments, 2, torch.Generator().manual_seed(0))
@@ -307,7 +307,7 @@ def test_mhim_counts_and_schedules_follow_the_official_code():
     14.8 on average); the ratio decays to 0 and the EMA momentum rises to 1 along cosines."""
     from headstart.mil.regularizers import MHIM
 
-    mining = MHIM()  # ratio 0.03, drop 0.5
+    mining = MHIM(ratio=0.03, random_ratio=0.0, momentum_schedule=True)  # high mask alone
     assert mining.hard_counts(1000) == (60, 30)
     assert mining.hard_counts(1000, progress=0.5) == (30, 15)  # ratio 0.015 at mid-training
     assert mining.hard_counts(1000, progress=1.0) == (0, 0)

@@ -223,3 +223,62 @@ def test_acmil_with_one_branch_has_no_diversity_term_and_bad_settings_are_named(
         AGGREGATORS.create("acmil", dim=4, mask_drop=1.5)
     with pytest.raises(ValueError, match="ACMIL branches and top_k must be ≥ 1"):
         AGGREGATORS.create("acmil", dim=4, branches=0)
+
+
+def test_mhim_defaults_are_the_official_abmil_command():
+    """The official MHIM-ABMIL command for CAMELYON16 (branch v1 README): mask_ratio_h 0.01
+    with mrh_sche, mask_ratio_hr 0.5, mask_ratio 0.5 (random), mask_ratio_l 0, cl_alpha 0.1,
+    temp_t 0.1 / temp_s 1, mm 0.9999 with no mm_sche. Caught: the defaults before (top 3%,
+    no random masking, a cosine momentum) match none of the official commands."""
+    from headstart.mil.regularizers import MHIM
+
+    mining = MHIM()
+    official = {
+        "ratio": 0.01,
+        "drop": 0.5,
+        "random_ratio": 0.5,
+        "low_ratio": 0.0,
+        "weight": 0.1,
+        "teacher_temperature": 0.1,
+        "student_temperature": 1.0,
+        "momentum": 0.9999,
+        "ratio_schedule": True,
+        "momentum_schedule": False,
+        "pretrained_teacher": True,
+    }
+    assert {name: getattr(mining, name) for name in official} == official
+    assert mining.momentum_at(0.5) == 0.9999  # mm constant without mm_sche
+    # get_mask at the end of training (mask_ratio_h decayed to 0): only the random mask,
+    # select_mask_fn(…, mask_ratio, random_ratio=0.001) = ⌈n·0.5⌉ of the bag at random
+    attention = torch.rand(1000, generator=torch.Generator().manual_seed(0))
+    segments = torch.zeros(1000, dtype=torch.long)
+    generator = torch.Generator().manual_seed(1)
+    draws = [mining.choose(attention, segments, 1, generator, progress=1.0) for _ in range(3)]
+    assert [int(d.sum()) for d in draws] == [500, 500, 500]
+    assert not torch.equal(draws[0], draws[1])
+    ranks = torch.argsort(torch.argsort(attention))
+    assert 300 < float(ranks[draws[0]].float().mean()) < 700  # not the top or bottom half
+    # at the start: the random half ∪ ⌈0.5·⌈1000·0.02⌉⌉ = 10 of the top 20
+    hidden = mining.choose(attention, segments, 1, generator, progress=0.0)
+    top20 = torch.topk(attention, 20).indices
+    assert 500 <= int(hidden.sum()) <= 510 and int(hidden[top20].sum()) >= 10
+
+
+def test_mhim_never_hides_a_whole_bag():
+    """Small bags under the official masks (a random half plus the top pool) were sometimes
+    hidden whole: every logit −1e9, the softmax uniform, the student pooling the mean of
+    the bag it was meant not to see. Now the least-attended instance stays visible."""
+    from headstart.mil.regularizers import MHIM
+
+    mining = MHIM()
+    sizes = [1, 2, 3, 2]
+    attention = torch.tensor([0.9, 0.7, 0.1, 0.5, 0.2, 0.3, 0.05, 0.95])
+    segments = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        hidden = mining.choose(attention, segments, 4, generator)
+        for bag, size in enumerate(sizes):
+            rows = torch.nonzero(segments == bag).squeeze(1)
+            assert not hidden[rows].all()
+            if size <= 2:  # the top one is hidden, and the random half hits it or the other
+                assert rows[~hidden[rows]].tolist() == [rows[torch.argmin(attention[rows])]]

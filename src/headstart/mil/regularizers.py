@@ -6,7 +6,8 @@ returns a term added to the cross-entropy. Names may carry a strength: "aem:0.05
   averaged over the bags of the step: minimising it maximises the attention entropy, so the
   model spreads attention instead of collapsing onto a few instances (λ = 0.1 by default).
 - `mhim` (Tang et al. 2023): an EMA teacher's most-attended instances are partly hidden from
-  the student, plus a teacher–student consistency term (see `MHIM`);
+  the student, with a random half of every bag (the official ABMIL setting), plus a
+  teacher–student consistency term (see `MHIM`);
 - `scmil` (Juyal et al. 2024): supervised contrastive loss on bag embeddings, handing over to
   cross-entropy along a curriculum (see `SCMIL`).
 """
@@ -60,15 +61,28 @@ class MHIM:
     """Masked hard instance mining (Tang et al., ICCV 2023), as a training plug-in.
 
     An EMA teacher sees the whole bag and ranks its instances by attention. In a bag of n
-    instances the student does not see ⌈p·⌈n·`ratio`/p⌉⌉ instances drawn at random from the
-    ⌈n·`ratio`/p⌉ the teacher attends to most (p = `drop`; n·`ratio` hidden from a pool
-    twice as large at p = ½), plus optionally the ⌈n·`low_ratio`⌉ least attended and a
-    random ⌈n·`random_ratio`⌉ — the counts of the official v1 code. As there, the high-
-    attention ratio decays to 0 along a cosine over training (`ratio_schedule`) and the
-    teacher's momentum rises from `momentum` to 1 along a cosine (`momentum_schedule`).
-    A consistency term `weight`·CE(softmax(teacher/0.1), softmax(student/1)) on the bag
-    embeddings is added to the loss. The teacher starts from a baseline model trained first
-    without plug-ins (`pretrained_teacher`; else from the student's initial weights).
+    instances the student does not see ⌈p·⌈n·`ratio`/p⌉⌉ drawn at random from the
+    ⌈n·`ratio`/p⌉ the teacher attends to most (p = `drop`), nor the ⌈n·`low_ratio`⌉ least
+    attended, nor a random ⌈n·`random_ratio`⌉: the counts of the official v1 code
+    (`get_mask`). `ratio` decays to 0 along a cosine over training (`ratio_schedule`); the
+    teacher's momentum rises to 1 along a cosine if `momentum_schedule`. The loss adds
+    `weight`·CE(softmax(teacher/0.1), softmax(student/1)) on the bag embeddings. The teacher
+    starts as a baseline trained first without plug-ins (`pretrained_teacher`).
+
+    Defaults are the official MHIM-ABMIL command for CAMELYON16 (README of branch v1:
+    mask_ratio_h 0.01, mask_ratio_hr 0.5, mrh_sche, mask_ratio 0.5, mask_ratio_l 0, cl_alpha
+    0.1, mm 0.9999 without mm_sche); its TCGA command is ratio=0.02, drop=1, random_ratio=0.7,
+    low_ratio=0.2, momentum_schedule=True, weight=0.5. Where we differ from that code:
+    - the student starts from fresh weights; the official command (init_stu_type=fc) starts
+      its instance projection from the baseline's (`MILClassifier` builds the student);
+    - the teacher runs in eval mode; the official one runs in train mode, its dropout (0.25)
+      on;
+    - hidden instances get zero attention instead of being removed: the same bag embedding
+      for attention pooling. The attention is the aggregator's (Ilse et al.'s tanh for
+      `attention`); MHIM's own ABMIL uses ReLU and no biases (da_act relu);
+    - a bag is never hidden whole: if the three masks cover it, its least-attended instance
+      stays visible (the official code, made for slides of thousands of patches, would pool
+      an empty bag).
     """
 
     needs_attention = True
@@ -78,16 +92,16 @@ class MHIM:
     def __init__(
         self,
         weight: float = 0.1,
-        ratio: float = 0.03,
+        ratio: float = 0.01,
         drop: float = 0.5,
         momentum: float = 0.9999,
         teacher_temperature: float = 0.1,
         student_temperature: float = 1.0,
         pretrained_teacher: bool = True,
         ratio_schedule: bool = True,
-        momentum_schedule: bool = True,
+        momentum_schedule: bool = False,
         low_ratio: float = 0.0,
-        random_ratio: float = 0.0,
+        random_ratio: float = 0.5,
     ) -> None:
         for name, value in (
             ("ratio", ratio),
@@ -141,6 +155,8 @@ class MHIM:
             spread = ceil(len(rows) * self.random_ratio)
             if spread:
                 hidden[rows[torch.randperm(len(rows), generator=generator)[:spread]]] = True
+            if hidden[rows].all():  # keep the least attended: the student needs one instance
+                hidden[rows[torch.argmin(scores)]] = False
         return hidden
 
     def consistency(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
