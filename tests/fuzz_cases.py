@@ -628,10 +628,22 @@ ADAPT = [  # issue 15's bad inputs
     ok(
         "adapt",
         "tune-from-store",
-        "adapt {t}/text-store --encoder minilm -o {x} --epochs 1 -q",
+        "adapt {t}/text-store --encoder minilm -o {x} --epochs 1 --num-iterations 1 -q",
         lambda x: (x / "headstart-encoder.json").is_file() and (x / "model.safetensors").is_file(),
     ),
     error("adapt", "tune-images", "adapt digits --encoder minilm -o {x}", "needs texts"),
+    error(
+        "adapt",
+        "pairs-without-encoder",
+        "adapt {t}/stores/d8 -o {x} --pairs in-batch",
+        "only apply to fine-tuning a body",
+    ),
+    error(
+        "adapt",
+        "tune-pairs",
+        "adapt {t}/text-store --encoder minilm -o {x} --pairs all",
+        "pairs must be one of setfit, in-batch",
+    ),
     error(
         "adapt",
         "tune-vectors",

@@ -1,16 +1,23 @@
-"""SetFit-style contrastive fine-tuning of a sentence encoder's body (Tunstall et al., 2022),
-with every pair of a batch.
+"""SetFit contrastive fine-tuning of a sentence encoder's body (Tunstall et al., 2022).
 
 SetFit pairs labelled sentences: same label → target cosine 1, different labels → 0; the
 body learns to regress cos(u, v) onto the target (CosineSimilarityLoss, a squared error),
-then a logistic-regression head is fitted on the new embeddings. setfit 1.x builds every
-unique pair (self pairs included), oversamples the rarer kind until positives and negatives
-are equally many, and encodes both sentences of each pair — two forward passes a pair.
-Ours keeps the objective and the 50/50 balance but draws class-balanced batches of distinct
-sentences and scores all b(b + 1)/2 pairs among them: each sentence is encoded once a step,
-and the positive and negative halves of the squared error are averaged separately (what
-balanced oversampling weighs them to). The optimiser is setfit's: AdamW at 2e-5, linear
-warm-up over the first 10% of the steps, then linear decay to zero.
+then a logistic-regression head is fitted on the new embeddings. Two ways to form the pairs,
+on one budget — `num_iterations` (SetFit's, 20): 2 · num_iterations · n pairs an epoch:
+
+- `pairs="setfit"` (default) is setfit 1.2's own generation (`sampler.ContrastiveDataset`
+  with num_iterations set): every unique pair i ≤ j, self pairs included, in a shuffled
+  order, split into positives and negatives, each cycled to num_iterations · n, alternated
+  positive, negative; that list is drawn in random batches of `batch_size` pairs (the
+  sentence-transformers trainer's random sampler), both sentences of each pair encoded.
+  Only the first shuffle differs: seeded by `seed` here, a fixed 42 in setfit.
+- `pairs="in-batch"` (ours) spends the same sentence encodings differently: the same number
+  of steps, each on a class-balanced batch of 2 · `batch_size` distinct sentences, every
+  pair among them scored — the positive (distinct same-label pairs: self pairs carry no
+  gradient) and negative halves of the squared error averaged separately, the 50/50 weight
+  SetFit's balanced list gives them. Many more pairs a step for the same forward passes.
+The optimiser is setfit's: AdamW at 2e-5, linear warm-up over the first 10% of the steps,
+then linear decay to zero.
 """
 
 from __future__ import annotations
@@ -23,38 +30,74 @@ import torch
 
 from headstart.exceptions import DataError
 
+PAIRINGS = ("setfit", "in-batch")
+
 
 @dataclass
 class TuneSettings:
     """Everything that determines a fine-tuned body, recorded beside its weights."""
 
-    epochs: int = 10
-    batch_size: int = 32
-    per_class: int = 4  # sentences of one class side by side in a batch
+    pairs: str = "setfit"  # or "in-batch"
+    num_iterations: int = 20  # SetFit's budget: 2 · num_iterations · n pairs an epoch
+    epochs: int = 1
+    batch_size: int = 16  # pairs a step ("in-batch": twice as many sentences a step)
+    per_class: int = 4  # "in-batch": sentences of one class side by side in a batch
     lr: float = 2e-5
     warmup: float = 0.1
     max_length: int | None = None  # word pieces; None keeps the model's own limit
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        if self.pairs not in PAIRINGS:
+            raise DataError(f"pairs must be one of {', '.join(PAIRINGS)}, not {self.pairs!r}")
+        for name in ("num_iterations", "epochs", "batch_size", "per_class"):
+            if getattr(self, name) < 1:
+                raise DataError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def steps_per_epoch(n_texts: int, settings: TuneSettings) -> int:
+    """Optimiser steps an epoch: SetFit's 2 · num_iterations · n pairs in `batch_size`s."""
+    return -(-2 * settings.num_iterations * n_texts // settings.batch_size)
+
+
+def setfit_pairs(labels: np.ndarray, num_iterations: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """SetFit's pair list: (P, 2) row pairs and their (P,) targets, positives and negatives
+    alternating, each kind cycled to num_iterations · n from the shuffled unique pairs."""
+    n = len(labels)
+    unique = np.stack(np.triu_indices(n, 0), axis=1)[rng.permutation(n * (n + 1) // 2)]
+    same = labels[unique[:, 0]] == labels[unique[:, 1]]
+    count = num_iterations * n
+    positive = unique[same][np.arange(count) % same.sum()]
+    negative = unique[~same][np.arange(count) % (~same).sum()]
+    pairs = np.stack([positive, negative], axis=1).reshape(-1, 2)  # pos₀, neg₀, pos₁, …
+    return pairs, np.tile([1.0, 0.0], count)
+
+
+def cosine_pair_loss(u: torch.Tensor, v: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """SetFit's CosineSimilarityLoss: the mean of (cos(u, v) − target)² over the pairs."""
+    cosine = torch.nn.functional.cosine_similarity(u, v, dim=1)
+    return (cosine - targets.to(cosine.dtype)).pow(2).mean()
+
 
 def pair_loss(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Half the mean squared error of cos − 1 over same-label pairs plus half that of cos − 0
-    over different-label pairs, over the pairs i ≤ j of the batch."""
+    """In-batch: half the mean of (cos − 1)² over distinct same-label pairs i < j plus half
+    the mean of cos² over different-label pairs."""
     unit = torch.nn.functional.normalize(embeddings, dim=1)
     cosine = unit @ unit.T
-    upper = torch.triu(torch.ones_like(cosine, dtype=torch.bool))
+    upper = torch.triu(torch.ones_like(cosine, dtype=torch.bool), diagonal=1)
     same = (labels[:, None] == labels[None, :]) & upper
     different = (labels[:, None] != labels[None, :]) & upper
-    positive = (cosine[same] - 1).pow(2).mean()
-    if not different.any():
-        return positive
-    return (positive + cosine[different].pow(2).mean()) / 2
+    halves = [(cosine[same] - 1).pow(2).mean()] if same.any() else []
+    if different.any():
+        halves.append(cosine[different].pow(2).mean())
+    return torch.stack(halves).mean()
 
 
 def balanced_batches(labels: np.ndarray, settings: TuneSettings, rng) -> list[np.ndarray]:
-    """One epoch: each class shuffled and cut into runs of `per_class`, the runs shuffled and
-    packed into batches of about `batch_size` (so same-class pairs occur in every batch)."""
+    """One pass over the texts: each class shuffled and cut into runs of `per_class`, the
+    runs shuffled and packed into batches of about 2 · `batch_size` sentences."""
+    size_wanted = 2 * settings.batch_size
     runs = []
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
@@ -63,7 +106,7 @@ def balanced_batches(labels: np.ndarray, settings: TuneSettings, rng) -> list[np
     for index in rng.permutation(len(runs)):
         current.append(runs[index])
         size += len(runs[index])
-        if size >= settings.batch_size:
+        if size >= size_wanted:
             batches.append(np.concatenate(current))
             current, size = [], 0
     if current:
@@ -77,6 +120,26 @@ def _warmup_then_decay(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+def _plan(labels: np.ndarray, settings: TuneSettings, rng) -> list[tuple[np.ndarray, Any]]:
+    """Every step's (rows to encode, what the loss compares) for the whole run."""
+    per_epoch = steps_per_epoch(len(labels), settings)
+    steps = []
+    for _ in range(settings.epochs):
+        if settings.pairs == "setfit":
+            pairs, targets = setfit_pairs(labels, settings.num_iterations, rng)
+            order = rng.permutation(len(pairs))  # the trainer's random sampler
+            pairs, targets = pairs[order], targets[order]
+            for start in range(0, len(pairs), settings.batch_size):
+                chunk = pairs[start : start + settings.batch_size]
+                steps.append((chunk.T.reshape(-1), targets[start : start + settings.batch_size]))
+            continue
+        batches: list[np.ndarray] = []
+        while len(batches) < per_epoch:
+            batches.extend(balanced_batches(labels, settings, rng))
+        steps.extend((rows, None) for rows in batches[:per_epoch])
+    return steps
+
+
 def tune_sentence_body(
     model: Any,
     texts: list[str],
@@ -84,7 +147,8 @@ def tune_sentence_body(
     settings: TuneSettings,
     progress=None,
 ) -> dict[str, Any]:
-    """Fine-tune a sentence-transformers `model` in place on labelled `texts`; the history."""
+    """Fine-tune a sentence-transformers `model` in place on labelled `texts`; the history
+    (mean loss an epoch, steps, texts and sentence encodings)."""
     labels = np.asarray(labels)
     if len(texts) != len(labels):
         raise DataError(f"{len(texts)} texts for {len(labels)} labels")
@@ -96,30 +160,37 @@ def tune_sentence_body(
         model.max_seq_length = settings.max_length
     model.to(settings.device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr)
-    epochs = [balanced_batches(labels, settings, rng) for _ in range(settings.epochs)]
-    total = sum(len(e) for e in epochs)
+    plan = _plan(labels, settings, rng)
+    total = len(plan)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: _warmup_then_decay(s, total, int(settings.warmup * total))
     )
     model.train()
-    history: dict[str, Any] = {"loss": [], "steps": total, "texts": len(texts)}
-    for batches in epochs:
-        values = []
-        for rows in batches:
-            features = model.tokenize([texts[i] for i in rows])
-            features = {
-                k: v.to(settings.device) if torch.is_tensor(v) else v for k, v in features.items()
-            }
-            embeddings = model(features)["sentence_embedding"]
-            target = torch.as_tensor(labels[rows], device=settings.device)
-            loss = pair_loss(embeddings, target)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            values.append(float(loss.detach()))
-        history["loss"].append(float(np.mean(values)))
+    history: dict[str, Any] = {"loss": [], "steps": total, "texts": len(texts), "encoded": 0}
+    per_epoch = total // settings.epochs
+    values = []
+    for step, (rows, targets) in enumerate(plan):
+        features = model.tokenize([texts[i] for i in rows])
+        features = {
+            k: v.to(settings.device) if torch.is_tensor(v) else v for k, v in features.items()
+        }
+        embeddings = model(features)["sentence_embedding"]
+        if targets is None:
+            loss = pair_loss(embeddings, torch.as_tensor(labels[rows], device=settings.device))
+        else:
+            half = len(rows) // 2  # first sentences, then their partners
+            target = torch.as_tensor(targets, device=settings.device)
+            loss = cosine_pair_loss(embeddings[:half], embeddings[half:], target)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        values.append(float(loss.detach()))
+        history["encoded"] += len(rows)
         if progress:
             progress(1)
+        if (step + 1) % per_epoch == 0:
+            history["loss"].append(float(np.mean(values)))
+            values = []
     model.eval()
     return history

@@ -11,7 +11,7 @@ import numpy as np
 
 from headstart.adapt.losses import LOSSES
 from headstart.adapt.saved import save_adapter, transform_store
-from headstart.adapt.sentence_tuning import TuneSettings, tune_sentence_body
+from headstart.adapt.sentence_tuning import TuneSettings, steps_per_epoch, tune_sentence_body
 from headstart.adapt.train import AdaptSettings, check_settings, fit_adapter
 from headstart.datasets import Dataset, load_dataset
 from headstart.encoders import create_encoder
@@ -175,7 +175,8 @@ def tune_encoder(
         raise DataError(f"encoder {encoder!r} is not a sentence-transformers text encoder")
     texts = [str(data.items[i]) for i in rows]
     with progress_bar(progress) as bar:
-        task = bar.add_task("fine-tune", total=settings.epochs)
+        steps = settings.epochs * steps_per_epoch(len(rows), settings)
+        task = bar.add_task("fine-tune", total=steps)
         history = tune_sentence_body(
             model.model, texts, data.labels[rows], settings, lambda n: bar.advance(task, n)
         )

@@ -24,8 +24,16 @@ def adapt(
     adapter_option: list[str] = typer.Option([], help="adapter parameter, e.g. d_out=64"),
     positives: str = typer.Option("auto", help="auto, views, labels, neighbours or transitive"),
     background: Path | None = typer.Option(None, help="background store (sepclr)"),
-    epochs: int | None = typer.Option(None, min=1, help="default 50 (10 with --encoder)"),
-    batch_size: int | None = typer.Option(None, min=2, help="default 256 (32 with --encoder)"),
+    epochs: int | None = typer.Option(None, min=1, help="default 50 (1 with --encoder)"),
+    batch_size: int | None = typer.Option(
+        None, min=2, help="default 256 (16 pairs a step with --encoder)"
+    ),
+    pairs: str | None = typer.Option(
+        None, help="with --encoder: setfit (SetFit's pair list, default) or in-batch"
+    ),
+    num_iterations: int | None = typer.Option(
+        None, min=1, help="with --encoder: SetFit's budget, 2·N·texts pairs an epoch (20)"
+    ),
     lr: float | None = typer.Option(None, min=0.0, help="default 1e-3 (2e-5 with --encoder)"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
@@ -36,8 +44,13 @@ def adapt(
     save it as an encoder of its own (embed with --encoder tuned:OUT)."""
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
     given = {k: v for k, v in given.items() if v is not None}
+    tuning_only = {"pairs": pairs, "num_iterations": num_iterations}
+    tuning_only = {k: v for k, v in tuning_only.items() if v is not None}
+    if tuning_only and not encoder:
+        names = ", ".join("--" + k.replace("_", "-") for k in tuning_only)
+        raise typer.BadParameter(f"{names} only apply to fine-tuning a body (--encoder)")
     if encoder:
-        tuning = api.TuneSettings(seed=seed, device=device, **given)
+        tuning = api.TuneSettings(seed=seed, device=device, **given, **tuning_only)
         history = api.tune_encoder(store, out, encoder, shots, tuning, progress=not quiet)
         console.print(
             f"saved {encoder} fine-tuned on {history['texts']} texts ({history['steps']} steps) "
