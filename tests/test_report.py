@@ -210,3 +210,24 @@ def test_report_of_class_incremental_sessions(tmp_path):
     text = api.report(tmp_path / "sessions", tmp_path / "s.html").read_text()
     assert "Classes added in sessions" in text and "2 sessions of 2 new classes" in text
     assert "At session 2, " in text and "<img class='figure'" in text
+
+
+def test_report_names_the_methods_that_differ_from_their_papers():
+    """Issue 24: a report lists each method it used whose registry entry declares a variant
+    (here MoCHi's sizes, as the adaptation loss of a base → novel run) and no other."""
+    from headstart.protocol import Results
+    from headstart.report.html import render_report
+    from headstart.report.methods import method_variants
+
+    results = Results(provenance={"dataset": "blobs", "adapt": {"settings": {"loss": "mochi"}}})
+    for seed in range(2):
+        results.add("prototype", 4, seed, {"accuracy": 0.5 + seed / 10})
+        results.add("prototype+adapted", 4, seed, {"accuracy": 0.4 + seed / 10})
+    found = method_variants(results)
+    assert [(r["kind"], r["name"]) for r in found] == [("adaptation loss", "mochi")]
+    assert "momentum keys" in found[0]["variant"]
+    text = render_report(results)
+    assert "Methods that differ from their papers" in text and "MoCHi(256, 128, 64)" in text
+    plain = Results(provenance={"dataset": "blobs"})
+    plain.add("prototype", 4, 0, {"accuracy": 0.5})
+    assert method_variants(plain) == [] and "differ from their papers" not in render_report(plain)

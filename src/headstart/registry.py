@@ -2,7 +2,8 @@
 
 Datasets, encoders and (later) heads each own one `Registry`. Names are lowercase and spelled
 the same in code, CLI, files and reports. A name may carry a prefix with an argument
-(`timm:resnet50`): the prefix is registered once and receives the rest of the name.
+(`timm:resnet50`): the prefix is registered once and receives the rest of the name. An entry
+written from a paper but differing from it says how in `variant` (reports show it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Entry(Generic[T]):
     factory: Callable[..., T]
     summary: str
     prefix: bool = False
+    variant: str = ""  # how it differs from its paper's method; "" when it does not
 
 
 class Registry(Generic[T]):
@@ -37,9 +39,10 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
 
     def register(
-        self, name: str, summary: str = "", *, prefix: bool = False
+        self, name: str, summary: str = "", *, prefix: bool = False, variant: str = ""
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator: register `factory` under `name` (`prefix=True` for `name:<arg>` forms)."""
+        """Decorator: register `factory` under `name` (`prefix=True` for `name:<arg>` forms);
+        `variant` says how it differs from the paper it is written from, if it does."""
         if name != name.lower():
             raise ValueError(f"{self.kind} names are lowercase; got {name!r}")
 
@@ -47,7 +50,7 @@ class Registry(Generic[T]):
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             text = summary or (factory.__doc__ or "").strip().partition("\n")[0]
-            self._entries[name] = Entry(name, factory, text, prefix)
+            self._entries[name] = Entry(name, factory, text, prefix, variant)
             return factory
 
         return decorate

@@ -25,7 +25,8 @@ def needs_class_texts(name: str) -> bool:
     return "class_embeddings" in HEADS.entry(name)[0].factory().get_params()
 
 
-def register_head(name: str, cls: type[Head]) -> type[Head]:
-    """Register head class `cls` under `name`; its docstring's first line is the summary."""
-    HEADS.register(name, (cls.__doc__ or "").strip().partition("\n")[0])(cls)
+def register_head(name: str, cls: type[Head], variant: str = "") -> type[Head]:
+    """Register head class `cls` under `name`; its docstring's first line is the summary,
+    `variant` how it differs from its paper (if it does)."""
+    HEADS.register(name, (cls.__doc__ or "").strip().partition("\n")[0], variant=variant)(cls)
     return cls

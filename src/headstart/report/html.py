@@ -21,6 +21,7 @@ from headstart.protocol import Results
 from headstart.protocol.mil_cv import load_attention
 from headstart.protocol.results import FIT_SECONDS
 from headstart.report import figures
+from headstart.report.methods import variants_section
 from headstart.report.selector import SCRIPT, selector
 from headstart.report.summary import compact_table, level_name, provenance_line, verdict
 
@@ -263,6 +264,7 @@ def render_report(
         "best head, over the same seeds, includes 0. Heads are compared only within a store "
         "(the same features).</p></section>"
     )
+    parts.append(variants_section(results))
     for index, mine in enumerate(stores):
         parts.append(_store_section(mine, metric, confusion_for, index))
     if attention is not None:

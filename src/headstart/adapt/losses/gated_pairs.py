@@ -57,7 +57,11 @@ def cross_class_partners(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return key.argmax(1), other.any(1)
 
 
-@LOSSES.register("simlap")
+@LOSSES.register(
+    "simlap",
+    variant="no code published: the gate filter, the penalty weight and leaving the pair's "
+    "classes out of the denominator are ours",
+)
 class GatedPairs(ContrastiveLoss):
     """InfoNCE in class-pair subspaces chosen by a learned gate; same- and cross-class pairs."""
 

@@ -50,7 +50,12 @@ def mix_hard_negatives(
     return out.detach(), {"i": i, "j": j, "alpha": alpha, "j_prime": j_prime, "beta": beta}
 
 
-@LOSSES.register("mochi")
+@LOSSES.register(
+    "mochi",
+    variant="queue of 4,096 momentum keys capped at the training rows and MoCHi(256, 128, 64), "
+    "not the paper's ImageNet K = 16,384–65,536 and (1024, 1024, 512); positives from views, "
+    "labels or neighbours of frozen embeddings instead of image augmentations",
+)
 class MoCHi(ContrastiveLoss):
     """InfoNCE against a queue of momentum keys plus mixed hard negatives; τ 0.2 (MoCo-v2)."""
 

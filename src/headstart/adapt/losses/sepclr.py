@@ -50,7 +50,11 @@ def _head(width: int, hidden: int) -> nn.Module:
     )
 
 
-@LOSSES.register("sepclr")
+@LOSSES.register(
+    "sepclr",
+    variant="common and salient halves of one adapter's output (the paper: two encoders); "
+    "views or frozen-space neighbours stand in for image augmentations",
+)
 class SepCLR(ContrastiveLoss):
     """Common and salient halves of the adapter's output, from a background and a target store."""
 

@@ -87,7 +87,11 @@ class ProtoTriplet(ContrastiveLoss):
         return proto_triplet(batch.z, batch.labels, batch.z_pos, batch.labels, self.margin)
 
 
-@LOSSES.register("icnn")
+@LOSSES.register(
+    "icnn",
+    variant="full episode on unbalanced batches: neighbourhoods reach the batch's mean class "
+    "size (the official code passes shot + query of a balanced episode)",
+)
 class ICNN(ContrastiveLoss):
     """−log of the ICNN score of anchors and positives together, `k` = 4, looking as far as
     the batch's mean class size (the full episode)."""

@@ -60,7 +60,11 @@ def ranking_loss(
     return total / (2 * negatives * len(z))
 
 
-@LOSSES.register("transitive")
+@LOSSES.register(
+    "transitive",
+    variant="edges from stored augmented views and a frozen-space neighbour graph, not tracked "
+    "video patches and clustered context features",
+)
 class TransitiveInvariance(ContrastiveLoss):
     """Ranking loss on positives joined through the view + neighbour graph."""
 
