@@ -282,3 +282,29 @@ def test_mhim_never_hides_a_whole_bag():
             assert not hidden[rows].all()
             if size <= 2:  # the top one is hidden, and the random half hits it or the other
                 assert rows[~hidden[rows]].tolist() == [rows[torch.argmin(attention[rows])]]
+
+
+def test_regularizer_specs_reach_every_option_and_name_bad_ones():
+    """The official random half hurts small bags (RESULTS.md); a spec could only set MHIM's
+    weight, so neither it nor any other official setting (the TCGA command) was reachable
+    from `MILClassifier(regularizers=...)` or the CLI."""
+    from headstart.exceptions import DataError
+    from headstart.mil.regularizers import create_regularizer
+
+    tcga = create_regularizer(
+        "mhim:weight=0.5;ratio=0.02;drop=1;random_ratio=0.7;low_ratio=0.2;momentum_schedule=true"
+    )
+    assert (tcga.weight, tcga.ratio, tcga.drop, tcga.random_ratio, tcga.low_ratio) == (
+        0.5,
+        0.02,
+        1.0,
+        0.7,
+        0.2,
+    )
+    assert tcga.momentum_schedule and create_regularizer("mhim:0.3").weight == 0.3
+    with pytest.raises(DataError, match="did you mean 'random_ratio'"):
+        create_regularizer("mhim:random=0")
+    with pytest.raises(DataError, match="'abc' is not a number or true/false"):
+        create_regularizer("mhim:ratio=abc")
+    with pytest.raises(DataError, match="MHIM ratio must be in"):
+        create_regularizer("mhim:ratio=2")

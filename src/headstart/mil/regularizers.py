@@ -18,6 +18,7 @@ import math
 
 import torch
 
+from headstart.exceptions import DataError
 from headstart.mil.aggregators import segment_sum
 from headstart.registry import Registry
 
@@ -233,9 +234,28 @@ REGULARIZERS.register("scmil", "bag-level supervised contrastive term with a cur
 
 
 def create_regularizer(spec: str) -> AEM | MHIM | SCMIL:
-    """ "name" or "name:value" → a regularizer (value: AEM's λ, MHIM's consistency weight)."""
+    """ "name", "name:value" (AEM's λ, MHIM's consistency weight, SC-MIL's τ) or
+    "name:key=value;key=value" (any option, e.g. "mhim:random_ratio=0;ratio=0.03")."""
     name, _, value = spec.partition(":")
     if not value:
         return REGULARIZERS.create(name)
-    key = {"mhim": "weight", "scmil": "temperature"}.get(name, "strength")
-    return REGULARIZERS.create(name, **{key: float(value)})
+    if "=" not in value:
+        key = {"mhim": "weight", "scmil": "temperature"}.get(name, "strength")
+        return REGULARIZERS.create(name, **{key: option_value(spec, value)})
+    options = {}
+    for item in value.split(";"):
+        key, equals, text = item.partition("=")
+        if not equals:
+            raise DataError(f"regularizer {spec!r}: {item!r} is not key=value")
+        options[key.strip()] = option_value(spec, text.strip())
+    return REGULARIZERS.create(name, **options)
+
+
+def option_value(spec: str, text: str) -> float | bool:
+    """A number, or true/false, from a regularizer spec."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"regularizer {spec!r}: {text!r} is not a number or true/false") from None
