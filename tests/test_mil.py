@@ -491,12 +491,13 @@ def test_facile_set_model_then_few_shot_instance_head():
     assert (head.predict(features[rest]) == labels[rest]).mean() > 0.8  # key vs other instances
 
 
-def test_ins_instance_classifier_finds_key_instances_from_bag_labels():
-    from headstart.mil import InstanceMILClassifier
+def test_self_training_mil_finds_key_instances_from_bag_labels():
+    """Our self-training instance classifier (formerly mislabelled INS), unchanged."""
+    from headstart.mil import SelfTrainingMIL
 
     bags = toy_bags(n_bags=120)
     train, test = bags.subset(np.arange(80)), bags.subset(np.arange(80, 120))
-    model = InstanceMILClassifier(hidden=32, epochs=30, lr=1e-2).fit(train)
+    model = SelfTrainingMIL(hidden=32, epochs=30, lr=1e-2).fit(train)
     # instances of negative bags never become positive targets
     negative = np.repeat(train.labels == 0, train.sizes)
     assert (model.instance_targets_[negative, 1] == 0).all()
@@ -507,7 +508,7 @@ def test_ins_instance_classifier_finds_key_instances_from_bag_labels():
 
     assert roc_auc_score(test.labels, model.predict_proba(test)[:, 1]) > 0.9  # bags ranked
     with pytest.raises(DataError, match="binary bag labels"):
-        InstanceMILClassifier(epochs=1).fit(Bags.from_list([np.ones((2, 6))] * 2, [1, 1]))
+        SelfTrainingMIL(epochs=1).fit(Bags.from_list([np.ones((2, 6))] * 2, [1, 1]))
 
 
 def test_lenet_encoder_learns_mnist_bags_end_to_end():

@@ -1,14 +1,19 @@
-"""`InstanceMILClassifier`: an INS-style instance classifier (Qu et al., TCSVT 2024).
+"""`SelfTrainingMIL`: headstart's own instance classifier by self-training (not INS).
 
 Bag labels become partial instance labels: an instance of a negative bag is negative; an
 instance of a positive bag may be either. Each instance keeps a soft target over its
-candidates, starting uniform; after every epoch it moves towards the model's own choice among
-the candidates, t ← m·t + (1 − m)·onehot(argmax(p ⊙ candidates)), with m going from 0.95 to
-0.8 — except that the most positive instance of every positive bag is chosen positive (the
-MIL constraint; without it the majority class absorbs every candidate). The instance
-classifier (standardise → Linear + ReLU → Linear) is trained by cross-entropy against these
-targets; a bag's score is the max (or mean) of its instances' positive probabilities. (INS
-also trains a MoCo branch with prototypes; that part is left out here.) Binary bags only.
+candidates, starting uniform; after every epoch (from the first) it moves towards the
+model's own choice among the candidates, t ← m·t + (1 − m)·onehot(argmax(p ⊙ candidates)),
+with m going from 0.95 to 0.8 — except that the most positive instance of every positive bag
+is chosen positive (the MIL constraint; without it the majority class absorbs every
+candidate). The instance classifier (standardise → Linear + ReLU → Linear) is trained by
+cross-entropy against these targets; a bag's score is the max (or mean) of its instances'
+positive probabilities. Binary bags only.
+
+This is ours. It borrows INS's partial-label targets and their momentum (Qu et al., TCSVT
+2024) but not its method: no warm-up, targets from the classifier's argmax instead of
+prototype scores, no contrastive branch, no bag head, and a top-instance rule INS does not
+have. INS itself is `headstart.mil.ins.INS`.
 """
 
 from __future__ import annotations
@@ -16,16 +21,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from headstart.exceptions import DataError
-from headstart.mil.aggregators import segment_sum
 from headstart.mil.bags import Bags
+from headstart.mil.instance_models import (
+    POOLINGS,
+    InstanceClassifierBase,
+    binary_bag_labels,
+    pool_instance_scores,
+)
 
 
-class InstanceMILClassifier(ClassifierMixin, BaseEstimator):
-    """Instance classifier from bag labels by progressive partial-label disambiguation."""
+class SelfTrainingMIL(InstanceClassifierBase):
+    """Instance classifier from bag labels by self-training on its own candidate argmax."""
 
     def __init__(
         self,
@@ -47,17 +55,12 @@ class InstanceMILClassifier(ClassifierMixin, BaseEstimator):
         self.momentum = momentum
         self.random_state = random_state
 
-    def fit(self, bags: Bags, y=None) -> InstanceMILClassifier:
-        labels = np.asarray(bags.labels if y is None else y)
-        if set(np.unique(labels)) != {0, 1}:
-            raise DataError("InstanceMILClassifier needs binary bag labels 0 and 1, both present")
-        if self.pooling not in ("max", "mean"):
-            raise ValueError(f"pooling must be 'max' or 'mean', got {self.pooling!r}")
-        self.classes_ = np.array([0, 1])
-        self.mean_ = bags.instances.mean(0)
-        spread = bags.instances.std(0)
-        self.scale_ = np.where(spread > 1e-6, spread, 1.0)
-        x = torch.from_numpy(((bags.instances - self.mean_) / self.scale_).astype(np.float32))
+    def fit(self, bags: Bags, y: object = None) -> SelfTrainingMIL:
+        labels = binary_bag_labels(bags, y, "SelfTrainingMIL")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        self._fit_statistics(bags.instances)
+        x = self._standardised(bags)
         positive_bag = torch.from_numpy(np.repeat(labels, bags.sizes).astype(bool))
         candidates = torch.stack([torch.ones_like(positive_bag), positive_bag], 1).float()
         targets = candidates / candidates.sum(1, keepdim=True)  # uniform over candidates
@@ -102,19 +105,11 @@ class InstanceMILClassifier(ClassifierMixin, BaseEstimator):
     def instance_proba(self, bags: Bags) -> np.ndarray:
         """Positive-class probability of every instance (N,)."""
         self.model_.eval()
-        x = torch.from_numpy(((bags.instances - self.mean_) / self.scale_).astype(np.float32))
-        return torch.softmax(self.model_(x), dim=1)[:, 1].numpy()
+        return torch.softmax(self.model_(self._standardised(bags)), dim=1)[:, 1].numpy()
 
     def predict_proba(self, bags: Bags) -> np.ndarray:
-        scores = torch.from_numpy(self.instance_proba(bags).astype(np.float64))
-        segments = torch.from_numpy(np.repeat(np.arange(len(bags)), bags.sizes))
-        if self.pooling == "max":
-            out = torch.zeros(len(bags), dtype=torch.float64)
-            bag = out.scatter_reduce(0, segments, scores, reduce="amax", include_self=False)
-        else:
-            bag = segment_sum(scores, segments, len(bags)) / torch.from_numpy(bags.sizes)
-        bag = bag.numpy()
+        """(B, 2): a bag's positive probability is the max (or mean) over its instances."""
+        bag = pool_instance_scores(
+            self.instance_proba(bags).astype(np.float64), bags.offsets, self.pooling
+        )
         return np.stack([1 - bag, bag], axis=1)
-
-    def predict(self, bags: Bags) -> np.ndarray:
-        return self.classes_[self.predict_proba(bags).argmax(1)]
