@@ -308,3 +308,13 @@ def test_regularizer_specs_reach_every_option_and_name_bad_ones():
         create_regularizer("mhim:ratio=abc")
     with pytest.raises(DataError, match="MHIM ratio must be in"):
         create_regularizer("mhim:ratio=2")
+
+
+def test_mhim_entry_names_its_variant_for_reports():
+    """Reports list the methods that differ from their papers from the registry's `variant`;
+    MHIM's differences (student init, teacher dropout, whole-bag guard) were in no entry."""
+    from headstart.mil.regularizers import REGULARIZERS
+
+    variants = {entry.name: entry.variant for entry in REGULARIZERS}
+    assert "student starts from fresh weights" in variants["mhim"]
+    assert "projection head" in variants["scmil"]

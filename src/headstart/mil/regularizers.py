@@ -181,7 +181,13 @@ class MHIM:
             t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
 
 
-REGULARIZERS.register("mhim", "masked hard instance mining with an EMA teacher")(MHIM)
+REGULARIZERS.register(
+    "mhim",
+    "masked hard instance mining with an EMA teacher",
+    variant="official MHIM-ABMIL CAMELYON16 masks and momentum, but the student starts from "
+    "fresh weights (official: the baseline's instance projection), the teacher runs without "
+    "dropout, and a bag is never hidden whole",
+)(MHIM)
 
 
 def supervised_contrastive(
@@ -230,7 +236,11 @@ class SCMIL:
         return beta * cross_entropy + (1 - beta) * contrastive
 
 
-REGULARIZERS.register("scmil", "bag-level supervised contrastive term with a curriculum")(SCMIL)
+REGULARIZERS.register(
+    "scmil",
+    "bag-level supervised contrastive term with a curriculum",
+    variant="SupCon on the normalised bag embeddings directly (the paper: a projection head)",
+)(SCMIL)
 
 
 def create_regularizer(spec: str) -> AEM | MHIM | SCMIL:
