@@ -42,6 +42,10 @@ from headstart.vector_index import ivf_index, principal_basis, unit_rows
 
 OPEN_SET_SCORES: Registry[Any] = Registry("open-set score")
 KNN_BATCH = 2048  # query rows per block of the kNN distance matrix
+GAUSSIAN_VARIANT = (
+    "GDA's shrunk shared covariance (the papers: the empirical tied covariance); at one shot "
+    "per class, the isotropic total variance of the support set (the papers need many items)"
+)
 KNN_ITEMS_PER_NEIGHBOUR = 1_000  # Sun et al. 2022 on CIFAR-10: k = 50 of 50,000 items
 
 
@@ -170,7 +174,9 @@ class _Gaussian(OpenSetScore):
         return (quadratic - 2 * x @ p_means + (means.T * p_means).sum(0)[None, :]).numpy()
 
 
-@OPEN_SET_SCORES.register("mahalanobis", "min Mahalanobis distance to a class mean (Lee 2018)")
+@OPEN_SET_SCORES.register(
+    "mahalanobis", "min Mahalanobis distance to a class mean (Lee 2018)", variant=GAUSSIAN_VARIANT
+)
 class Mahalanobis(_Gaussian):
     name = "mahalanobis"
 
@@ -179,7 +185,9 @@ class Mahalanobis(_Gaussian):
 
 
 @OPEN_SET_SCORES.register(
-    "relative-mahalanobis", "min class Mahalanobis minus the background's (Ren et al. 2021)"
+    "relative-mahalanobis",
+    "min class Mahalanobis minus the background's (Ren et al. 2021)",
+    variant=GAUSSIAN_VARIANT,
 )
 class RelativeMahalanobis(_Gaussian):
     name = "relative-mahalanobis"
@@ -197,7 +205,11 @@ class RelativeMahalanobis(_Gaussian):
         return (own - background).min(axis=1)
 
 
-@OPEN_SET_SCORES.register("gda-likelihood", "−log of the GDA mixture density (up to a constant)")
+@OPEN_SET_SCORES.register(
+    "gda-likelihood",
+    "−log of the GDA mixture density (up to a constant)",
+    variant="at one shot per class, the isotropic total variance of the support set",
+)
 class GDALikelihood(_Gaussian):
     name = "gda-likelihood"
 
