@@ -4,9 +4,10 @@ A. Detection. Fashion-MNIST (EfficientNet-Lite0 features) and Reuters R8 (MiniLM
    items only, with 10/20/40% symmetric and 20/40% asymmetric noise, `--seeds` corruptions
    each. Every detector gets the same 5-fold cross-fitted probabilities of one head
    (`--head`, GDA by default): our confident learning, small-loss, kNN disagreement, LSA
-   (per label, and the paper's global separator), and cleanlab's `find_label_issues`
-   (default filter, prune by noise rate) — cleanlab is a benchmark-only dependency. Precision,
-   recall and F1 against the planted flips, mean and 95% t interval over seeds.
+   (`lsa`: the paper's global separator; `lsa-per-label`: ours), and cleanlab's
+   `find_label_issues` (default filter, prune by noise rate) — cleanlab is a benchmark-only
+   dependency. Precision, recall and F1 against the planted flips, mean and 95% t interval
+   over seeds.
 B. Training after cleaning: a linear probe (C = 1) fitted on the noisy labels, on the items
    each detector kept, and on the true labels (oracle), scored on the clean test split.
 
@@ -29,11 +30,10 @@ from headstart.protocol.corruption import corrupt_labels
 from headstart.protocol.statistics import mean_ci
 from headstart.quality import out_of_fold_proba
 from headstart.quality.detectors import run_detector
-from headstart.quality.linear_separation import linear_separation_issues
 
 HERE = Path(__file__).parent
 NOISE = ["symmetric:0.1", "symmetric:0.2", "symmetric:0.4", "asymmetric:0.2", "asymmetric:0.4"]
-OURS = ["confident-learning", "small-loss", "knn", "lsa"]
+OURS = ["confident-learning", "small-loss", "knn", "lsa", "lsa-per-label"]
 
 
 def prf(flag: np.ndarray, bad: np.ndarray) -> dict[str, float]:
@@ -56,9 +56,6 @@ def detect_all(X, noisy, head, seed):
         started = time.perf_counter()
         flags[name] = run_detector(name, X, noisy, proba, model, seed).flag
         seconds[name] = time.perf_counter() - started
-    started = time.perf_counter()
-    flags["lsa-global"] = linear_separation_issues(X, noisy, model, seed=seed)[1]
-    seconds["lsa-global"] = time.perf_counter() - started
     started = time.perf_counter()
     flags["cleanlab"] = cleanlab_issues(noisy, proba)
     seconds["cleanlab"] = time.perf_counter() - started
