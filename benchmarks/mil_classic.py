@@ -13,6 +13,10 @@ in advance (Adam, lr 5e-4, weight decay
 5e-4, at most 100 epochs with early stopping on 10% of the training bags), none tuned on test
 folds; regularizers keep their papers' default strengths.
 
+Instance-level classifiers (`--instance ins,self-training`, from `INSTANCE_CLASSIFIERS`) run at
+their own defaults beside them on the same folds; their bag AUC is reported too, since INS
+ranks bags by its bag head and self-training by its top instance.
+
 Run: python benchmarks/mil_classic.py [--repeats 5 --folds 10 --regularizers none,aem,...]
 """
 
@@ -26,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from headstart.mil import MILClassifier, load_bags
+from headstart.mil import INSTANCE_CLASSIFIERS, MILClassifier, load_bags
 from headstart.protocol.mil_cv import cross_validate_mil, model_grid
+from headstart.protocol.results import FIT_SECONDS
 
 OUT = Path(__file__).parent / "out"
 SETTINGS = {
@@ -41,13 +46,22 @@ SETTINGS = {
 }
 
 
-def accuracy_table(rows: list[dict], model: str, repeats: int, folds: int) -> np.ndarray:
-    """(repeats, folds) test accuracies of one model, indexed by the protocol's seed."""
+def accuracy_table(
+    rows: list[dict], model: str, repeats: int, folds: int, metric: str = "accuracy"
+) -> np.ndarray:
+    """(repeats, folds) test accuracies (or `metric`) of one model, indexed by the seed."""
     table = np.full(repeats * folds, np.nan)
     for row in rows:
-        if row["head"] == model and row["metric"] == "accuracy":
+        if row["head"] == model and row["metric"] == metric:
             table[row["seed"]] = row["value"]
     return table.reshape(repeats, folds)
+
+
+def standard_error(values: np.ndarray) -> float | None:
+    """Standard error of repeat-level values; None with a single repeat."""
+    if len(values) < 2:
+        return None
+    return round(float(values.std(ddof=1) / np.sqrt(len(values))), 3)
 
 
 def cross_validate(
@@ -56,6 +70,7 @@ def cross_validate(
     regularizers: list[str],
     plain: list[str],
     ilse: list[str],
+    instance: list[str],
     repeats: int,
     folds: int,
 ) -> dict:
@@ -67,11 +82,16 @@ def cross_validate(
         estimators[f"{model}/ilse-mlp"] = MILClassifier(
             model, encoder="ilse-mlp", **{**SETTINGS, "hidden": 64}
         )
+    estimators |= {name: INSTANCE_CLASSIFIERS.create(name) for name in instance}
     results = cross_validate_mil(bags, estimators, folds, repeats)
     intervals = {s["head"]: s for s in results.summary() if s["metric"] == "accuracy"}
     paired = {p["head"]: p for p in results.paired(models[0], "accuracy")}
     report: dict = {"bags": len(bags), "seconds": round(time.perf_counter() - start, 1)}
-    tables = {m: accuracy_table(results.rows, m, repeats, folds) for m in estimators}
+
+    def tables_of(metric: str) -> dict[str, np.ndarray]:
+        return {m: accuracy_table(results.rows, m, repeats, folds, metric) for m in estimators}
+
+    tables, aucs, seconds = (tables_of(m) for m in ("accuracy", "auc", FIT_SECONDS))
     reference = tables[models[0]]
     for model, table in tables.items():
         per_repeat = table.mean(axis=1)
@@ -79,10 +99,12 @@ def cross_validate(
         report[model] = {
             "accuracy": round(float(table.mean()), 3),
             "ci95_corrected": [round(intervals[model][k], 3) for k in ("ci_low", "ci_high")],
-            "se_over_repeats": round(float(per_repeat.std(ddof=1) / np.sqrt(repeats)), 3),
+            "se_over_repeats": standard_error(per_repeat),
             "per_repeat": [round(float(v), 3) for v in per_repeat],
             f"minus_{models[0]}": round(float(difference.mean()), 3),
-            f"minus_{models[0]}_se": round(float(difference.std(ddof=1) / np.sqrt(repeats)), 3),
+            f"minus_{models[0]}_se": standard_error(difference),
+            "auc": round(float(np.nanmean(aucs[model])), 3),
+            "fit_seconds": round(float(seconds[model].mean()), 2),
         }
         if model in paired:
             report[model][f"minus_{models[0]}_ci95_corrected"] = [
@@ -101,16 +123,20 @@ def main() -> None:
     parser.add_argument("--regularizers", default="none,aem,mhim,scmil")
     parser.add_argument("--plain", default="gated,acmil", help="models without regularizers")
     parser.add_argument("--ilse", default="attention,gated", help="also with ilse-mlp")
+    parser.add_argument(
+        "--instance", default="", help="instance-level classifiers, e.g. ins,self-training"
+    )
     parser.add_argument("--sets", default="musk1,musk2,elephant")
     parser.add_argument("--name", default="mil_classic")
     args = parser.parse_args()
     models, regularizers = args.models.split(","), args.regularizers.split(",")
     plain = [m for m in args.plain.split(",") if m]
     ilse = [m for m in args.ilse.split(",") if m]
+    instance = [m for m in args.instance.split(",") if m]
     report = {"date": time.strftime("%Y-%m-%d"), "settings": SETTINGS}
     for name in args.sets.split(","):
         report[name] = cross_validate(
-            name, models, regularizers, plain, ilse, args.repeats, args.folds
+            name, models, regularizers, plain, ilse, instance, args.repeats, args.folds
         )
     out = Path(os.environ.get("OUT", OUT))
     out.mkdir(exist_ok=True)
