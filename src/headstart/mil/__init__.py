@@ -14,11 +14,17 @@ from headstart.mil.regularizers import REGULARIZERS
 from headstart.mil.self_training import SelfTrainingMIL
 
 INSTANCE_CLASSIFIERS.register(
-    "ins", "INS: prototype pseudo-labels + MoCo/SupCon + bag head (Qu 2024)"
+    "ins",
+    "INS: prototype pseudo-labels + MoCo/SupCon + bag head (Qu 2024)",
+    variant="on features: a Linear–ReLU encoder (128/256/128 wide) and feature dropout as the "
+    "two views; 40 epochs, 1 warm-up; bag-head gradient clipped at 1; queue of pushed keys only",
 )(INS)
-INSTANCE_CLASSIFIERS.register("self-training", "ours: self-training on the classifier's argmax")(
-    SelfTrainingMIL
-)
+INSTANCE_CLASSIFIERS.register(
+    "self-training",
+    "ours: self-training on the classifier's argmax",
+    variant="not a published method: self-training on its own argmax with a top-instance rule, "
+    "bags scored by their top instance",
+)(SelfTrainingMIL)
 
 __all__ = [
     "AGGREGATORS",
