@@ -311,3 +311,17 @@ def test_held_out_rows_never_reach_a_gradient(loss, positives, with_views):
     if first["kept_epoch"] == second["kept_epoch"]:
         for a, b in zip(one.state_dict().values(), two.state_dict().values(), strict=True):
             assert torch.equal(a, b)
+
+
+def test_held_out_loss_is_a_function_of_the_weights():
+    """With the weights frozen (lr 0) every epoch's held-out loss is the same, even for a loss
+    that draws at random (SimLAP's cross-class partners): the held-out pass has its own fixed
+    random draws and leaves the training stream alone. Bad neighbour counts are named."""
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(4), 40)
+    X = (rng.normal(size=(160, 6)) + 3 * rng.normal(size=(4, 6))[y]).astype(np.float32)
+    settings = api.AdaptSettings(loss="simlap", epochs=4, batch_size=32, lr=0.0, patience=10)
+    _, history = fit_adapter(X, y, settings)
+    assert len(set(history["held_out"])) == 1
+    with pytest.raises(DataError, match="neighbours must be at least 1"):
+        fit_adapter(X, None, replace(settings, loss="info-nce", neighbours=0))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from headstart.adapt.losses import Pair, create_loss
+from headstart.adapt.losses.mochi import mix_hard_negatives
 
 
 def _batch(seed: int = 0, b: int = 6, d: int = 5, labels=None):
@@ -139,6 +140,32 @@ def test_mochi_is_infonce_against_past_keys_only():
     values = [float(f(batch)) for f in (loss, loss, mixing, mixing)]
     assert values[0] == values[1] and values[2] == values[3]
     torch.testing.assert_close(loss.queue, frozen)
+
+
+def test_mochi_leaves_out_queued_keys_of_the_anchors_own_row():
+    """A stale key of the anchor's own item (queued in an earlier epoch) is not its negative,
+    nor mixed into its synthetic negatives; other rows' keys are."""
+    loss = create_loss("mochi", tau=0.5, queue_size=6, n_hard=6, s=4, s_prime=2)
+    loss.build(5)
+    raw, batch = _batch(7, b=3)
+    batch.index = torch.tensor([10, 11, 12])
+    loss.queue_rows = torch.tensor([11, -1, 10, 3, 4, 5])  # rows 10 and 11 queued before
+    start = loss.queue.clone()
+    loss.eval()
+    value = loss(batch)
+    q, k = batch.z, batch.z_pos.detach()
+    generator = torch.Generator().manual_seed(loss.seed + 1)  # as the eval pass draws
+    exclude = loss.queue_rows[None, :] == batch.index[:, None]
+    synthetic, how = mix_hard_negatives(q, start.double(), 6, 4, 2, generator, exclude)
+    terms = []
+    for a in range(3):
+        kept = [m for m in range(6) if not exclude[a, m]]
+        logits = [q[a] @ k[a]] + [q[a] @ start[m].double() for m in kept]
+        logits += [q[a] @ synthetic[a, t] for t in range(6)]
+        terms.append(-torch.log_softmax(torch.stack(logits) / 0.5, 0)[0])
+        used = set(how["i"][a].tolist()) | set(how["j"][a].tolist())
+        assert not any(exclude[a, m] for m in used | set(how["j_prime"][a].tolist()))
+    _check(value, torch.stack(terms).mean(), raw)
 
 
 def test_mochi_keys_come_from_a_momentum_copy_of_the_adapter():

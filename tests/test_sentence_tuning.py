@@ -87,6 +87,26 @@ def test_balanced_batches_cover_every_text_once_with_same_class_runs():
         assert np.bincount(labels[batch]).max() >= 2
 
 
+def test_optimiser_and_schedule_are_the_transformers_trainers():
+    """As setfit trains through the transformers Trainer: weight decay 0.01 on weights but not
+    on biases and LayerNorm, warm-up over ⌈10%⌉ of the steps from lr 0, linear decay to 0; a
+    lone sentence left over by the batching joins the last batch (it has no pair)."""
+    from headstart.adapt.sentence_tuning import _optimiser, _warmup_then_decay
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    decay, plain = _optimiser(model, TuneSettings()).param_groups
+    assert decay["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert [p.shape for p in decay["params"]] == [(4, 3)]
+    assert len(plain["params"]) == 3  # the linear bias, LayerNorm's weight and bias
+    factors = [_warmup_then_decay(s, 25, 3) for s in range(26)]
+    assert factors[:4] == [0.0, 1 / 3, 2 / 3, 1.0] and factors[-1] == 0.0
+    labels = np.arange(33) % 11
+    batches = balanced_batches(
+        labels, TuneSettings(batch_size=8, per_class=1), np.random.default_rng(0)
+    )
+    assert min(len(b) for b in batches) >= 2 and sum(len(b) for b in batches) == 33
+
+
 def _corpus(tmp_path):
     finance = [
         "shares fell sharply",

@@ -3,25 +3,29 @@
 SetFit pairs labelled sentences: same label → target cosine 1, different labels → 0; the
 body learns to regress cos(u, v) onto the target (CosineSimilarityLoss, a squared error),
 then a logistic-regression head is fitted on the new embeddings. Two ways to form the pairs,
-on one budget — `num_iterations` (SetFit's, 20): 2 · num_iterations · n pairs an epoch:
+on one budget — `num_iterations` (the SetFit paper's 20; setfit 1.2 defaults to None, every
+unique pair oversampled): 2 · num_iterations · n pairs an epoch:
 
 - `pairs="setfit"` (default) is setfit 1.2's own generation (`sampler.ContrastiveDataset`
   with num_iterations set): every unique pair i ≤ j, self pairs included, in a shuffled
   order, split into positives and negatives, each cycled to num_iterations · n, alternated
-  positive, negative; that list is drawn in random batches of `batch_size` pairs (the
-  sentence-transformers trainer's random sampler), both sentences of each pair encoded.
-  Only the first shuffle differs: seeded by `seed` here, a fixed 42 in setfit.
-- `pairs="in-batch"` (ours) spends the same sentence encodings differently: the same number
-  of steps, each on a class-balanced batch of 2 · `batch_size` distinct sentences, every
-  pair among them scored — the positive (distinct same-label pairs: self pairs carry no
+  positive, negative; that list, built once, is drawn in random batches of `batch_size`
+  pairs each epoch (the sentence-transformers trainer's random sampler), both sentences of
+  each pair encoded. Only the first shuffle differs: seeded by `seed`, a fixed 42 in setfit.
+- `pairs="in-batch"` (ours) spends the same budget differently: the same number of steps,
+  each on a class-balanced batch of 2 · `batch_size` distinct sentences (so the same
+  sentence encodings; fewer when the training set holds fewer sentences), every pair among
+  them scored — the positive (distinct same-label pairs: self pairs carry no
   gradient) and negative halves of the squared error averaged separately, the 50/50 weight
   SetFit's balanced list gives them. Many more pairs a step for the same forward passes.
-The optimiser is setfit's: AdamW at 2e-5, linear warm-up over the first 10% of the steps,
-then linear decay to zero.
+The optimiser is setfit's (through the transformers Trainer): AdamW at 2e-5 with weight decay
+0.01 on every parameter but biases and LayerNorm weights, gradients clipped to norm 1, a
+linear warm-up over the first ⌈10%⌉ of the steps from lr 0, then linear decay to zero.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +47,8 @@ class TuneSettings:
     batch_size: int = 16  # pairs a step ("in-batch": twice as many sentences a step)
     per_class: int = 4  # "in-batch": sentences of one class side by side in a batch
     lr: float = 2e-5
+    weight_decay: float = 0.01  # setfit's l2_weight; not on biases and LayerNorm weights
+    max_grad_norm: float = 1.0  # the transformers Trainer's clipping
     warmup: float = 0.1
     max_length: int | None = None  # word pieces; None keeps the model's own limit
     seed: int = 0
@@ -91,6 +97,8 @@ def pair_loss(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     halves = [(cosine[same] - 1).pow(2).mean()] if same.any() else []
     if different.any():
         halves.append(cosine[different].pow(2).mean())
+    if not halves:  # one sentence: no pair, nothing to learn
+        return embeddings.sum() * 0.0
     return torch.stack(halves).mean()
 
 
@@ -110,23 +118,43 @@ def balanced_batches(labels: np.ndarray, settings: TuneSettings, rng) -> list[np
             batches.append(np.concatenate(current))
             current, size = [], 0
     if current:
-        batches.append(np.concatenate(current))
+        if size < 2 and batches:  # a lone sentence has no pair: it joins the last batch
+            batches[-1] = np.concatenate([batches[-1], *current])
+        else:
+            batches.append(np.concatenate(current))
     return batches
 
 
 def _warmup_then_decay(step: int, total: int, warmup: int) -> float:
+    """The transformers linear schedule: lr × step / warmup, then down to 0 at `total`."""
     if step < warmup:
-        return (step + 1) / (warmup + 1)
+        return step / warmup
     return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _optimiser(model: Any, settings: TuneSettings) -> torch.optim.Optimizer:
+    """AdamW with weight decay on every parameter but biases and LayerNorm weights."""
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            plain = name == "bias" or isinstance(module, torch.nn.LayerNorm)
+            (no_decay if plain else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": settings.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=settings.lr)
 
 
 def _plan(labels: np.ndarray, settings: TuneSettings, rng) -> list[tuple[np.ndarray, Any]]:
     """Every step's (rows to encode, what the loss compares) for the whole run."""
     per_epoch = steps_per_epoch(len(labels), settings)
     steps = []
+    if settings.pairs == "setfit":
+        listed, listed_targets = setfit_pairs(labels, settings.num_iterations, rng)
     for _ in range(settings.epochs):
         if settings.pairs == "setfit":
-            pairs, targets = setfit_pairs(labels, settings.num_iterations, rng)
+            pairs, targets = listed, listed_targets
             order = rng.permutation(len(pairs))  # the trainer's random sampler
             pairs, targets = pairs[order], targets[order]
             for start in range(0, len(pairs), settings.batch_size):
@@ -159,11 +187,12 @@ def tune_sentence_body(
     if settings.max_length:
         model.max_seq_length = settings.max_length
     model.to(settings.device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr)
+    optimiser = _optimiser(model, settings)
     plan = _plan(labels, settings, rng)
     total = len(plan)
+    warmup = math.ceil(settings.warmup * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: _warmup_then_decay(s, total, int(settings.warmup * total))
+        optimiser, lambda s: _warmup_then_decay(s, total, warmup)
     )
     model.train()
     history: dict[str, Any] = {"loss": [], "steps": total, "texts": len(texts), "encoded": 0}
@@ -183,6 +212,7 @@ def tune_sentence_body(
             loss = cosine_pair_loss(embeddings[:half], embeddings[half:], target)
         optimiser.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
         optimiser.step()
         schedule.step()
         values.append(float(loss.detach()))

@@ -50,6 +50,8 @@ class AdaptSettings:
 
 
 def _positive_source(settings: AdaptSettings, loss: ContrastiveLoss, y, views) -> str:
+    if settings.neighbours < 1:
+        raise DataError(f"neighbours must be at least 1, got {settings.neighbours}")
     if settings.positives not in POSITIVES:
         raise DataError(f"positives must be one of {', '.join(POSITIVES)}")
     accepted = loss.positive_sources or ("views", "labels", "neighbours")
@@ -88,6 +90,8 @@ class PairSampler:
             self.near = np.full((len(X), k), -1, dtype=np.int64)  # rows outside the pool: −1
             unit = torch.as_tensor(unit_rows(X[pool]), dtype=torch.float32)
             k_pool = min(k, len(pool) - 1)
+            if k_pool < 1:
+                raise DataError(f"positives {source!r} need at least 2 training rows")
             for start in range(0, len(pool), 2048):
                 similarity = unit[start : start + 2048] @ unit.T  # (chunk, |pool|)
                 local = torch.arange(start, min(start + 2048, len(pool)))
@@ -271,7 +275,9 @@ def fit_adapter(
             for module in (adapter, loss, key):  # a held-out pass changes no state of a loss
                 if module is not None:
                     module.eval()
-            with torch.no_grad():
+            devices = [] if settings.device == "cpu" else None  # None: every CUDA device
+            with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                torch.manual_seed(settings.seed + 1)  # the same draws on every held-out pass
                 held_batch = _batch(adapter, fixed, labels, held, settings.device, key)
                 held_loss = float(loss(held_batch))
             history["held_out"].append(held_loss)

@@ -9,12 +9,15 @@ of *past* keys only, started as random unit vectors as MoCo does. For each query
    from N;
 3. `s_prime` harder ones h′ = normalise(β q + (1 − β) nⱼ), β ~ U(0, 0.5);
 4. InfoNCE over [k⁺, queue, h, h′] at temperature τ; no gradient flows through h, h′.
-After a training step the batch's keys enter the queue (first in, first out). In eval mode
+After a training step the batch's keys enter the queue (first in, first out) with the rows
+they came from. A queued key of the anchor's own row (a stale key of its item) is left out of
+its negatives and of its mixing: on ImageNet a 65,536 queue almost never holds one, here the
+queue spans about two epochs of a small store, so half the anchors would meet one. In eval mode
 (the trainer's held-out pass) nothing is enqueued and the mixing draws from a generator
 re-seeded on every call, so a held-out loss is a function of the weights and the queue alone.
 
 Sizes are ours, scaled to stores of thousands of rows: queue 4,096 (capped at the number of
-training rows, so no key sits in the queue twice), MoCHi(N, s, s′) = (256, 128, 64); the paper
+training rows), MoCHi(N, s, s′) = (256, 128, 64); the paper
 uses K = 16,384 (ImageNet-100) or 65,536 (ImageNet-1k) with e.g. (1024, 1024, 512).
 """
 
@@ -33,18 +36,27 @@ def mix_hard_negatives(
     s: int,
     s_prime: int,
     generator: torch.Generator,
+    exclude: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(B, s + s′, d) synthetic negatives per anchor and how each was made: the indices into
-    `negatives` (i, j) and the weights (α, β) — for the reference test."""
+    `negatives` (i, j) and the weights (α, β) — for the reference test. `exclude` (B, M)
+    marks negatives an anchor may not mix from."""
     q = q.detach()
-    top = (q @ negatives.T).topk(min(n_hard, len(negatives)), dim=1).indices  # (B, N)
+    similarity, allowed = q @ negatives.T, len(negatives)
+    if exclude is not None:
+        similarity = similarity.masked_fill(exclude, float("-inf"))
+        allowed -= int(exclude.sum(1).max())  # every row's top N is then all allowed
+    top = similarity.topk(max(1, min(n_hard, allowed)), dim=1).indices  # (B, N)
     b, n = top.shape
-    pick = lambda count: top.gather(1, torch.randint(0, n, (b, count), generator=generator))  # noqa: E731
+
+    def pick(count: int) -> torch.Tensor:  # draws on the generator's CPU, used on q's device
+        return top.gather(1, torch.randint(0, n, (b, count), generator=generator).to(top.device))
+
     i, j = pick(s), pick(s)
-    alpha = torch.rand(b, s, 1, generator=generator)
+    alpha = torch.rand(b, s, 1, generator=generator).to(q)
     mixed = alpha * negatives[i] + (1 - alpha) * negatives[j]
     j_prime = pick(s_prime)
-    beta = torch.rand(b, s_prime, 1, generator=generator) * 0.5
+    beta = torch.rand(b, s_prime, 1, generator=generator).to(q) * 0.5
     harder = beta * q[:, None, :] + (1 - beta) * negatives[j_prime]
     out = torch.nn.functional.normalize(torch.cat([mixed, harder], dim=1), dim=-1)
     return out.detach(), {"i": i, "j": j, "alpha": alpha, "j_prime": j_prime, "beta": beta}
@@ -78,6 +90,7 @@ class MoCHi(ContrastiveLoss):
         self.key_momentum, self.seed = momentum, seed
         self.generator = torch.Generator().manual_seed(seed)
         self.register_buffer("queue", torch.empty(0), persistent=False)
+        self.register_buffer("queue_rows", torch.empty(0, dtype=torch.long), persistent=False)
 
     def prepare(self, X: np.ndarray, y: np.ndarray | None, train: np.ndarray) -> None:
         self.queue_size = min(self.queue_size, len(train))
@@ -85,19 +98,26 @@ class MoCHi(ContrastiveLoss):
     def build(self, width: int) -> None:
         start = torch.randn(self.queue_size, width, generator=self.generator)
         self.queue = torch.nn.functional.normalize(start, dim=1)  # MoCo's random first queue
+        self.queue_rows = torch.full((self.queue_size,), -1, dtype=torch.long)  # of no row
 
     def forward(self, batch: Pair) -> torch.Tensor:
         q, k = batch.z, batch.z_pos.detach()  # keys come from the momentum encoder
         if not self.queue.numel():
             self.build(q.shape[1])
         queue = self.queue.to(q.dtype)
-        parts = [(q * k).sum(1, keepdim=True), q @ queue.T]  # (B, 1), (B, K)
+        own = None  # (B, K): queued keys of the anchor's own row
+        if batch.index is not None:
+            own = self.queue_rows.to(q.device)[None, :] == batch.index[:, None]
+        negatives = q @ queue.T
+        if own is not None:
+            negatives = negatives.masked_fill(own, float("-inf"))
+        parts = [(q * k).sum(1, keepdim=True), negatives]  # (B, 1), (B, K)
         if self.s + self.s_prime:
             generator = self.generator
             if not self.training:  # the same draws on every held-out pass
                 generator = torch.Generator().manual_seed(self.seed + 1)
             synthetic, _ = mix_hard_negatives(
-                q, queue, self.n_hard, self.s, self.s_prime, generator
+                q, queue, self.n_hard, self.s, self.s_prime, generator, own
             )
             parts.append(torch.einsum("bd,bsd->bs", q, synthetic))
         logits = torch.cat(parts, dim=1) / self.tau
@@ -106,4 +126,7 @@ class MoCHi(ContrastiveLoss):
         )
         if self.training:
             self.queue = torch.cat([self.queue, k.to(self.queue.dtype)])[-self.queue_size :]
+            rows = torch.full((len(k),), -1) if batch.index is None else batch.index
+            rows = rows.to(self.queue_rows.device)
+            self.queue_rows = torch.cat([self.queue_rows, rows])[-self.queue_size :]
         return loss
