@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--out", type=Path, default=HERE / "out" / "setfit_compare_budget.json")
+    parser.add_argument("--out", type=Path, default=HERE / "runs" / "setfit_compare_budget.json")
     parser.add_argument("--table", action="store_true", help="print the table of --out; no run")
     args = parser.parse_args()
     if args.table:
