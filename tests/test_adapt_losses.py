@@ -171,7 +171,7 @@ def test_mochi_leaves_out_queued_keys_of_the_anchors_own_row():
 def test_mochi_keys_come_from_a_momentum_copy_of_the_adapter():
     """The trainer's key encoder moves as k ← m·k + (1 − m)·q and takes no gradient."""
     from headstart.adapt.adapter import create_adapter
-    from headstart.adapt.train import _momentum_update
+    from headstart.heads.tensors import ema_update as _momentum_update
 
     query, key = create_adapter("linear", 4), create_adapter("linear", 4)
     with torch.no_grad():

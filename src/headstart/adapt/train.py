@@ -24,6 +24,7 @@ import torch
 from headstart.adapt.adapter import ADAPTERS, create_adapter
 from headstart.adapt.losses import ContrastiveLoss, Pair, create_loss
 from headstart.exceptions import DataError
+from headstart.heads.tensors import ema_update
 from headstart.vector_index import unit_rows
 
 POSITIVES = ("auto", "views", "labels", "neighbours", "transitive")
@@ -268,7 +269,7 @@ def fit_adapter(
             value.backward()
             optimiser.step()
             if key is not None:
-                _momentum_update(key, adapter, loss.key_momentum)
+                ema_update(key, adapter, loss.key_momentum)  # MoCo's key encoder
             epoch_loss.append(float(value.detach()))
         history["train"].append(float(np.mean(epoch_loss)))
         if fixed is not None:
@@ -295,13 +296,6 @@ def fit_adapter(
         history["kept_epoch"] = int(np.argmin(history["held_out"])) + 1
     adapter.eval()
     return adapter, history
-
-
-def _momentum_update(key: torch.nn.Module, adapter: torch.nn.Module, m: float) -> None:
-    """k ← m·k + (1 − m)·q for every parameter (MoCo's key encoder update)."""
-    with torch.no_grad():
-        for k, q in zip(key.parameters(), adapter.parameters(), strict=True):
-            k.mul_(m).add_(q.detach(), alpha=1 - m)
 
 
 def _batch(adapter, pair, labels, rows, device, key=None) -> Pair:

@@ -8,6 +8,13 @@ import numpy as np
 import torch
 
 
+@torch.no_grad()
+def ema_update(target: torch.nn.Module, source: torch.nn.Module, momentum: float) -> None:
+    """target ← m·target + (1 − m)·source, parameter by parameter (MoCo keys, EMA teachers)."""
+    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+        t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
+
+
 def device_dtype(device: str) -> torch.dtype:
     """float64 on CPU, where it is cheap enough and matches reference formulas; float32 else."""
     return torch.float64 if torch.device(device).type == "cpu" else torch.float32

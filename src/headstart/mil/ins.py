@@ -58,6 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from headstart.heads.tensors import ema_update
 from headstart.mil.aggregators import AttentionPooling
 from headstart.mil.bags import Bags
 from headstart.mil.ins_steps import (
@@ -288,8 +289,7 @@ class INS(InstanceClassifierBase):
             self.prototypes_, q.detach(), pseudo, self.prototype_momentum
         )
         with torch.no_grad():
-            for key, online in zip(self._key.parameters(), self.model_.parameters(), strict=True):
-                key.mul_(self.key_momentum).add_(online, alpha=1 - self.key_momentum)
+            ema_update(self._key, self.model_, self.key_momentum)
             _, k = self._key(key_view)
         past_keys, past_labels = self._queue.contents()
         past_keys, past_labels = past_keys.clone(), past_labels.clone()

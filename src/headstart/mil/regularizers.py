@@ -19,6 +19,7 @@ import math
 import torch
 
 from headstart.exceptions import DataError
+from headstart.heads.tensors import ema_update
 from headstart.mil.aggregators import segment_sum
 from headstart.registry import Registry
 
@@ -176,9 +177,7 @@ class MHIM:
         self, teacher: torch.nn.Module, student: torch.nn.Module, progress: float = 0.0
     ) -> None:
         """teacher ← m·teacher + (1 − m)·student, m = `momentum_at(progress)`."""
-        momentum = self.momentum_at(progress)
-        for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
-            t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
+        ema_update(teacher, student, self.momentum_at(progress))
 
 
 REGULARIZERS.register(
