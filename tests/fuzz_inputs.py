@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from headstart import api
+from headstart.json_files import sealed
 
 RNG_SEED = 0
 
@@ -108,6 +109,14 @@ def image_inputs(t: Path) -> None:
     _classes(img / "loose")
     _png(img / "loose" / "stray.png", 98)
     _png(img / "flat" / "a.png", 0)
+    _classes(img / "device")  # issue 25 #7: these hung embed forever
+    os.symlink("/dev/zero", img / "device" / "cat" / "zero.png")
+    _classes(img / "fifo")
+    os.mkfifo(img / "fifo" / "cat" / "f.png")
+    _classes(img / "linked-sub")  # issue 25 #15: a linked sub-folder was ignored
+    _png(img / "elsewhere" / "x.png", 97)
+    os.symlink(img / "elsewhere", img / "linked-sub" / "cat" / "more")
+    os.symlink(img / "linked-sub" / "cat", img / "linked-sub" / "cat" / "again")
     _classes(img / "one-class", classes=("cat",))
     for split in ("train", "test"):
         _classes(img / "split" / split)
@@ -157,6 +166,9 @@ def vector_inputs(t: Path) -> None:
     pq.write_table(pa.table({"vector": [["1", "2"], ["3", "4"]]}), v / "list-strings.parquet")
     np.save(v / "nan.npy", np.array([[1.0, np.nan]], np.float32))
     np.save(v / "inf.npy", np.array([[1.0, 2.0], [np.inf, 0.0]], np.float32))
+    np.save(v / "beyond-f32.npy", np.array([[1.0, 2.0], [1e300, 0.0]], np.float64))
+    np.savez(v / "tiny.npz", vectors=x * 1e-20, labels=np.arange(6) % 2)
+    np.savez(v / "huge.npz", vectors=x * 1e20, labels=np.arange(6) % 2)
     empty = pa.table({"vector": pa.array([], pa.list_(pa.float32()))})
     pq.write_table(empty, v / "no-rows.parquet")
     labels = ["a", None, "b", "a", None, "b"]
@@ -235,10 +247,11 @@ def store_inputs(t: Path) -> None:
     api.adapt(s / "d8", t / "adapter-d8", quick, progress=False)
 
 
-def _edit_json(path: Path, change) -> None:
+def _edit_json(path: Path, change, seal: bool = True) -> None:
+    """Change a model.json as a crafted file would (sealed again) or a hand edit (not)."""
     meta = json.loads(path.read_text())
     change(meta)
-    path.write_text(json.dumps(meta))
+    path.write_text(json.dumps(sealed(meta) if seal else meta))
 
 
 def model_inputs(t: Path) -> None:
@@ -254,6 +267,10 @@ def model_inputs(t: Path) -> None:
     (copy("invalid-json") / "model.json").write_text("{not json")
     _edit_json(copy("unknown-param") / "model.json", lambda m: m["params"].update(foo=0.3))
     _edit_json(copy("unknown-kind") / "model.json", lambda m: m.update(kind="gdaa"))
+    hand = copy("hand-edited") / "model.json"
+    _edit_json(hand, lambda m: m["versions"].update(headstart="0.0.9"), seal=False)
+    key = "q_/../../outside_"
+    _edit_json(copy("path-key") / "model.json", lambda m: m["state"].update({key: {}}))
     shadow = copy("shadow") / "model.json"
     _edit_json(shadow, lambda m: m["state"].update(predict_proba=1))
     (copy("no-weights") / "arrays.safetensors").unlink()

@@ -206,3 +206,18 @@ def test_one_shot_fits_do_not_warn_once_per_fit():
         warnings.simplefilter("error")
         for name in ("prototype", "gda", "gaussian-nb", "knn", "linear-probe"):
             create_head(name).fit(X, y)
+
+
+@pytest.mark.parametrize("head", ["prototype", "knn", "teen"])
+def test_cosine_heads_do_not_depend_on_the_vectors_scale(head):
+    """Issue 25 #6: at ×1e20 float32 squares overflowed and at ×1e-20 an ε swamped the
+    norms, so cosine heads scored chance; the same vectors at any finite scale now predict
+    the same labels."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(60, 8)) + np.repeat(np.eye(8)[:3] * 3, 20, axis=0)).astype(np.float32)
+    y = np.repeat([0, 1, 2], 20)
+    reference = create_head(head).fit(X, y).predict(X)
+    assert (reference == y).mean() > 0.8
+    for scale in (1e-20, 1e20):
+        scaled = (X * np.float32(scale)).astype(np.float32)
+        np.testing.assert_array_equal(create_head(head).fit(scaled, y).predict(scaled), reference)

@@ -13,6 +13,7 @@ from safetensors.numpy import load_file, save_file
 from headstart.cards import file_sha256
 from headstart.exceptions import StoreError
 from headstart.heads import create_head
+from headstart.json_files import sealed
 from headstart.persistence import ARRAYS_FILE, MODEL_FILE, load_model, save_model
 
 
@@ -25,10 +26,11 @@ def saved(tmp_path):
     return folder, other, X
 
 
-def _edit_json(folder, change):
+def _edit_json(folder, change, seal=True):
+    """Change model.json as a crafted file would (sealed again: the seal is no defence)."""
     meta = json.loads((folder / MODEL_FILE).read_text())
     change(meta)
-    (folder / MODEL_FILE).write_text(json.dumps(meta))
+    (folder / MODEL_FILE).write_text(json.dumps(sealed(meta) if seal else meta))
 
 
 def test_an_intact_model_round_trips(saved):
@@ -50,6 +52,26 @@ def _unknown_kind(folder, other):
 
 def _state_shadows_a_method(folder, other):
     _edit_json(folder, lambda m: m["state"].update(predict_proba=1))
+
+
+def _hand_edited(folder, other):  # issue 25 #4: metadata was not covered by a checksum
+    _edit_json(folder, lambda m: m["versions"].update(headstart="0.0.9"), seal=False)
+
+
+def _state_key_is_a_path(folder, other):  # issue 25 #5: `/..` passed the part-{key} guard
+    shutil.copytree(other, folder.parent / "outside_")
+    key = "q_/../../outside_"
+    _edit_json(folder, lambda m: m["state"].update({key: {"estimator": f"part-{key}"}}))
+    (folder / "part-q_").mkdir()
+
+
+def _linked_step_outside(folder, other):
+    inner = folder.parent / "inner"
+    shutil.copytree(folder, inner)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / MODEL_FILE).write_text(json.dumps(sealed({"kind": "pipeline", "steps": ["gda"]})))
+    (folder / "step-0").symlink_to(other)
 
 
 def _missing_weights(folder, other):
@@ -82,6 +104,9 @@ CASES = [
     (_unknown_parameter, "gda has no parameter 'shrinkage'"),
     (_unknown_kind, "gdaa"),
     (_state_shadows_a_method, "'predict_proba' is not fitted state of gda"),
+    (_hand_edited, "metadata checksum mismatch"),
+    (_state_key_is_a_path, "'q_/../../outside_' is not fitted state of gda"),
+    (_linked_step_outside, "sub-folder 'step-0' resolves outside the model folder"),
     (_missing_weights, "arrays.safetensors is missing"),
     (_truncated_weights, "checksum mismatch"),
     (_corrupt_header, "is not a readable safetensors file"),

@@ -217,6 +217,23 @@ def test_a_changed_shard_is_refused_whenever_vectors_are_read(tmp_path):
         Store(store.root).vectors()
 
 
+def test_hand_edited_class_names_are_refused_at_every_read(tmp_path, small_digits):
+    """Issue 25 #4: swapping two class names in manifest.json passed `store info --verify`,
+    relabelled every prediction, and a rerun of embed reported a cache hit over it."""
+    store = embed(small_digits, tmp_path / "s").store
+    path = store.root / "manifest.json"
+    data = json.loads(path.read_text())
+    names = data["dataset"]["class_names"]
+    names[0], names[1] = names[1], names[0]
+    path.write_text(json.dumps(data, indent=1))
+    with pytest.raises(StoreError, match=r"manifest\.json was changed after headstart wrote it"):
+        Store(store.root)
+    with pytest.raises(StoreError, match="metadata checksum mismatch"):
+        api.store_info(store.root, verify=True)
+    with pytest.raises(StoreError, match="metadata checksum mismatch"):
+        embed(small_digits, tmp_path / "s")
+
+
 # ------------------------------------------------------------------ bring your own vectors
 def test_user_arrays_round_trip(tmp_path):
     rng = np.random.default_rng(0)

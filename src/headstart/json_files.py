@@ -3,6 +3,7 @@ undecodable or non-object file is a `StoreError` naming it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,3 +22,30 @@ def read_json_object(path: Path, missing: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise StoreError(f"{path}: expected a JSON object")
     return data
+
+
+SEAL = "metadata_sha256"
+
+
+def sealed(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with a checksum of its own canonical JSON: metadata (class names, provenance)
+    is then covered as the arrays beside it are, and a hand edit is caught on reading."""
+    body = {key: value for key, value in data.items() if key != SEAL}
+    return {**body, SEAL: _digest(body)}
+
+
+def check_seal(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """`data` without its seal, or a `StoreError` when the seal does not match. A file
+    written before seals existed has none and is read as it is."""
+    body = {key: value for key, value in data.items() if key != SEAL}
+    if SEAL in data and data[SEAL] != _digest(body):
+        raise StoreError(
+            f"{path} was changed after headstart wrote it (metadata checksum mismatch): its "
+            "class names and provenance cannot be trusted; restore the file or write it again"
+        )
+    return body
+
+
+def _digest(body: dict[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -22,7 +22,7 @@ from headstart import __version__
 from headstart.cards import file_sha256
 from headstart.exceptions import HeadstartError, StoreError
 from headstart.heads import HEADS, Center, L2Normalize, PCAWhiten
-from headstart.json_files import read_json_object
+from headstart.json_files import check_seal, read_json_object, sealed
 from headstart.output import check_writable
 
 TRANSFORMS = {"l2-normalize": L2Normalize, "center": Center, "pca-whiten": PCAWhiten}
@@ -87,7 +87,7 @@ def save_model(model: BaseEstimator, folder: str | Path) -> Path:
             "arrays_sha256": file_sha256(folder / ARRAYS_FILE),
         }
     meta["versions"] = {"headstart": __version__, "scikit-learn": sklearn.__version__}
-    (folder / MODEL_FILE).write_text(json.dumps(meta, indent=1))
+    (folder / MODEL_FILE).write_text(json.dumps(sealed(meta), indent=1))
     return folder
 
 
@@ -101,11 +101,15 @@ def load_model(folder: str | Path) -> BaseEstimator:
     folder = Path(folder)
     path = folder / MODEL_FILE
     meta = read_json_object(path, f"{folder} is not a saved headstart model (no {MODEL_FILE})")
+    meta = check_seal(meta, path)
     if not isinstance(meta.get("kind"), str):
         raise StoreError(f"{path}: expected an object with a 'kind'")
     if meta["kind"] == "pipeline":
         return Pipeline(
-            [(name, load_model(folder / f"step-{i}")) for i, name in enumerate(meta["steps"])]
+            [
+                (str(name), load_model(_inside(folder, f"step-{i}", path)))
+                for i, name in enumerate(meta["steps"])
+            ]
         )
     cls = _class_of(meta["kind"], path)
     arrays = _arrays(folder / ARRAYS_FILE, meta.get("arrays_sha256"))
@@ -119,16 +123,30 @@ def load_model(folder: str | Path) -> BaseEstimator:
     model = cls(**params)
     state = dict(meta.get("state", {}))
     for key, value in [*state.items(), *arrays.items()]:
-        if not key.endswith("_") or key.startswith("_") or hasattr(cls, key):
+        if not _is_state_name(key) or hasattr(cls, key):
             raise StoreError(f"{path}: {key!r} is not fitted state of {meta['kind']}")
         if isinstance(value, dict) and "array" in value:
             value = np.array(value["array"], dtype=np.dtype(value["dtype"]))
         elif isinstance(value, dict) and "estimator" in value:
             if value["estimator"] != f"part-{key}":  # never a path of the file's choosing
                 raise StoreError(f"{path}: {key!r} points outside its own sub-folder")
-            value = load_model(folder / value["estimator"])
+            value = load_model(_inside(folder, value["estimator"], path))
         setattr(model, key, value)
     return model
+
+
+def _is_state_name(key: str) -> bool:
+    """A fitted attribute's name (`coef_`): an identifier ending, not starting, with `_` —
+    never a path such as `q_/../../x_`."""
+    return key.isidentifier() and key.endswith("_") and not key.startswith("_")
+
+
+def _inside(folder: Path, name: str, path: Path) -> Path:
+    """`folder / name`, refused when it resolves (links followed) outside `folder`."""
+    target = (folder / name).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise StoreError(f"{path}: sub-folder {name!r} resolves outside the model folder")
+    return target
 
 
 def _class_of(kind: str, path: Path) -> type:

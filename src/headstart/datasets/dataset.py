@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from headstart.datasets.file_checks import unreadable_reason
 from headstart.exceptions import DataError
 from headstart.filenames import printable
 
@@ -165,8 +166,13 @@ def _round_robin(groups: list[np.ndarray]) -> list[list[int]]:
 
 
 def _content_digest(path: Any) -> bytes:
-    """sha256 of a file's bytes; an unreadable file hashes to its error so the run can list it."""
+    """sha256 of a file's bytes; an unreadable file hashes to its error so the run can list it
+    (a device or FIFO is never opened: the read would never end)."""
     digest = hashlib.sha256()
+    reason = unreadable_reason(path)
+    if reason is not None:
+        digest.update(f"unread:{reason}".encode())
+        return digest.digest()
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(1 << 20):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from headstart.datasets.file_checks import unreadable_reason
 from headstart.exceptions import DataError
 
 MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold
@@ -36,6 +37,8 @@ def load_rgb(item: Any, max_pixels: int = MAX_PIXELS, min_side: int | None = Non
     if isinstance(item, np.ndarray):
         return _from_array(item)
     source = io.BytesIO(item) if isinstance(item, bytes | bytearray) else Path(item)
+    if isinstance(source, Path) and (reason := unreadable_reason(source)) is not None:
+        raise ItemError(reason)
     try:
         size = len(item) if isinstance(source, io.BytesIO) else os.path.getsize(source)
         if size == 0:

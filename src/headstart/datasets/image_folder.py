@@ -28,9 +28,19 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _image_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """Image files under a class folder, sub-folders included. Symbolic links to folders are
+    followed here as they are for class folders (one rule); a link back to a folder already
+    read is skipped, so a loop lists nothing twice and ends."""
     files: list[Path] = []
-    for current, dirs, names in os.walk(folder, onerror=_raise_unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    seen = {os.path.realpath(folder)}
+    for current, dirs, names in os.walk(folder, onerror=_raise_unreadable, followlinks=True):
+        kept = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(current, d))
+            if real not in seen:
+                seen.add(real)
+                kept.append(d)
+        dirs[:] = kept
         files += [
             Path(current) / n
             for n in sorted(names)

@@ -14,9 +14,11 @@ from headstart.heads.registry import register_head
 
 
 def l2_normalize(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), in X's precision."""
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]  # no (n, d) temporary
-    return X / np.maximum(norms, 1e-12).astype(X.dtype)
+    """Rows scaled to unit length (zero rows stay zero), in X's precision. The norms are
+    summed in float64 and no ε is added, so the result does not depend on the rows' scale
+    (float32 squares overflow above ~1e19 and an ε swamps rows of norm ~1e-12)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))[:, None]
+    return X / np.where(norms > 0, norms, 1.0).astype(X.dtype)
 
 
 class Prototype(Head):

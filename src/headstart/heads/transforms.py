@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from headstart.heads.prototype import l2_normalize
+
 
 class L2Normalize(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale each row to unit Euclidean length (stateless)."""
@@ -18,7 +20,7 @@ class L2Normalize(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+        return l2_normalize(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -29,6 +29,7 @@ from headstart.store.writer import StoreWriter, shard_table
 
 FEATURE_COLUMN = re.compile(r"(.*?)_?(\d+)")  # 'f12', 'dim_3', '7': prefix and number
 CHECK_ROWS = 65_536  # rows validated / hashed / written per step, bounding extra memory
+SCALE_RANGE = (1e-4, 1e8)  # accepted median row norms (check_scale)
 
 
 def as_matrix(vectors: Any, source: str = "vectors") -> np.ndarray:
@@ -62,16 +63,47 @@ def as_matrix(vectors: Any, source: str = "vectors") -> np.ndarray:
 def check_finite(matrix: np.ndarray, source: str = "vectors") -> None:
     """Raise naming the first row and column holding NaN or ±inf."""
     for start in range(0, len(matrix), CHECK_ROWS):
-        block = np.asarray(matrix[start : start + CHECK_ROWS], dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 is reported below
+            block = np.asarray(matrix[start : start + CHECK_ROWS], dtype=np.float32)
         bad = ~np.isfinite(block)
         if bad.any():
             row, col = np.argwhere(bad)[0]
             count = int(bad.sum())
+            value = matrix[start + row, col]
+            what = (
+                f"{value:.4g}, beyond float32's range (±3.4e38) in which vectors are stored"
+                if np.isfinite(value)
+                else str(block[row, col])
+            )
             raise DataError(
-                f"{source}: row {start + row}, column {col} is {block[row, col]} "
+                f"{source}: row {start + row}, column {col} is {what} "
                 f"({count} non-finite value(s) in rows {start}..{start + len(block)}); "
                 "vectors must be finite"
             )
+
+
+def check_scale(matrix: np.ndarray, source: str = "vectors") -> None:
+    """Refuse vectors whose typical length (median L2 norm of the non-zero rows) is outside
+    `SCALE_RANGE`: there float32 squares under- or overflow and the heads' fixed constants
+    (ε, regularisation grids) swamp the data, so most heads would score chance silently."""
+    norms = np.concatenate(
+        [
+            np.linalg.norm(np.asarray(matrix[i : i + CHECK_ROWS], dtype=np.float64), axis=1)
+            for i in range(0, len(matrix), CHECK_ROWS)
+        ]
+    )
+    norms = norms[norms > 0]
+    if not len(norms):
+        raise DataError(f"{source}: every vector is all zeros")
+    typical = float(np.median(norms))
+    low, high = SCALE_RANGE
+    if not low <= typical <= high:
+        raise DataError(
+            f"{source}: the vectors' median length is {typical:.3g} (rows span "
+            f"{norms.min():.3g}..{norms.max():.3g}), outside {low:g}..{high:g} where headstart's "
+            f"heads are numerically sound; rescale them first (e.g. divide by {typical:.3g}, "
+            "or L2-normalise each row)"
+        )
 
 
 def write_vectors(
@@ -92,6 +124,7 @@ def write_vectors(
     matrix = as_matrix(vectors, source)
     n, dim = matrix.shape
     check_finite(matrix, source)
+    check_scale(matrix, source)
     ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(n)]
     label_index, class_names = _encode_labels(labels, class_names, n, source)
     for what, values in (("ids", ids), ("split", split), ("groups", groups)):

@@ -4,7 +4,8 @@ A shard covers `shard_size` consecutive items; a long one may be written in part
 flushed after at most ~30 s of work, so a killed run loses little), parts in item order.
 
 `manifest.json` is rewritten atomically (temp file + rename) after every finished shard, so a
-killed run leaves either the old or the new manifest, never a torn one.
+killed run leaves either the old or the new manifest, never a torn one. It carries a checksum
+of its own content (`metadata_sha256`): class names edited by hand are caught on every read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from headstart.exceptions import StoreError
+from headstart.json_files import check_seal, sealed
 
 FORMAT = "headstart-store"
 FORMAT_VERSION = 1
@@ -108,7 +110,7 @@ class Manifest:
     def to_json(self) -> str:
         data = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
         data["schema"] = {f.name: str(f.type) for f in vector_schema(self.dim)}
-        return json.dumps(data, indent=1, sort_keys=False)
+        return json.dumps(sealed(data), indent=1, sort_keys=False)
 
     def write(self, root: Path) -> None:
         """Atomically replace `root/manifest.json`."""
@@ -120,9 +122,12 @@ class Manifest:
         if not path.exists():
             raise StoreError(f"{root} is not a headstart store (no {MANIFEST})")
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise StoreError(f"{path} is not valid JSON: {error}") from error
+        if not isinstance(data, dict):
+            raise StoreError(f"{path}: expected a JSON object")
+        data = check_seal(data, path)
         if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
             raise StoreError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} manifest")
         data = {k: v for k, v in data.items() if k not in ("format", "format_version", "schema")}
