@@ -195,38 +195,40 @@ def embed_dataset(
     augment = view_maker(dataset, encoder, views) if views else None
     started = time.perf_counter()
     manifest = new_manifest(dataset, encoder, shard_size, views)
-    writer = StoreWriter.open(out, manifest, overwrite=overwrite)
-    if writer.manifest.complete:
-        return EmbedResult(Store(out), True, 0, len(writer.manifest.failures), 0.0)
-    pending = writer.pending_shards()
-    done_items = writer.manifest.n_items - sum(len(writer.remaining_range(i)) for i in pending)
-    batch = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
-    workers = num_workers or min(8, os.cpu_count() or 1)
-    embedded = 0
-    with (
-        _torch_threads(num_threads),
-        DECODERS[decode](workers) as pool,
-        progress_bar(progress) as bar,
-    ):
-        task = bar.add_task(
-            f"embed {dataset.name} with {encoder.name}", total=len(dataset), completed=done_items
-        )
-        for index in pending:
-            while positions := writer.remaining_range(index):  # one part per flush
-                table, failures, view_rows, consumed = _embed_shard(
-                    dataset,
-                    encoder,
-                    positions,
-                    batch,
-                    pool,
-                    workers,
-                    lambda n: bar.advance(task, n),
-                    augment,
-                    time.perf_counter() + flush_seconds,
-                )
-                writer.write_shard(index, table, failures, view_rows, n_items=consumed)
-                embedded += table.num_rows
-    final = writer.finish()
+    with StoreWriter.open(out, manifest, overwrite=overwrite) as writer:  # the folder's lock
+        if writer.manifest.complete:
+            return EmbedResult(Store(out), True, 0, len(writer.manifest.failures), 0.0)
+        pending = writer.pending_shards()
+        done_items = writer.manifest.n_items - sum(len(writer.remaining_range(i)) for i in pending)
+        batch = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
+        workers = num_workers or min(8, os.cpu_count() or 1)
+        embedded = 0
+        with (
+            _torch_threads(num_threads),
+            DECODERS[decode](workers) as pool,
+            progress_bar(progress) as bar,
+        ):
+            task = bar.add_task(
+                f"embed {dataset.name} with {encoder.name}",
+                total=len(dataset),
+                completed=done_items,
+            )
+            for index in pending:
+                while positions := writer.remaining_range(index):  # one part per flush
+                    table, failures, view_rows, consumed = _embed_shard(
+                        dataset,
+                        encoder,
+                        positions,
+                        batch,
+                        pool,
+                        workers,
+                        lambda n: bar.advance(task, n),
+                        augment,
+                        time.perf_counter() + flush_seconds,
+                    )
+                    writer.write_shard(index, table, failures, view_rows, n_items=consumed)
+                    embedded += table.num_rows
+        final = writer.finish()
     return EmbedResult(
         Store(out), False, embedded, len(final.failures), time.perf_counter() - started
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from headstart.cards import EncoderCard
 from headstart.exceptions import DataError
+from headstart.output import check_new_folder, new_folder
 from headstart.store.import_vectors import vectors_fingerprint
 from headstart.store.manifest import cache_key
 from headstart.store.store import Store
@@ -33,8 +34,7 @@ def derive_store(
     folder that must not exist yet; `change` is recorded in the new dataset record.
     `vectors` (one row per kept row) and `card` replace the source's features and card."""
     out = Path(out)
-    if out.exists():
-        raise DataError(f"{out} exists already; the fixed store goes to a new folder")
+    check_new_folder(out, "derived stores")  # before any work; checked again under the lock
     keep = np.asarray(keep, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(keep):
@@ -67,20 +67,22 @@ def derive_store(
         created=datetime.now(UTC).isoformat(),
         views={},
     )
-    writer = StoreWriter.open(out, manifest)
-    for index in writer.pending_shards():
-        part = slice(writer.shard_range(index).start, writer.shard_range(index).stop)
-        writer.write_shard(
-            index,
-            shard_table(
-                matrix.shape[1],
-                ids[part],
-                np.arange(part.start, part.stop),
-                labels[part],
-                [str(s) for s in split[part]],
-                [str(g) for g in groups[part]],
-                matrix[part],
-            ),
-        )
-    writer.finish()
+    with new_folder(out, "derived stores") as temporary:
+        writer = StoreWriter.start(temporary, manifest)
+        for index in writer.pending_shards():
+            span = writer.shard_range(index)
+            part = slice(span.start, span.stop)
+            writer.write_shard(
+                index,
+                shard_table(
+                    matrix.shape[1],
+                    ids[part],
+                    np.arange(part.start, part.stop),
+                    labels[part],
+                    [str(s) for s in split[part]],
+                    [str(g) for g in groups[part]],
+                    matrix[part],
+                ),
+            )
+        writer.finish()
     return Store(out)

@@ -2,7 +2,9 @@
 
 A shard is written to a temporary name and renamed into place; then the manifest is rewritten
 (also atomically). A killed run therefore leaves only finished shards plus stray temp files,
-which the next open removes. Resuming verifies each finished shard's checksum.
+which the next open removes. Resuming verifies each finished shard's checksum. A writer holds
+its folder's lock until it finishes (a second writer is refused), and a store replacing
+another one (`overwrite`) is written beside it and renamed into place once complete.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,15 @@ import pyarrow.parquet as pq
 from headstart.cards import file_sha256
 from headstart.exceptions import StoreError
 from headstart.filenames import printable
-from headstart.output import check_writable
+from headstart.output import (
+    FolderLock,
+    beside,
+    check_writable,
+    move_into_place,
+    no_space,
+    recover_folder,
+    remove,
+)
 from headstart.store.manifest import (
     FAILURES,
     MANIFEST,
@@ -72,50 +84,79 @@ def views_table(dim: int, items: np.ndarray, views: np.ndarray) -> pa.Table:
 
 
 class StoreWriter:
-    """Owns one store folder while a run writes it."""
+    """Owns one store folder while a run writes it: `root` is where the shards go, `folder`
+    where the store ends up (the same folder unless a store there is being replaced)."""
 
-    def __init__(self, root: Path, manifest: Manifest) -> None:
+    def __init__(
+        self,
+        root: Path,
+        manifest: Manifest,
+        folder: Path | None = None,
+        lock: FolderLock | None = None,
+    ) -> None:
         self.root = root
         self.manifest = manifest
+        self.folder = folder or root
+        self.lock = lock
 
     @classmethod
     def open(cls, root: str | Path, manifest: Manifest, overwrite: bool = False) -> StoreWriter:
         """Start `manifest`'s store in `root`, or resume the one already there with the same key.
 
-        A folder holding another store (different key) is refused unless `overwrite`; a
-        non-empty folder that is not a store is always refused.
+        A folder holding another store (different key) is refused unless `overwrite`, and
+        then replaced only once the new store is complete; a non-empty folder that is not a
+        store, or a store folder holding other files, is never replaced. The folder stays
+        locked until `finish` or `close`: another writer meanwhile is refused, named.
         """
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} exists and is not a directory")
         check_writable(root, "store folder")
-        root.mkdir(parents=True, exist_ok=True)
-        (root / SHARD_DIR).mkdir(exist_ok=True)
-        if (root / MANIFEST).exists():
-            existing = Manifest.read(root)
-            if existing.key == manifest.key:
-                intact = _verified(root, existing.shards)
-                complete = existing.complete and len(intact) == len(existing.shards)
-                manifest = replace(existing, shards=intact, complete=complete)
-            elif overwrite:
-                _remove_store_files(root)
-            else:
-                raise StoreError(
-                    f"{root} holds a store with another encoder or dataset "
-                    f"(key {existing.key[:12]}…, this run {manifest.key[:12]}…); "
-                    "choose another output folder or pass overwrite=True (--overwrite)"
-                )
-        else:
-            foreign = [p.name for p in root.iterdir() if p.name != SHARD_DIR]
-            if foreign or any((root / SHARD_DIR).iterdir()):
-                raise StoreError(
-                    f"{root} is not empty and is not a headstart store "
-                    f"(found {sorted(foreign)[:3]}); choose an empty folder"
-                )
-        _remove_temp_files(root)
-        writer = cls(root, manifest)
-        manifest.write(root)
+        lock = FolderLock(root, "store folder").acquire()
+        try:
+            recover_folder(root)
+            target = _target(root, manifest, overwrite)
+            writer = cls.start(target, manifest, root, lock)
+        except BaseException:
+            lock.release()
+            raise
         return writer
+
+    @classmethod
+    def start(
+        cls,
+        target: Path,
+        manifest: Manifest,
+        folder: Path | None = None,
+        lock: FolderLock | None = None,
+    ) -> StoreWriter:
+        """A writer of `target`, a folder its caller holds: empty (a new store is started)
+        or holding this manifest's store (resumed: its intact shards are kept)."""
+        target.mkdir(parents=True, exist_ok=True)
+        (target / SHARD_DIR).mkdir(exist_ok=True)
+        if (target / MANIFEST).exists():
+            existing = Manifest.read(target)
+            if existing.key != manifest.key:
+                raise StoreError(f"{target} holds another store (key {existing.key[:12]}…)")
+            intact = _verified(target, existing.shards)
+            complete = existing.complete and len(intact) == len(existing.shards)
+            manifest = replace(existing, shards=intact, complete=complete)
+        _remove_temp_files(target)
+        writer = cls(target, manifest, folder, lock)
+        with writer._space("starting the store"):
+            manifest.write(target)
+        return writer
+
+    def close(self) -> None:
+        """Let other writers have the folder (also done by `finish`)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def pending_shards(self) -> list[int]:
         """Indices of shards not yet (completely) written."""
@@ -142,6 +183,17 @@ class StoreWriter:
     ) -> ShardRecord:
         """Write the next part of shard `index` — its next `n_items` positions (default: all
         that remain) — and its augmented `views` (first), atomically, and record it."""
+        with self._space(f"writing shard {index}"):
+            return self._write_shard(index, table, failures, views, n_items)
+
+    def _write_shard(
+        self,
+        index: int,
+        table: pa.Table,
+        failures: list[dict[str, str]] | None,
+        views: pa.Table | None,
+        n_items: int | None,
+    ) -> ShardRecord:
         span = self.remaining_range(index)
         n_items = len(span) if n_items is None else n_items
         part = sum(1 for s in self.manifest.shards if s.index == index)
@@ -174,20 +226,45 @@ class StoreWriter:
     def _write_parquet(table: pa.Table, final: Path, use_dictionary: Any = False) -> None:
         """Write to a temporary name, then rename into place; vectors stay uncompressed."""
         temp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-        pq.write_table(
-            table,
-            temp,
-            row_group_size=ROW_GROUP_ROWS,
-            compression={
-                name: "none" if name == "vector" else "zstd" for name in table.schema.names
-            },
-            use_dictionary=use_dictionary,
-            write_statistics=False,
-        )
-        os.replace(temp, final)
+        try:
+            pq.write_table(
+                table,
+                temp,
+                row_group_size=ROW_GROUP_ROWS,
+                compression={
+                    name: "none" if name == "vector" else "zstd" for name in table.schema.names
+                },
+                use_dictionary=use_dictionary,
+                write_statistics=False,
+            )
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)  # a full disk leaves half a file
+            raise
+
+    @contextmanager
+    def _space(self, doing: str) -> Iterator[None]:
+        """Turn a full disk into a `StoreError` naming the folder and the space still needed
+        (remaining items × dim × 4 bytes, times the views), with how to resume."""
+        try:
+            yield
+        except OSError as error:
+            if not no_space(error):
+                raise
+            done = sum(s.n_items for s in self.manifest.shards)
+            left, views = self.manifest.n_items - done, int(self.manifest.views.get("views", 1))
+            needed = left * self.manifest.dim * 4 * views
+            times = f" × {views} views" if views > 1 else ""
+            raise StoreError(
+                f"no space left on the device of store folder {self.folder} while {doing}: "
+                f"the store needs about {needed / 1e6:,.1f} MB more ({left:,} items × "
+                f"{self.manifest.dim} × 4 bytes{times}); free that much there and rerun the same "
+                f"command: it resumes after the {done:,} items already written"
+            ) from error
 
     def finish(self) -> Manifest:
-        """Write the failures file and mark the store complete."""
+        """Write the failures file, mark the store complete, move it into its folder (when it
+        replaces another store) and let other writers have the folder."""
         if self.pending_shards():
             raise StoreError(
                 f"{self.root}: cannot finish, shards {self.pending_shards()[:5]} are not written"
@@ -197,9 +274,14 @@ class StoreWriter:
         out = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         out.writeheader()
         out.writerows(self.manifest.failures)
-        write_atomic(self.root / FAILURES, buffer.getvalue().encode())
-        self.manifest.complete = True
-        self.manifest.write(self.root)
+        with self._space("finishing the store"):
+            write_atomic(self.root / FAILURES, buffer.getvalue().encode())
+            self.manifest.complete = True
+            self.manifest.write(self.root)
+        if self.root != self.folder:
+            move_into_place(self.root, self.folder)
+            self.root = self.folder
+        self.close()
         return self.manifest
 
 
@@ -227,13 +309,46 @@ def _remove_temp_files(root: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _remove_store_files(root: Path) -> None:
-    """Delete only what a store writes (manifest, failures, shards), nothing else."""
-    for pattern in ("shard-*.parquet", "views-*.parquet"):
-        for path in (root / SHARD_DIR).glob(pattern):
-            path.unlink()
-    for name in (MANIFEST, FAILURES):
-        (root / name).unlink(missing_ok=True)
+STORE_ENTRIES = {MANIFEST, FAILURES, SHARD_DIR}
+
+
+def _target(root: Path, manifest: Manifest, overwrite: bool) -> Path:
+    """Where `manifest`'s store is written: `root` itself (new, or the same store resumed),
+    or — replacing another store — `.NAME.partial` beside it, resumed when it holds this
+    store. Refusals name the folder and leave it untouched."""
+    if not (root / MANIFEST).exists():
+        foreign = [p.name for p in root.iterdir() if p.name != SHARD_DIR] if root.exists() else []
+        if foreign or ((root / SHARD_DIR).is_dir() and any((root / SHARD_DIR).iterdir())):
+            raise StoreError(
+                f"{root} is not empty and is not a headstart store "
+                f"(found {sorted(foreign)[:3]}); choose an empty folder"
+            )
+        return root
+    existing = Manifest.read(root)
+    if existing.key == manifest.key:
+        return root
+    if not overwrite:
+        raise StoreError(
+            f"{root} holds a store with another encoder or dataset "
+            f"(key {existing.key[:12]}…, this run {manifest.key[:12]}…); "
+            "choose another output folder or pass overwrite=True (--overwrite)"
+        )
+    others = sorted(
+        p.name for p in root.iterdir() if p.name not in STORE_ENTRIES and ".tmp-" not in p.name
+    )
+    if others:
+        raise StoreError(
+            f"{root} holds files a store does not ({', '.join(others[:3])}); --overwrite "
+            "replaces the whole folder, so move them elsewhere first or choose another folder"
+        )
+    staging = beside(root, ".partial")
+    try:
+        resumable = Manifest.read(staging).key == manifest.key
+    except StoreError:
+        resumable = False
+    if not resumable:
+        remove(staging)  # another store's unfinished replacement
+    return staging
 
 
 def describe_failure(item_id: str, position: int, item: Any, reason: str) -> dict[str, str]:
