@@ -298,12 +298,16 @@ def fit(
     transforms: Sequence[str] = (),
     reject: str | None = None,
     reject_tpr: float = 0.95,
+    overwrite: bool = False,
 ) -> Path:
-    """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`;
+    """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`, a
+    new folder or, with `overwrite`, a saved model (replaced once the new one is written);
     `reject` names an open-set score whose threshold (accepting `reject_tpr` of held-out
     training items) is saved with it, so `predict` answers "unknown" above it."""
     check_outputs(out)
-    return workflow.fit_store(Store(store), head, out, params, transforms, reject, reject_tpr)
+    return workflow.fit_store(
+        Store(store), head, out, params, transforms, reject, reject_tpr, overwrite
+    )
 
 
 def predict(

@@ -72,8 +72,11 @@ def evaluate_incremental(
     return results
 
 
-def extend(model: str | Path, store: str | Path, out: str | Path | None = None) -> Path:
+def extend(
+    model: str | Path, store: str | Path, out: str | Path | None = None, overwrite: bool = False
+) -> Path:
     """Add the classes of `store` to the saved incremental model `model` without refitting
-    the others; saved to `out` (default: the model's own folder, replaced only on success)."""
+    the others; saved to `out` (default: the model's own folder, replaced only on success;
+    another saved model only with `overwrite`)."""
     check_outputs(out)
-    return workflow.extend_model(model, Store(store), out or model)
+    return workflow.extend_model(model, Store(store), out or model, overwrite)

@@ -75,7 +75,9 @@ def embed(
     workers: int | None = typer.Option(None, min=1, help="decoding threads"),
     threads: int | None = typer.Option(None, min=1, help="torch intra-op threads"),
     decode: str = typer.Option("threads", help="decode in 'threads' or 'processes'"),
-    overwrite: bool = typer.Option(False, help="replace a store of another encoder/dataset"),
+    overwrite: bool = typer.Option(
+        False, help="replace a store of another encoder/dataset (once the new one is complete)"
+    ),
     views: int = typer.Option(
         1,
         min=1,
@@ -156,14 +158,18 @@ def fit(
     extend: Path | None = typer.Option(
         None, help="a saved teen/prototype/gda model: add this store's classes to it"
     ),
+    overwrite: bool = typer.Option(
+        False, help="replace the model saved in --out (once the new one is written)"
+    ),
 ) -> None:
     """Fit a head on a store's training rows; saves JSON + safetensors (never pickle). With
     --extend MODEL, add the store's classes to that model instead, without a refit."""
     if extend is not None:
-        folder = api.extend(extend, store, out)
+        folder = api.extend(extend, store, out, overwrite)
         console.print(f"added the classes of {store} to {extend}; saved to {folder}")
         return
-    folder = api.fit(store, head, out, _options(param), _split(transforms), reject, reject_tpr)
+    options, steps = _options(param), _split(transforms)
+    folder = api.fit(store, head, out, options, steps, reject, reject_tpr, overwrite)
     console.print(f"saved {head} to {folder}")
 
 

@@ -6,8 +6,7 @@ as it was."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,32 @@ import numpy as np
 from headstart.exceptions import DataError
 from headstart.heads.views import final_step, head_inputs
 from headstart.openset.reject import REJECT_FILE
+from headstart.output import new_folder
 from headstart.persistence import load_model, save_model
 from headstart.store import Store
-from headstart.workflow.models import check_same_encoder, read_provenance, training_rows
+from headstart.workflow.models import (
+    check_same_encoder,
+    is_saved_model,
+    read_provenance,
+    training_rows,
+)
 from headstart.workflow.splits import PROVENANCE
 
 
-def extend_model(model_dir: str | Path, store: Store, out: str | Path) -> Path:
+def extend_model(
+    model_dir: str | Path, store: Store, out: str | Path, overwrite: bool = False
+) -> Path:
     """The model of `model_dir` with the classes of `store`'s training rows added, saved to
-    `out` (which may be `model_dir` itself)."""
+    `out`: `model_dir` itself, a new folder or (with `overwrite`) another saved model."""
     model_dir, out = Path(model_dir), Path(out)
+    replace = overwrite or os.path.abspath(out) == os.path.abspath(model_dir)
+    with new_folder(out, "models", replace, is_saved_model) as staging:
+        _extend(model_dir, store, staging)
+    return out
+
+
+def _extend(model_dir: Path, store: Store, staging: Path) -> None:
+    """Add the classes and save the extended model and its provenance into `staging`."""
     provenance = read_provenance(model_dir)
     model = load_model(model_dir)
     head = final_step(model)
@@ -60,20 +75,5 @@ def extend_model(model_dir: str | Path, store: Store, out: str | Path) -> Path:
     )
     if (model_dir / REJECT_FILE).exists():
         provenance["reject_dropped"] = "its threshold was chosen for the earlier classes"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".extend-", dir=out.parent))  # same filesystem
-    try:
-        save_model(model, staging / "model")
-        (staging / "model" / PROVENANCE).write_text(json.dumps(provenance, indent=1))
-        previous = staging / "previous"
-        if out.exists():
-            out.rename(previous)
-        try:
-            (staging / "model").rename(out)
-        except OSError:
-            if previous.exists():
-                previous.rename(out)  # put the saved model back
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    save_model(model, staging)
+    (staging / PROVENANCE).write_text(json.dumps(provenance, indent=1))

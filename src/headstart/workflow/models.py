@@ -19,6 +19,7 @@ from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
 from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.openset.reject import REJECT_ARRAYS, REJECT_FILE, RejectOption
+from headstart.output import FolderLock, new_folder
 from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
 from headstart.store import Store
 from headstart.workflow.splits import (
@@ -55,6 +56,12 @@ def training_rows(store: Store) -> np.ndarray:
     return rows
 
 
+def is_saved_model(folder: Path) -> bool:
+    """Whether `folder` is one `fit` wrote (a model and its provenance): the only kind of
+    folder `fit --overwrite` may replace."""
+    return (folder / MODEL_FILE).is_file() and (folder / PROVENANCE).is_file()
+
+
 def fit_store(
     store: Store,
     head: str,
@@ -63,43 +70,47 @@ def fit_store(
     transforms: Sequence[str] = (),
     reject: str | None = None,
     reject_tpr: float = 0.95,
+    overwrite: bool = False,
 ) -> Path:
     """Fit on the store's training rows (all labelled rows without a split) and save; with
     `reject` (an open-set score), also the threshold that accepts `reject_tpr` of held-out
-    training items, saved beside the model and applied by `predict_rows`."""
-    labels, rows = store.labels, training_rows(store)
-    _need_two_classes(store, labels[rows], "training rows")
-    if needs_class_texts(head):  # class names in the default prompt, by the store's encoder
-        params = with_class_texts(store, [head], {head: params or {}}, ClassTexts())[head]
-    model = build_model(head, params, transforms)
-    vectors = store.vectors()
-    views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
-    try:
-        if getattr(final_step(model), "label_free", False):  # fitted on the class texts alone
-            texts = np.asarray(final_step(model).class_embeddings)
-            model.fit(texts, np.arange(len(texts)))
-        else:
-            fit_with_views(model, vectors[rows], labels[rows], views)
-        option = RejectOption(reject, reject_tpr) if reject else None
+    training items, saved beside the model and applied by `predict_rows`. `out` must be
+    new, or with `overwrite` a saved model, replaced whole once the new one is written."""
+    out = Path(out)
+    with new_folder(out, "models", overwrite, is_saved_model) as staging:  # refusals first
+        labels, rows = store.labels, training_rows(store)
+        _need_two_classes(store, labels[rows], "training rows")
+        if needs_class_texts(head):  # class names in the default prompt, by the store's encoder
+            params = with_class_texts(store, [head], {head: params or {}}, ClassTexts())[head]
+        model = build_model(head, params, transforms)
+        vectors = store.vectors()
+        views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
+        try:
+            if getattr(final_step(model), "label_free", False):  # fitted on the class texts
+                texts = np.asarray(final_step(model).class_embeddings)
+                model.fit(texts, np.arange(len(texts)))
+            else:
+                fit_with_views(model, vectors[rows], labels[rows], views)
+            option = RejectOption(reject, reject_tpr) if reject else None
+            if option is not None:
+                option.fit(model, vectors[rows], labels[rows])
+        except ValueError as error:  # a parameter the head checks when fitting, n_neighbors=0
+            raise DataError(f"head {head!r}: {error}") from error
+        save_model(model, staging)
         if option is not None:
-            option.fit(model, vectors[rows], labels[rows])
-    except ValueError as error:  # a parameter the head checks when fitting, e.g. n_neighbors=0
-        raise DataError(f"head {head!r}: {error}") from error
-    folder = save_model(model, out)
-    if option is not None:
-        option.save(folder)
-    provenance = {
-        "store": str(store.root),
-        "store_key": store.key,
-        "head": head,
-        "class_names": store.class_names,
-        "encoder": store.card.to_dict(),
-        "recipe": store.manifest.recipe,
-        "trained_rows": int(rows.sum()),
-        "views": store.n_views if uses_views(model) else 1,
-    }
-    (folder / PROVENANCE).write_text(json.dumps(provenance, indent=1))
-    return folder
+            option.save(staging)
+        provenance = {
+            "store": str(store.root),
+            "store_key": store.key,
+            "head": head,
+            "class_names": store.class_names,
+            "encoder": store.card.to_dict(),
+            "recipe": store.manifest.recipe,
+            "trained_rows": int(rows.sum()),
+            "views": store.n_views if uses_views(model) else 1,
+        }
+        (staging / PROVENANCE).write_text(json.dumps(provenance, indent=1))
+    return out.absolute()
 
 
 def ensure_reject(model_dir: str | Path, score: str, tpr: float = 0.95) -> RejectOption:
@@ -129,13 +140,14 @@ def ensure_reject(model_dir: str | Path, score: str, tpr: float = 0.95) -> Rejec
         option = RejectOption(score, tpr).fit(model, store.vectors()[rows], store.labels[rows])
     except ValueError as error:
         raise DataError(f"reject option {score!r} for {model_dir}: {error}") from error
-    staging = Path(tempfile.mkdtemp(prefix=".reject-", dir=model_dir))
-    try:
-        option.save(staging)
-        for name in (REJECT_ARRAYS, REJECT_FILE):  # the JSON last: it names the arrays' hash
-            os.replace(staging / name, model_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with FolderLock(model_dir, "model folder"):
+        staging = Path(tempfile.mkdtemp(prefix=".reject-", dir=model_dir))
+        try:
+            option.save(staging)
+            for name in (REJECT_ARRAYS, REJECT_FILE):  # the JSON last: it names the arrays' hash
+                os.replace(staging / name, model_dir / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return option
 
 
