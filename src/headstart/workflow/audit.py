@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ import numpy as np
 
 from headstart.exceptions import DataError
 from headstart.heads import create_head
-from headstart.output import check_writable
+from headstart.output import FolderLock, check_writable, remove
 from headstart.progress import progress_bar
 from headstart.quality.cross_fit import out_of_fold_proba
 from headstart.quality.detectors import DEFAULT_DETECTORS, DETECTORS, run_detector
@@ -31,6 +34,8 @@ from headstart.store.derive import derive_store
 from headstart.workflow.items import image_statistics
 
 FIXES = ("relabel", "drop")
+SUMMARY = "audit.json"  # renamed into place last: it names the tables beside it
+REPORT_FILES = ("issues.csv", "duplicates.csv", "outliers.csv", "feature_bias.csv", "audit.html")
 
 
 @dataclass
@@ -128,102 +133,106 @@ def audit_store(
         raise DataError(f"{fix_path} exists already; --fix writes a new store to a new folder")
     if fix and fix_path.resolve() == store.root.resolve():
         raise DataError("--fix never writes over the audited store; choose another folder")
-    X = store.vectors()
-    labels, split, names = store.labels, np.asarray(store.split).astype(str), store.class_names
-    labelled = labels >= 0
-    notes = []
-    if labelled.any():
-        _check_classes(labels, split, names, folds)
-    else:
-        notes.append("the store has no labels: only duplicates and outliers (unlabelled) ran")
-    attribute_values = read_attributes(attributes, store) if attributes else None
-    if image_stats:
-        attribute_values = {**image_statistics(store), **(attribute_values or {})}
-    out.mkdir(parents=True, exist_ok=True)
-
-    with progress_bar(progress) as bar:
-        parts = [p for p in np.unique(split) if (labelled & (split == p)).any()]
-        task = bar.add_task("label errors", total=len(parts) * (1 + len(detectors)))
-        verdicts: dict[str, Any] = {}
-        suggestion = np.full(len(labels), -1)
-        for part in parts:
-            rows = np.flatnonzero(labelled & (split == part))
-            classes, local = np.unique(labels[rows], return_inverse=True)
-            model = create_head(head)
-            proba = out_of_fold_proba(model, X[rows], local, folds, seed)
-            bar.advance(task)
-            for name in detectors:
-                found = run_detector(name, X[rows], local, proba, model, seed)
-                verdict = verdicts.setdefault(
-                    name,
-                    {"score": np.full(len(labels), np.nan), "flag": np.zeros(len(labels), bool)},
-                )
-                verdict["score"][rows], verdict["flag"][rows] = found.score, found.flag
-                if name == primary:
-                    suggestion[rows] = classes[found.suggestion]
+    with FolderLock(out, "audit folder"):  # one audit writes a folder at a time
+        X = store.vectors()
+        labels, split, names = store.labels, np.asarray(store.split).astype(str), store.class_names
+        labelled = labels >= 0
+        notes = []
+        if labelled.any():
+            _check_classes(labels, split, names, folds)
+        else:
+            notes.append("the store has no labels: only duplicates and outliers (unlabelled) ran")
+        attribute_values = read_attributes(attributes, store) if attributes else None
+        if image_stats:
+            attribute_values = {**image_statistics(store), **(attribute_values or {})}
+        with progress_bar(progress) as bar:
+            parts = [p for p in np.unique(split) if (labelled & (split == p)).any()]
+            task = bar.add_task("label errors", total=len(parts) * (1 + len(detectors)))
+            verdicts: dict[str, Any] = {}
+            suggestion = np.full(len(labels), -1)
+            for part in parts:
+                rows = np.flatnonzero(labelled & (split == part))
+                classes, local = np.unique(labels[rows], return_inverse=True)
+                model = create_head(head)
+                proba = out_of_fold_proba(model, X[rows], local, folds, seed)
                 bar.advance(task)
-        task = bar.add_task("duplicates", total=2)
-        exact = exact_groups(X)
-        bar.advance(task)
-        near = near_groups(X, threshold)
-        bar.advance(task)
-        task = bar.add_task("outliers", total=1)
-        outlier_z, outlier_flag = class_outliers(X, labels)
-        bar.advance(task)
-        bias = []
-        if attribute_values is not None:
-            if labelled.all():
-                attribute_values = {"label": labels, **attribute_values}
-            task = bar.add_task("feature bias", total=1)
-            bias = feature_bias(X, attribute_values, seed=seed)
+                for name in detectors:
+                    found = run_detector(name, X[rows], local, proba, model, seed)
+                    verdict = verdicts.setdefault(
+                        name,
+                        {
+                            "score": np.full(len(labels), np.nan),
+                            "flag": np.zeros(len(labels), bool),
+                        },
+                    )
+                    verdict["score"][rows], verdict["flag"][rows] = found.score, found.flag
+                    if name == primary:
+                        suggestion[rows] = classes[found.suggestion]
+                    bar.advance(task)
+            task = bar.add_task("duplicates", total=2)
+            exact = exact_groups(X)
             bar.advance(task)
+            near = near_groups(X, threshold)
+            bar.advance(task)
+            task = bar.add_task("outliers", total=1)
+            outlier_z, outlier_flag = class_outliers(X, labels)
+            bar.advance(task)
+            bias = []
+            if attribute_values is not None:
+                if labelled.all():
+                    attribute_values = {"label": labels, **attribute_values}
+                task = bar.add_task("feature bias", total=1)
+                bias = feature_bias(X, attribute_values, seed=seed)
+                bar.advance(task)
 
-    issues = _issue_rows(store, verdicts, primary, suggestion)
-    leaks = split_leaks(near, split)
-    groups = _group_rows(store, exact, near, leaks)
-    summary = {
-        "store": str(store.root),
-        "store_key": store.key,
-        "items": len(labels),
-        "labelled": int(labelled.sum()),
-        "head": head,
-        "folds": folds,
-        "detectors": list(detectors),
-        "primary": primary,
-        "flagged": {n: int(v["flag"].sum()) for n, v in verdicts.items()},
-        "exact_duplicate_groups": len(exact),
-        "near_duplicate_groups": len(near),
-        "near_threshold": threshold,
-        "train_test_leaks": len(leaks),
-        "outliers": int(outlier_flag.sum()),
-        "feature_bias": bias,
-        "notes": notes,
-    }
-    _write_csv(out / "issues.csv", issues)
-    _write_csv(out / "duplicates.csv", groups)
-    outliers = [
-        {
-            "id": store.ids[i],
-            "split": split[i],
-            "label": _name(names, labels[i]),
-            "z": round(float(outlier_z[i]), 3),
+        issues = _issue_rows(store, verdicts, primary, suggestion)
+        leaks = split_leaks(near, split)
+        groups = _group_rows(store, exact, near, leaks)
+        summary = {
+            "store": str(store.root),
+            "store_key": store.key,
+            "items": len(labels),
+            "labelled": int(labelled.sum()),
+            "head": head,
+            "folds": folds,
+            "detectors": list(detectors),
+            "primary": primary,
+            "flagged": {n: int(v["flag"].sum()) for n, v in verdicts.items()},
+            "exact_duplicate_groups": len(exact),
+            "near_duplicate_groups": len(near),
+            "near_threshold": threshold,
+            "train_test_leaks": len(leaks),
+            "outliers": int(outlier_flag.sum()),
+            "feature_bias": bias,
+            "notes": notes,
         }
-        for i in np.argsort(-np.nan_to_num(outlier_z, nan=-np.inf))
-        if outlier_flag[i]
-    ]
-    _write_csv(out / "outliers.csv", outliers)
-    if bias:
-        _write_csv(out / "feature_bias.csv", bias)
-    fixed = None
-    if fix and verdicts:
-        fixed = _fix(store, fix, fix_path, verdicts[primary]["flag"], suggestion, primary)
-        summary["fixed_store"] = str(fixed)
-    summary["seconds"] = round(time.perf_counter() - started, 2)
-    from headstart.report.audit_page import write_audit_page
+        with _report_set(out) as staging:  # moved into `out` at the end, summary last
+            _write_csv(staging / "issues.csv", issues)
+            _write_csv(staging / "duplicates.csv", groups)
+            outliers = [
+                {
+                    "id": store.ids[i],
+                    "split": split[i],
+                    "label": _name(names, labels[i]),
+                    "z": round(float(outlier_z[i]), 3),
+                }
+                for i in np.argsort(-np.nan_to_num(outlier_z, nan=-np.inf))
+                if outlier_flag[i]
+            ]
+            _write_csv(staging / "outliers.csv", outliers)
+            if bias:
+                _write_csv(staging / "feature_bias.csv", bias)
+            fixed = fix_path if fix and verdicts else None
+            if fixed is not None:
+                summary["fixed_store"] = str(fixed)
+            summary["seconds"] = round(time.perf_counter() - started, 2)
+            from headstart.report.audit_page import write_audit_page
 
-    write_audit_page(out / "audit.html", store, summary, issues, groups, outliers)
-    (out / "audit.json").write_text(json.dumps(summary, indent=1, default=str))
-    return AuditResult(out, summary, issues, fixed)
+            write_audit_page(staging / "audit.html", store, summary, issues, groups, outliers)
+            (staging / SUMMARY).write_text(json.dumps(summary, indent=1, default=str))
+            if fixed is not None:  # last but the renames: a kill before leaves no fixed store
+                _fix(store, fix, fixed, verdicts[primary]["flag"], suggestion, primary)
+        return AuditResult(out, summary, issues, fixed)
 
 
 def _name(names: list[str], label: int) -> str:
@@ -281,6 +290,34 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+@contextmanager
+def _report_set(out: Path) -> Iterator[Path]:
+    """A hidden folder inside `out` to write the report files into, published into `out` by
+    `_publish` when the block ends without error, and removed in any case."""
+    staging = out / ".audit.partial"
+    remove(staging)  # what a killed audit left
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        _publish(staging, out)
+    finally:
+        remove(staging)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the report set from `staging` into `out`, replacing the previous one: the old
+    summary goes first and the new one comes last, so a summary on disk always belongs to
+    the tables beside it (a kill in between leaves tables without a summary, never a
+    summary with another run's tables)."""
+    (out / SUMMARY).unlink(missing_ok=True)
+    for name in REPORT_FILES:
+        if (staging / name).exists():
+            os.replace(staging / name, out / name)
+        else:
+            (out / name).unlink(missing_ok=True)  # an earlier run's table this one lacks
+    os.replace(staging / SUMMARY, out / SUMMARY)
 
 
 def _fix(
