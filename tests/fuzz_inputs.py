@@ -238,6 +238,7 @@ def store_inputs(t: Path) -> None:
         f"{w} {w} {w},{w}\n" for w in ("cat", "dog", "car", "bus") for _ in range(3)
     )
     (t / "texts.csv").write_text(texts)
+    (t / "empty-text.csv").write_text(texts + " ,cat\n")  # issue 25 #16: stopped the embed
     api.embed(str(t / "texts.csv"), "minilm", t / "text-store", progress=False)
     api.build_index(t / "s", t / "index")
     api.build_index(t / "text-store", t / "text-index")

@@ -227,6 +227,23 @@ def test_eval_that_would_print_an_empty_table_says_why(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_long_run_without_a_terminal_prints_progress_lines(tmp_path):
+    """Issue 25 #16: `eval --seeds 1000` piped to a file printed nothing for minutes (a live
+    bar draws only on a terminal); each tenth of the work is now one line on stderr."""
+    store = tmp_path / "s"
+    runner.invoke(app, ["embed", "digits", "-e", "raw-pixels", "--limit", "60", "-q", "-o", store])
+    command = [sys.executable, "-m", "headstart.cli", "eval", str(store), "--heads", "prototype"]
+    piped = subprocess.run(
+        [*command, "--shots", "1", "--seeds", "40", "-o", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
+    assert piped.returncode == 0, piped.stderr
+    lines = [line for line in piped.stderr.splitlines() if line.startswith("evaluate: ")]
+    assert lines[0].startswith("evaluate: 4/40 (10%)") and len(lines) == 10
+    assert lines[-1].startswith("evaluate: 40/40 (100%)")
+
+
 def test_a_store_too_small_for_a_holdout_is_a_clear_error(tmp_path):
     """30 digits in 10 classes and no split: the 30% holdout's 9 test rows cannot hold one
     of each class; scikit-learn's ValueError escaped as a traceback before."""

@@ -39,8 +39,23 @@ def read_csv_rows(
                 pairs = zip(header, fields, strict=True)
                 rows.append({k: v.strip() if strip else v for k, v in pairs if k})
     except UnicodeDecodeError as error:
-        raise DataError(f"{source}: not a UTF-8 text CSV ({error.reason})") from error
+        where = _first_undecodable_line(source)
+        raise DataError(
+            f"{source}: not a UTF-8 text CSV (line {where}: {error.reason}; save it as UTF-8)"
+        ) from error
     except csv.Error as error:
         raise DataError(f"{source}: not a readable CSV ({error})") from error
     raise_problems(source, problems)
     return rows
+
+
+def _first_undecodable_line(source: Path) -> int | str:
+    """The number of the first line that is not UTF-8 ('?' when no single line is the cause,
+    e.g. a character split across lines)."""
+    with open(source, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return "?"

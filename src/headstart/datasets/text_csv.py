@@ -27,7 +27,8 @@ def read_text_rows(source: Path) -> list[dict[str, str]]:
 
 @DATASETS.register("text-csv", "texts in a CSV: text[,label,id,split,group]")
 def load_text_csv(path: str | Path, name: str | None = None) -> Dataset:
-    """Read every row; an empty text, a bad split or a duplicate id stops the load."""
+    """Read every row; a bad split or a duplicate id stops the load. An empty text is kept:
+    the encoder skips it and lists it in failures.csv, as an empty image is."""
     source = Path(path)
     if not source.is_file():
         raise DataError(f"text CSV {source} does not exist")
@@ -37,8 +38,6 @@ def load_text_csv(path: str | Path, name: str | None = None) -> Dataset:
     problems: list[str] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):  # line 1 is the header
-        if not row["text"].strip():
-            problems.append(f"line {line}: empty text")
         if row.get("split") and row["split"].strip() not in SPLITS:
             problems.append(f"line {line}: split {row['split']!r} is not one of {SPLITS}")
         item_id = row.get("id", "").strip() or str(line - 2)
