@@ -176,7 +176,7 @@ def new_folder(
     """A hidden sibling of `folder` to write `what` into, renamed to `folder` when the block
     ends without error. `folder` is locked from the start (a second writer is refused) and
     checked by `check_new_folder`; an interrupted write leaves `folder` as it was."""
-    folder = Path(folder)
+    folder = check_writable(folder, f"folder of {what}")
     with FolderLock(folder, f"folder of {what}"):
         recover_folder(folder)
         check_new_folder(folder, what, overwrite, ours)

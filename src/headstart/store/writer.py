@@ -244,22 +244,25 @@ class StoreWriter:
 
     @contextmanager
     def _space(self, doing: str) -> Iterator[None]:
-        """Turn a full disk into a `StoreError` naming the folder and the space still needed
-        (remaining items × dim × 4 bytes, times the views), with how to resume."""
+        """Run one write step. A failure lets other writers have the folder (the store resumes
+        from what was written), and a full disk becomes a `StoreError` naming the folder and
+        the space still needed (remaining items × dim × 4 bytes, times the views)."""
         try:
             yield
-        except OSError as error:
+        except BaseException as error:
+            self.close()
             if not no_space(error):
                 raise
             done = sum(s.n_items for s in self.manifest.shards)
             left, views = self.manifest.n_items - done, int(self.manifest.views.get("views", 1))
             needed = left * self.manifest.dim * 4 * views
             times = f" × {views} views" if views > 1 else ""
+            resumes = f": it resumes after the {done:,} items already written" if self.lock else ""
             raise StoreError(
                 f"no space left on the device of store folder {self.folder} while {doing}: "
                 f"the store needs about {needed / 1e6:,.1f} MB more ({left:,} items × "
                 f"{self.manifest.dim} × 4 bytes{times}); free that much there and rerun the same "
-                f"command: it resumes after the {done:,} items already written"
+                f"command{resumes}"
             ) from error
 
     def finish(self) -> Manifest:
@@ -278,9 +281,9 @@ class StoreWriter:
             write_atomic(self.root / FAILURES, buffer.getvalue().encode())
             self.manifest.complete = True
             self.manifest.write(self.root)
-        if self.root != self.folder:
-            move_into_place(self.root, self.folder)
-            self.root = self.folder
+            if self.root != self.folder:
+                move_into_place(self.root, self.folder)
+                self.root = self.folder
         self.close()
         return self.manifest
 
@@ -344,7 +347,7 @@ def _target(root: Path, manifest: Manifest, overwrite: bool) -> Path:
     staging = beside(root, ".partial")
     try:
         resumable = Manifest.read(staging).key == manifest.key
-    except StoreError:
+    except (StoreError, OSError, TypeError, ValueError, KeyError):  # absent, torn or foreign
         resumable = False
     if not resumable:
         remove(staging)  # another store's unfinished replacement
