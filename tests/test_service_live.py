@@ -1,5 +1,6 @@
-"""The service under a real uvicorn on 127.0.0.1 (started as `headstart serve`), and its
-web page in headless Chromium: the page loads, an upload returns bars, no console errors."""
+"""The service under a real uvicorn on 127.0.0.1 (started as `headstart serve`): answers,
+the token, slow clients cut off by the read deadlines and the connection limit, and its web
+page in headless Chromium: the page loads, an upload returns bars, no console errors."""
 
 from __future__ import annotations
 
@@ -96,6 +97,73 @@ def test_the_token_comes_from_the_environment(folders):
         good = httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer letmein"})
         assert good.status_code == 200 and good.json()[0]["name"] == "pets"
     finally:
+        stop(process)
+
+
+def closed_by_server(connection: socket.socket, seconds: float) -> bytes:
+    """What the server sent before closing `connection`; fails if it is still open after
+    `seconds` (the bound of this wait, not a claim about speed)."""
+    connection.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := connection.recv(4096):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        raise AssertionError(f"still open after {seconds} s; got {received[:80]!r}") from None
+    return received
+
+
+def slow_client(port: int, body: bool) -> socket.socket:
+    """A connection whose headers never end, or whose body never comes."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if body:
+        connection.sendall(
+            b"POST /v1/models/pets/predict HTTP/1.1\r\nhost: x\r\n"
+            b"content-type: application/json\r\ncontent-length: 100000\r\n\r\n{"
+        )
+    else:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+    return connection
+
+
+def test_slow_clients_are_cut_off_and_connections_are_limited(folders):
+    limits = ["--header-timeout", "2", "--body-timeout", "2", "--max-connections", "8"]
+    process, url = start([str(folders / "pets"), *limits])
+    port = int(url.rsplit(":", 1)[1])
+    opened = []
+    try:
+        slow = [slow_client(port, body=i < 3) for i in range(6)]  # 6: within the limit
+        opened += slow
+        for i, connection in enumerate(slow):
+            received = closed_by_server(connection, seconds=15)
+            expected = b"" if i < 3 else b"HTTP/1.1 408"  # mid-body: closed without an answer
+            assert received.startswith(expected) and b"503" not in received, received[:80]
+        trickle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        opened.append(trickle)
+        trickle.sendall(b"GET /healthz HTTP/1.1\r\n")
+        cut = False
+        for _ in range(50):  # a header line every 0.1 s does not keep the deadline away
+            try:
+                trickle.sendall(b"x-slow: 1\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                cut = True
+                break
+            time.sleep(0.1)
+        assert cut, "a client trickling headers for 5 s was never cut off"
+        opened += [slow_client(port, body=False) for _ in range(8)]  # the 8 places taken
+        answers = []
+        while len(answers) < 20 and 503 not in answers:
+            answers.append(httpx.get(f"{url}/healthz", timeout=5).status_code)
+            time.sleep(0.05)
+        assert 503 in answers, answers
+        for connection in opened[-8:]:
+            closed_by_server(connection, seconds=15)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    finally:
+        for connection in opened:
+            connection.close()
         stop(process)
 
 

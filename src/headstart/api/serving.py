@@ -3,23 +3,20 @@ index with its encoder, loaded once; requests hand them items or vectors."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from headstart.api.index import search_rows
 from headstart.embedding import default_batch_size
 from headstart.exceptions import DataError
 from headstart.index import VectorIndex, load_index
 from headstart.workflow import SavedModel
-from headstart.workflow.queries import (
-    check_query_modality,
-    encode_prepared,
-    prepare_queries,
-    rebuild_encoder,
-)
+from headstart.workflow.queries import encode_prepared, prepare_queries, rebuild_encoder
 
 
 def as_vectors(values: Any, dim: int | None, what: str) -> np.ndarray:
@@ -39,12 +36,30 @@ def as_vectors(values: Any, dim: int | None, what: str) -> np.ndarray:
     return matrix
 
 
+def count_pixels(payloads: Sequence[Any]) -> int:
+    """Pixels the uploaded images would decode to, read from their headers only (Pillow
+    knows the size after `open`, before decoding); one it cannot open counts 0 here and is
+    named when it is prepared."""
+    total = 0
+    for payload in payloads:
+        if not isinstance(payload, bytes | bytearray):
+            continue
+        try:
+            with Image.open(io.BytesIO(payload)) as image:
+                width, height = image.size
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            continue
+        total += width * height
+    return total
+
+
 class Served:
     """A loaded thing (model or index) with the encoder its vectors came from."""
 
     name: str
     card: dict[str, Any]
     encoder: Any
+    dim: int
 
     def _load_encoder(self, recipe: dict[str, Any] | None) -> None:
         self.modality = self.card.get("modality", "")
@@ -61,10 +76,17 @@ class Served:
             preprocessor.max_pixels = min(preprocessor.max_pixels, max_pixels)
 
     def prepare(self, items: Sequence[Any], names: Sequence[str]) -> list[Any]:
-        """Items decoded and preprocessed for the encoder (per-item work, any thread)."""
+        """Items decoded and preprocessed for the encoder (per-item work, any thread). Items
+        come from the network: image bytes or texts, never a path on this machine."""
         if self.encoder is None:
             raise DataError(f"{self.what} was built on imported vectors: send vectors")
-        check_query_modality(self.modality, items, self.what)
+        kind = bytes | bytearray if self.modality == "image" else str
+        for position, item in enumerate(items):
+            if not isinstance(item, kind):
+                raise DataError(
+                    f"{self.what} holds {self.modality} vectors; {names[position]!r} is not "
+                    f"{'an uploaded image' if self.modality == 'image' else 'a text'}"
+                )
         return prepare_queries(self.encoder, items, names)
 
     def encode(self, prepared: Sequence[Any]) -> np.ndarray:
@@ -101,6 +123,10 @@ class ServedModel(Served):
                 k: provenance.get(k) for k in ("store", "store_key", "trained_rows", "views")
             },
         }
+
+    @property
+    def dim(self) -> int:
+        return self.saved.dim
 
     def vectors(self, values: Any) -> np.ndarray:
         return as_vectors(values, self.saved.dim, f"model {self.name!r}")
@@ -141,6 +167,10 @@ class ServedIndex(Served):
         return {"name": self.name, "modality": self.modality} | {
             k: meta.get(k) for k in ("n", "dim", "plan", "store", "store_key", "class_names")
         }
+
+    @property
+    def dim(self) -> int:
+        return self.index.dim
 
     def vectors(self, values: Any) -> np.ndarray:
         return as_vectors(values, self.index.dim, f"index {self.name!r}")
