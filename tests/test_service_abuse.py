@@ -76,6 +76,8 @@ def test_form_options_are_integers_too(served):
             assert answer.status_code == 422 and "top_k: " in answer.json()["detail"], value
         stray = client.post(PREDICT, files=[("image", ("a.png", png(0, 12), "image/png"))])
         assert stray.status_code == 422 and "'image' holds a file" in stray.json()["detail"]
+        twice = client.post(PREDICT, files=image, data={"top_k": ["1", "2"]})
+        assert twice.status_code == 422 and "more than once" in twice.json()["detail"]
 
 
 def test_texts_are_never_read_as_paths_on_the_server(served, folders):
@@ -151,7 +153,9 @@ def test_the_schema_describes_bodies_and_refusals(served):
 
 
 # schemathesis (its engine, as `schemathesis run` drives it): every documented operation in
-# the examples, coverage and fuzzing phases, in-process over ASGI, seeded and bounded
+# the examples, coverage and fuzzing phases, in-process over ASGI, seeded and bounded. (Its
+# pytest plugin fails under pytest 9: `Function` has no `_nodeid`.) One false alarm to know:
+# a form option mutated into an empty array is sent as no part at all, a valid request.
 EXAMPLES = 12
 CONFIG = """
 seed = 25

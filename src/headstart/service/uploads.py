@@ -51,6 +51,8 @@ async def read_items(request: Request, limit: int, body: QueryBody) -> Items:
             raise HTTPException(
                 422, f'form field {part.name!r} holds a file: send files as "files"'
             )
+        elif part.name in fields:
+            raise HTTPException(422, f"form field {part.name!r} is given more than once")
         else:
             fields[part.name] = part.data.decode("utf-8", errors="replace")
     return body.from_form(files, fields)
