@@ -244,6 +244,36 @@ def test_a_long_run_without_a_terminal_prints_progress_lines(tmp_path):
     assert lines[-1].startswith("evaluate: 40/40 (100%)")
 
 
+def test_ctrl_c_during_embed_says_the_store_resumes(tmp_path):
+    """Issue 25 #16: SIGINT during embed exited without a word on what was kept."""
+    import json
+    import signal
+    import time
+
+    store = tmp_path / "s"
+    command = [sys.executable, "-m", "headstart.cli", "embed", "digits", "-e", "efficientnet-lite0"]
+    process = subprocess.Popen(
+        [*command, "--limit", "300", "--shard-size", "16", "-q", "-o", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        manifest = store / "manifest.json"
+        if manifest.exists() and json.loads(manifest.read_text())["shards"]:
+            process.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted: the shards finished so far are kept" in out + err
+    assert "Traceback" not in out + err
+    again = [*command[3:], "--limit", "300", "--shard-size", "16", "-q", "-o", store]
+    resumed = runner.invoke(app, again)
+    assert resumed.exit_code == 0 and "cache hit" not in resumed.output
+
+
 def test_a_store_too_small_for_a_holdout_is_a_clear_error(tmp_path):
     """30 digits in 10 classes and no split: the 30% holdout's 9 test rows cannot hold one
     of each class; scikit-learn's ValueError escaped as a traceback before."""

@@ -96,26 +96,35 @@ def embed(
     dataset_options = _options(dataset_option)
     if path is not None:
         dataset_options["path"] = path
-    result = api.embed(
-        dataset,
-        encoder,
-        out,
-        limit=limit,
-        seed=seed,
-        dataset_options=dataset_options,
-        encoder_options={"device": device, **_options(encoder_option)},
-        batch_size=batch_size,
-        shard_size=shard_size,
-        num_workers=workers,
-        num_threads=threads,
-        decode=decode,
-        overwrite=overwrite,
-        progress=not quiet,
-        views=views,
-        views_seed=views_seed,
-        engine=engine,
-        engine_options=_engine_options(engine, ray_address, concurrency, num_gpus),
-    )
+    try:
+        result = api.embed(
+            dataset,
+            encoder,
+            out,
+            limit=limit,
+            seed=seed,
+            dataset_options=dataset_options,
+            encoder_options={"device": device, **_options(encoder_option)},
+            batch_size=batch_size,
+            shard_size=shard_size,
+            num_workers=workers,
+            num_threads=threads,
+            decode=decode,
+            overwrite=overwrite,
+            progress=not quiet,
+            views=views,
+            views_seed=views_seed,
+            engine=engine,
+            engine_options=_engine_options(engine, ray_address, concurrency, num_gpus),
+        )
+    except KeyboardInterrupt:
+        console.print(
+            f"interrupted: the shards finished so far are kept for {out}; rerun the same "
+            "command to resume from them",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
 
 
