@@ -682,6 +682,7 @@ SERVE = [
     error("serve", "query-dim", "search {t}/index --vectors {t}/vec/d8.npz", "queries are 8-d"),
     error("serve", "search-a-store", "search {s} shoe", "not a headstart index"),
     error("serve", "nothing", "search {t}/index", "nothing to search for"),
+    error("serve", "empty-token", "serve {m} --token=", "bearer token is empty"),
     error("serve", "serve-a-store", "serve {s}", "not a saved headstart model"),
     error("serve", "serve-nothing", "serve", "nothing to serve"),
 ]

@@ -134,3 +134,27 @@ def test_a_model_folder_without_provenance_is_a_clear_error(tmp_path):
     (model / "provenance.json").unlink()
     with pytest.raises(StoreError, match=r"provenance\.json is missing"):
         api.predict(model, store.root, progress=False)
+
+
+def test_hand_edited_metadata_beside_a_model_or_index_is_refused(tmp_path):
+    """Issue 25 #4: swapping two class names in a model's provenance.json or an index's
+    index.json relabelled every prediction and passed every check."""
+    from headstart import api
+
+    store = api.embed("digits", "raw-pixels", tmp_path / "s", limit=60, progress=False).store
+    model = api.fit(store.root, "prototype", tmp_path / "model", reject="msp")
+    index = tmp_path / "index"
+    api.build_index(store.root, index)
+    for path in (model / "provenance.json", model / "reject.json", index / "index.json"):
+        original = path.read_text()
+        data = json.loads(original)
+        data["edited"] = True
+        path.write_text(json.dumps(data))
+        with pytest.raises(StoreError, match="metadata checksum mismatch"):
+            if path.parent == model:
+                api.predict(model, store.root, progress=False)
+            else:
+                api.search_index(index, vectors=store.root)
+        path.write_text(original)
+    names = json.loads((model / "provenance.json").read_text())["class_names"]
+    assert len(names) == 10 and api.predict(model, store.root, progress=False) is not None

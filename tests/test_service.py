@@ -113,6 +113,7 @@ def test_texts_and_vectors_are_predicted(served):
     ("request_kwargs", "code", "message"),
     [
         ({"json": {"vectors": [[0.1] * 5]}}, 422, "takes 784-d vectors; this one is 5-d"),
+        ({"json": {"vectors": [[1e20] * 784]}}, 422, "less than or equal to 1000000"),
         ({"json": {"vectors": [[1.0, "x"]]}}, 422, "vectors[0][1]: input should be a valid number"),
         ({"json": {"texts": ["a cat"]}}, 422, 'takes a JSON object with "vectors"'),
         ({"json": {"pictures": []}}, 422, 'takes a JSON object with "vectors" (image files'),
@@ -279,3 +280,14 @@ def test_a_model_and_an_index_may_share_a_name(served, folders, tmp_path):
     with TestClient(app) as client:
         assert client.post("/v1/models/pets/predict", files=image).json()["results"]
         assert client.post("/v1/indexes/pets/search", files=image).json()["neighbours"]
+
+
+def test_vectors_too_long_for_float32_heads_are_refused_by_name():
+    """Issue 25 #6: a vector whose length overflows float32 arithmetic was answered 0.5/0.5;
+    the schema caps each number at 1e6, and a very wide vector is still refused by length."""
+    from headstart.api.serving import as_vectors
+    from headstart.exceptions import DataError
+
+    assert as_vectors([[1e6] * 784], 784, "model 'pets'").shape == (1, 784)
+    with pytest.raises(DataError, match=r"vectors\[1\] has length 2e\+08, above 1e\+08"):
+        as_vectors([[0.0] * 40_000, [1e6] * 40_000], None, "model 'pets'")

@@ -230,8 +230,10 @@ def test_hand_edited_class_names_are_refused_at_every_read(tmp_path, small_digit
         Store(store.root)
     with pytest.raises(StoreError, match="metadata checksum mismatch"):
         api.store_info(store.root, verify=True)
-    with pytest.raises(StoreError, match="metadata checksum mismatch"):
+    with pytest.raises(StoreError, match="--overwrite embeds the store again"):
         embed(small_digits, tmp_path / "s")
+    repaired = embed(small_digits, tmp_path / "s", overwrite=True)
+    assert not repaired.cache_hit and repaired.store.class_names == store.class_names
 
 
 # ------------------------------------------------------------------ bring your own vectors

@@ -49,3 +49,13 @@ def check_seal(data: dict[str, Any], path: Path) -> dict[str, Any]:
 def _digest(body: dict[str, Any]) -> str:
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_sealed_json(path: Path, data: dict[str, Any]) -> None:
+    """Write `data` to `path` with its seal (see `sealed`)."""
+    path.write_text(json.dumps(sealed(data), indent=1), encoding="utf-8")
+
+
+def read_sealed_json(path: Path, missing: str) -> dict[str, Any]:
+    """`read_json_object` with the seal checked and removed."""
+    return check_seal(read_json_object(path, missing), path)

@@ -5,7 +5,6 @@ checks the width and the encoder card, and writes a new store whose card names t
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from headstart.adapt.adapter import create_adapter
 from headstart.adapt.train import AdaptSettings
 from headstart.cards import EncoderCard, file_sha256
 from headstart.exceptions import DataError, StoreError
+from headstart.json_files import read_sealed_json, write_sealed_json
 from headstart.output import new_folder
 from headstart.store import Store
 from headstart.store.derive import derive_store
@@ -46,19 +46,14 @@ def save_adapter(
             "history": history,
             "weights_sha256": file_sha256(temporary / WEIGHTS),
         }
-        (temporary / META).write_text(json.dumps(meta, indent=1))
+        write_sealed_json(temporary / META, meta)
     return Path(folder)
 
 
 def load_adapter(folder: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The adapter module (eval mode) and its metadata, weights checked against the sha256."""
     folder = Path(folder)
-    if not (folder / META).is_file():
-        raise StoreError(f"{folder} is not a saved adapter (no {META})")
-    try:
-        meta = json.loads((folder / META).read_text())
-    except json.JSONDecodeError as error:
-        raise StoreError(f"{folder / META} is not valid JSON: {error}") from error
+    meta = read_sealed_json(folder / META, f"{folder} is not a saved adapter (no {META})")
     if file_sha256(folder / WEIGHTS) != meta.get("weights_sha256"):
         raise StoreError(f"{folder / WEIGHTS}: checksum mismatch (weights changed or swapped)")
     settings = AdaptSettings(**meta["settings"])

@@ -15,6 +15,7 @@ from headstart.api.index import search_rows
 from headstart.embedding import default_batch_size
 from headstart.exceptions import DataError
 from headstart.index import VectorIndex, load_index
+from headstart.store.import_vectors import SCALE_RANGE
 from headstart.workflow import SavedModel
 from headstart.workflow.queries import encode_prepared, prepare_queries, rebuild_encoder
 
@@ -33,6 +34,14 @@ def as_vectors(values: Any, dim: int | None, what: str) -> np.ndarray:
         raise DataError(f"{what} takes {dim}-d vectors; these are {matrix.shape[1]}-d")
     if not np.isfinite(matrix).all():
         raise DataError("vectors hold non-finite values")
+    norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
+    wrong = np.flatnonzero(norms > SCALE_RANGE[1])
+    if len(wrong):  # the ceiling `store import` enforces: above it float32 heads overflow
+        row = int(wrong[0])
+        raise DataError(
+            f"vectors[{row}] has length {norms[row]:.3g}, above {SCALE_RANGE[1]:g}, where "
+            f"{what} cannot answer soundly; rescale it as the vectors it was fitted on"
+        )
     return matrix
 
 

@@ -4,7 +4,6 @@ depth, measured recall, the store's key and encoder card, and both files' sha256
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from headstart.cards import file_sha256
 from headstart.exceptions import DataError, StoreError
 from headstart.index.kinds import build_index, faiss_module, plan_index, set_depth
 from headstart.index.tuning import tune_depth
-from headstart.json_files import read_json_object
+from headstart.json_files import read_sealed_json, write_sealed_json
 from headstart.output import new_folder
 from headstart.vector_index import unit_rows
 
@@ -99,7 +98,7 @@ class VectorIndex:
                 "format": FORMAT,
                 "sha256": {name: file_sha256(staging / name) for name in (INDEX_FILE, ITEMS_FILE)},
             }
-            (staging / META_FILE).write_text(json.dumps(meta, indent=1))
+            write_sealed_json(staging / META_FILE, meta)
         return folder
 
 
@@ -107,7 +106,7 @@ def load_index(folder: str | Path) -> VectorIndex:
     """Read a saved index, checking its JSON and both files' sha256 first."""
     folder = Path(folder)
     path = folder / META_FILE
-    meta = read_json_object(path, f"{folder} is not a headstart index (no {META_FILE})")
+    meta = read_sealed_json(path, f"{folder} is not a headstart index (no {META_FILE})")
     if meta.get("format") != FORMAT or "dim" not in meta:
         raise StoreError(f"{path}: not an index description of format {FORMAT}")
     for name in (INDEX_FILE, ITEMS_FILE):

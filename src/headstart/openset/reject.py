@@ -15,7 +15,6 @@ model as JSON + safetensors."""
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from headstart.exceptions import DataError, StoreError
+from headstart.json_files import read_sealed_json, write_sealed_json
 from headstart.openset.calibration import MAX_FOLDS
 from headstart.openset.scores import create_score
 
@@ -105,7 +105,7 @@ class RejectOption:
             "how": self.how_,
             "arrays_sha256": hashlib.sha256((folder / REJECT_ARRAYS).read_bytes()).hexdigest(),
         }
-        (folder / REJECT_FILE).write_text(json.dumps(meta, indent=1))
+        write_sealed_json(folder / REJECT_FILE, meta)
 
     @classmethod
     def load(cls, folder: str | Path, model: Any) -> RejectOption | None:
@@ -114,9 +114,9 @@ class RejectOption:
         if not (folder / REJECT_FILE).exists():
             return None
         try:
-            meta = json.loads((folder / REJECT_FILE).read_text())
+            meta = read_sealed_json(folder / REJECT_FILE, f"{folder / REJECT_FILE} is missing")
             data = (folder / REJECT_ARRAYS).read_bytes()
-        except (OSError, json.JSONDecodeError) as error:
+        except OSError as error:
             raise StoreError(
                 f"{folder / REJECT_FILE}: unreadable reject option ({error})"
             ) from error

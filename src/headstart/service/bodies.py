@@ -1,7 +1,7 @@
 """What one served model or index accepts as a request body, written once as pydantic models:
-they check a body strictly (a number is a number, finite and within float32; an integer is an
-integer; no unknown keys) and describe it in the OpenAPI schema, so /docs promises exactly
-what is checked. Reading the bytes off the wire is `uploads.py`'s job, not this one's."""
+they check a body strictly (a number is a number, finite, at most 1e6 in magnitude; an
+integer is an integer; no unknown keys) and describe it in the OpenAPI schema, so /docs
+promises exactly what is checked. Reading the bytes off the wire is `uploads.py`'s job."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from pydantic import (
     create_model,
 )
 
-FLOAT32_MAX = 3.4028234663852886e38  # larger magnitudes would become inf in float32
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+# the largest magnitude of one vector number: with it a vector of up to 10,000 numbers stays
+# below the length 1e8 above which `store import` refuses vectors and heads lose precision
+NUMBER_MAX = 1e6
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-NUMBER_MAX, le=NUMBER_MAX)]
 Text = Annotated[StrictStr, Field(pattern=r"\S", description="a text (not only blanks)")]
 SHOWN_ERRORS = 3  # a body with many mistakes gets the first few named
 

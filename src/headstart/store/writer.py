@@ -327,10 +327,15 @@ def _target(root: Path, manifest: Manifest, overwrite: bool) -> Path:
                 f"(found {sorted(foreign)[:3]}); choose an empty folder"
             )
         return root
-    existing = Manifest.read(root)
-    if existing.key == manifest.key:
+    try:
+        existing = Manifest.read(root)
+    except StoreError as error:  # torn, or edited by hand: its shards cannot be trusted
+        if not overwrite:
+            raise StoreError(f"{error}; --overwrite embeds the store again") from error
+        existing = None
+    if existing is not None and existing.key == manifest.key:
         return root
-    if not overwrite:
+    if existing is not None and not overwrite:
         raise StoreError(
             f"{root} holds a store with another encoder or dataset "
             f"(key {existing.key[:12]}…, this run {manifest.key[:12]}…); "

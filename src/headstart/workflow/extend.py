@@ -5,7 +5,6 @@ as it was."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from headstart.exceptions import DataError
 from headstart.heads.views import final_step, head_inputs
+from headstart.json_files import write_sealed_json
 from headstart.openset.reject import REJECT_FILE
 from headstart.output import new_folder
 from headstart.persistence import load_model, save_model
@@ -76,4 +76,4 @@ def _extend(model_dir: Path, store: Store, staging: Path) -> None:
     if (model_dir / REJECT_FILE).exists():
         provenance["reject_dropped"] = "its threshold was chosen for the earlier classes"
     save_model(model, staging)
-    (staging / PROVENANCE).write_text(json.dumps(provenance, indent=1))
+    write_sealed_json(staging / PROVENANCE, provenance)

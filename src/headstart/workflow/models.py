@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from headstart.cards import EncoderCard
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
 from headstart.heads.views import final_step, fit_with_views, uses_views
+from headstart.json_files import read_sealed_json, write_sealed_json
 from headstart.openset.reject import REJECT_ARRAYS, REJECT_FILE, RejectOption
 from headstart.output import FolderLock, new_folder
 from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
@@ -109,7 +109,7 @@ def fit_store(
             "trained_rows": int(rows.sum()),
             "views": store.n_views if uses_views(model) else 1,
         }
-        (staging / PROVENANCE).write_text(json.dumps(provenance, indent=1))
+        write_sealed_json(staging / PROVENANCE, provenance)
     return out.absolute()
 
 
@@ -156,13 +156,8 @@ def read_provenance(model_dir: str | Path) -> dict[str, Any]:
     path = Path(model_dir) / PROVENANCE
     if not (Path(model_dir) / MODEL_FILE).is_file():
         raise StoreError(f"{model_dir} is not a saved headstart model (no {MODEL_FILE})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise StoreError(f"{path} is missing: fit the model with headstart fit") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise StoreError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(data, dict) or not isinstance(data.get("class_names"), list):
+    data = read_sealed_json(path, f"{path} is missing: fit the model with headstart fit")
+    if not isinstance(data.get("class_names"), list):
         raise StoreError(f"{path}: expected an object with 'class_names'")
     return data
 
