@@ -551,7 +551,12 @@ QUALITY = [  # issue 14's bad inputs
         lambda x: (x / "audit.html").is_file(),
         fragment="no labels",
     ),
-    error("quality", "audit-short-class", "audit {t}/stores/long-tail -o {x}", "3 labelled item"),
+    error(
+        "quality",
+        "audit-short-class",
+        "audit {t}/stores/long-tail -o {x}",
+        "3 labelled item(s) in the store;",
+    ),
     error(
         "quality",
         "audit-fix-existing",

@@ -76,6 +76,11 @@ def read_attributes(path: str | Path, store: Store) -> dict[str, np.ndarray]:
     return out
 
 
+def _where(part: object) -> str:
+    """How a message names a split: "split 'train'", or "the store" when it has no splits."""
+    return "the store" if str(part) == "None" else f"split {str(part)!r}"
+
+
 def _check_classes(labels: np.ndarray, split: np.ndarray, names: list[str], folds: int) -> None:
     for part in np.unique(split):
         rows = (split == part) & (labels >= 0)
@@ -85,14 +90,14 @@ def _check_classes(labels: np.ndarray, split: np.ndarray, names: list[str], fold
         present = np.flatnonzero(counts)
         if len(present) < 2:
             raise DataError(
-                f"split {part!r} has labelled items of one class only: no errors to find"
+                f"{_where(part)} has labelled items of one class only: no errors to find"
             )
         short = [c for c in present if counts[c] < folds]
         if short:
             c = short[0]
             raise DataError(
                 f"class {names[c] if c < len(names) else c!r} has {counts[c]} labelled item(s) "
-                f"in split {part!r}; label-error detection cross-fits {folds} folds and needs "
+                f"in {_where(part)}; label-error detection cross-fits {folds} folds and needs "
                 f"≥ {folds} items per class (lower --folds, or relabel or drop the class)"
             )
 
