@@ -100,7 +100,8 @@ def embed_with_ray(
         raise DataError(f"encoder {encoder.name!r} has no recipe for Ray workers to rebuild it")
     started = time.perf_counter()
     writer = StoreWriter.open(out, new_manifest(dataset, encoder, shard_size), overwrite)
-    if writer.manifest.complete:
+    if writer.manifest.complete:  # a cache hit: let go of the folder at once
+        writer.close()
         return EmbedResult(Store(out), True, 0, len(writer.manifest.failures), 0.0)
     ranges = {i: writer.remaining_range(i) for i in writer.pending_shards()}
     positions = [p for span in ranges.values() for p in span]

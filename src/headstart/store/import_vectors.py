@@ -160,23 +160,23 @@ def write_vectors(
         created=datetime.now(UTC).isoformat(),
         versions={"headstart": __version__, "pyarrow": pa.__version__},
     )
-    writer = StoreWriter.open(out, manifest, overwrite=overwrite)
-    for index in writer.pending_shards():
-        span = writer.shard_range(index)
-        part = slice(span.start, span.stop)
-        writer.write_shard(
-            index,
-            shard_table(
-                dim,
-                ids[part],
-                np.arange(span.start, span.stop),
-                label_index[part],
-                None if split is None else [str(s) for s in split[part]],
-                None if groups is None else [str(g) for g in groups[part]],
-                np.asarray(matrix[part], dtype=np.float32),
-            ),
-        )
-    writer.finish()
+    with StoreWriter.open(out, manifest, overwrite=overwrite) as writer:
+        for index in writer.pending_shards():
+            span = writer.shard_range(index)
+            part = slice(span.start, span.stop)
+            writer.write_shard(
+                index,
+                shard_table(
+                    dim,
+                    ids[part],
+                    np.arange(span.start, span.stop),
+                    label_index[part],
+                    None if split is None else [str(s) for s in split[part]],
+                    None if groups is None else [str(g) for g in groups[part]],
+                    np.asarray(matrix[part], dtype=np.float32),
+                ),
+            )
+        writer.finish()
     return Store(out)
 
 
