@@ -121,6 +121,31 @@ def test_every_folder_writer_is_refused_while_another_holds_the_folder(tmp_path)
         write(out)  # the lock is gone with its holder
 
 
+def test_a_busy_adapter_or_index_folder_is_refused_before_the_work(tmp_path, monkeypatch):
+    """Adapters train and indexes build before they write: a folder another process is
+    writing is refused before that work, not after it."""
+    import importlib
+
+    from headstart.output import FolderLock
+
+    adapt_api = importlib.import_module("headstart.api.adapt")  # not the function api.adapt
+    index_api = importlib.import_module("headstart.api.index")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work started although the folder was busy")
+
+    monkeypatch.setattr(adapt_api, "fit_adapter", no_work)
+    monkeypatch.setattr(index_api.VectorIndex, "build", no_work)
+    source = _gaussians(tmp_path / "s")
+    for name, write in {
+        "adapter": lambda out: api.adapt(source.root, out, progress=False),
+        "index": lambda out: api.build_index(source.root, out),
+    }.items():
+        out = tmp_path / name
+        with FolderLock(out, "folder"), pytest.raises(DataError, match="being written by"):
+            write(out)
+
+
 def _gaussians(path: Path, seed: int = 0):
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(3), 30)

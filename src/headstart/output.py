@@ -127,6 +127,15 @@ def check_new_folder(
     return folder
 
 
+def check_before_work(folder: str | Path, what: str) -> Path:
+    """`check_new_folder` plus a look at the folder's lock, for callers with long work to do
+    before they write: a folder that exists or that another process is writing is refused
+    now, not after the work (the lock is taken again, for real, when writing)."""
+    folder = check_new_folder(folder, what)
+    FolderLock(folder, f"folder of {what}").acquire().release()
+    return folder
+
+
 def recover_folder(folder: str | Path) -> None:
     """Finish or undo a replacement of `folder` that a killed run left half done: the old
     folder set aside (`.NAME.previous`) is put back if nothing took its place."""

@@ -18,7 +18,7 @@ from headstart.encoders import create_encoder
 from headstart.encoders.sentence import SentenceEncoder
 from headstart.encoders.tuned_sentence import save_tuned
 from headstart.exceptions import DataError
-from headstart.output import check_outputs, check_writable
+from headstart.output import check_before_work, check_outputs, check_writable
 from headstart.progress import progress_bar
 from headstart.protocol import Results
 from headstart.protocol.sampling import k_shot_indices
@@ -59,9 +59,7 @@ def adapt(
     that contrast the store with a `background` store (SepCLR) read that one's training rows
     too."""
     settings = settings or AdaptSettings()
-    out = check_writable(out, "adapter folder")
-    if out.exists():
-        raise DataError(f"{out} exists already; adapters are written to a new folder")
+    out = check_before_work(out, "adapters")
     source = Store(store)
     X, labels, views = _training_part(source)
     back, back_views = None, None
@@ -158,9 +156,7 @@ def tune_encoder(
     when given; saved to `out` as an encoder of its own (`tuned:<out>`). Test items are never
     read."""
     settings = settings or TuneSettings()
-    out = check_writable(out, "encoder folder")
-    if out.exists():
-        raise DataError(f"{out} exists already; tuned encoders are written to a new folder")
+    out = check_before_work(out, "tuned encoders")
     data = _texts_of(dataset)
     if data.modality != "text":
         raise DataError(

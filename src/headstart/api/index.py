@@ -11,7 +11,7 @@ import numpy as np
 from headstart.cards import EncoderCard
 from headstart.exceptions import DataError
 from headstart.index import VectorIndex, load_index
-from headstart.output import check_outputs
+from headstart.output import check_before_work
 from headstart.store import Store
 from headstart.store.import_vectors import read_vectors_file
 from headstart.workflow.queries import check_query_modality, encode_queries, rebuild_encoder
@@ -22,7 +22,7 @@ def build_index(
 ) -> VectorIndex:
     """Index every row of a store (exact when small, IVF when large unless `kind` says) with
     the search depth tuned to `recall`@10; saved to `out` as FAISS + JSON + Parquet."""
-    check_outputs(out)
+    check_before_work(out, "indexes")
     source = Store(store)
     meta = {
         "store": str(source.root),
