@@ -118,12 +118,8 @@ def embed(
             engine_options=_engine_options(engine, ray_address, concurrency, num_gpus),
         )
     except KeyboardInterrupt:
-        console.print(
-            f"interrupted: the shards finished so far are kept for {out}; rerun the same "
-            "command to resume from them",
-            markup=False,
-            highlight=False,
-        )
+        message = f"interrupted: the shards finished so far are kept for {out}"
+        console.print(f"{message}; rerun the same command to resume from them", markup=False)
         raise typer.Exit(130) from None
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
 

@@ -18,7 +18,7 @@ from headstart.output import check_new_folder, new_folder
 from headstart.store.import_vectors import vectors_fingerprint
 from headstart.store.manifest import cache_key
 from headstart.store.store import Store
-from headstart.store.writer import StoreWriter, shard_table
+from headstart.store.writer import StoreWriter
 
 
 def derive_store(
@@ -68,21 +68,5 @@ def derive_store(
         views={},
     )
     with new_folder(out, "derived stores") as temporary:
-        writer = StoreWriter.start(temporary, manifest)
-        for index in writer.pending_shards():
-            span = writer.shard_range(index)
-            part = slice(span.start, span.stop)
-            writer.write_shard(
-                index,
-                shard_table(
-                    matrix.shape[1],
-                    ids[part],
-                    np.arange(part.start, part.stop),
-                    labels[part],
-                    [str(s) for s in split[part]],
-                    [str(g) for g in groups[part]],
-                    matrix[part],
-                ),
-            )
-        writer.finish()
+        StoreWriter.start(temporary, manifest).write_arrays(matrix, ids, labels, split, groups)
     return Store(out)

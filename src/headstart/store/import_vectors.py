@@ -25,7 +25,7 @@ from headstart.datasets.dataset import SPLITS
 from headstart.exceptions import DataError
 from headstart.store.manifest import Manifest, cache_key
 from headstart.store.store import Store
-from headstart.store.writer import StoreWriter, shard_table
+from headstart.store.writer import StoreWriter
 
 FEATURE_COLUMN = re.compile(r"(.*?)_?(\d+)")  # 'f12', 'dim_3', '7': prefix and number
 CHECK_ROWS = 65_536  # rows validated / hashed / written per step, bounding extra memory
@@ -161,22 +161,7 @@ def write_vectors(
         versions={"headstart": __version__, "pyarrow": pa.__version__},
     )
     with StoreWriter.open(out, manifest, overwrite=overwrite) as writer:
-        for index in writer.pending_shards():
-            span = writer.shard_range(index)
-            part = slice(span.start, span.stop)
-            writer.write_shard(
-                index,
-                shard_table(
-                    dim,
-                    ids[part],
-                    np.arange(span.start, span.stop),
-                    label_index[part],
-                    None if split is None else [str(s) for s in split[part]],
-                    None if groups is None else [str(g) for g in groups[part]],
-                    np.asarray(matrix[part], dtype=np.float32),
-                ),
-            )
-        writer.finish()
+        writer.write_arrays(matrix, ids, label_index, split, groups)
     return Store(out)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -173,6 +173,30 @@ class StoreWriter:
         done = sum(s.n_items for s in self.manifest.shards if s.index == index)
         return range(span.start + done, span.stop)
 
+    def write_arrays(
+        self,
+        vectors: np.ndarray,
+        ids: list[str],
+        labels: np.ndarray,
+        split: Sequence[Any] | None = None,
+        groups: Sequence[Any] | None = None,
+    ) -> Manifest:
+        """Write every pending shard from in-memory rows (row i is item i), then finish."""
+        for index in self.pending_shards():
+            span = self.shard_range(index)
+            part = slice(span.start, span.stop)
+            table = shard_table(
+                vectors.shape[1],
+                ids[part],
+                np.arange(span.start, span.stop),
+                labels[part],
+                _as_text(split, part),
+                _as_text(groups, part),
+                np.asarray(vectors[part], dtype=np.float32),
+            )
+            self.write_shard(index, table)
+        return self.finish()
+
     def write_shard(
         self,
         index: int,
@@ -304,6 +328,10 @@ def _verified(root: Path, shards: list[ShardRecord]) -> list[ShardRecord]:
         else:
             broken.add(s.index)
     return kept
+
+
+def _as_text(values: Sequence[Any] | None, part: slice) -> list[str] | None:
+    return None if values is None else [str(v) for v in values[part]]
 
 
 def _remove_temp_files(root: Path) -> None:
