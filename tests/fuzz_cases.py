@@ -349,7 +349,9 @@ VECTORS = [
 STORES = [
     error("stores", "info-not-a-store", "store info {t}", "not a headstart store"),
     error("stores", "eval-not-a-store", "eval {t}/nothing", "not a headstart store"),
-    error("stores", "curve-not-a-store", "learning-curve {t}/nothing", "not a headstart store"),
+    error(
+        "stores", "curve-not-a-store", "eval learning-curve {t}/nothing", "not a headstart store"
+    ),
     error(
         "stores",
         "eval-tampered",
@@ -500,20 +502,17 @@ BAGS = [
     ok("mil bags", "clam", MIL, exists),
     ok("mil bags", "predict", "mil predict {t}/mil/model --dataset musk1 -o {x}", exists),
 ]
-OPEN = "eval {s} --heads prototype --shots 2 --seeds 2 -o {x} "
+OPEN = "eval open-set {s} --heads prototype --shots 2 --seeds 2 -o {x} "
+SESSIONS = "eval incremental {s} --heads prototype --seeds 2 -o {x} "
 OPEN_SET = [  # issue 13's bad inputs (added after the before/after count of issue 11)
-    error("open set", "score-name", OPEN + "--open-set --scores mahalanobs", "Did you mean"),
-    error("open set", "sessions-too-many", OPEN + "--incremental 9:2:3", "the store has 10"),
-    error("open set", "sessions-spec", OPEN + "--incremental 4:2", "B:N:K"),
+    error("open set", "score-name", OPEN + "--scores mahalanobs", "Did you mean"),
+    error("open set", "sessions-too-many", SESSIONS + "--sessions 9:2:3", "the store has 10"),
+    error("open set", "sessions-spec", SESSIONS + "--sessions 4:2", "B:N:K"),
     error("open set", "reject-name", "fit {s} --head gda -o {x} --reject mlss", "Did you mean"),
     error("open set", "extend-plain", "fit {s} --extend {m} -o {x}", "known to"),
-    error(
-        "open set", "unknown-fraction", OPEN + "--open-set --unknown-fraction 1.5", "Invalid value"
-    ),
-    error(
-        "open set", "far-missing", OPEN + "--open-set --far {t}/nothing", "not a headstart store"
-    ),
-    error("open set", "far-other-card", OPEN + "--open-set --far {o}", "with another card"),
+    error("open set", "unknown-fraction", OPEN + "--unknown-fraction 1.5", "must be in (0, 1)"),
+    error("open set", "far-missing", OPEN + "--far {t}/nothing", "not a headstart store"),
+    error("open set", "far-other-card", OPEN + "--far {o}", "with another card"),
     error(
         "open set", "predict-reject-name", "predict {m} {s} -o {x} --reject mlss", "Did you mean"
     ),
@@ -532,15 +531,63 @@ OPEN_SET = [  # issue 13's bad inputs (added after the before/after count of iss
     ok(
         "open set",
         "open-set",
-        OPEN + "--open-set --scores mls,knn",
-        summary(lambda s: s["provenance"]["kind"] == "open-set"),
+        OPEN + "--scores mls,knn",
+        summary(lambda s: s["provenance"]["protocol"] == "open-set"),
     ),
     ok(
         "open set",
         "sessions",
-        OPEN + "--incremental 4:2:3",
-        summary(lambda s: s["provenance"]["kind"] == "incremental"),
+        SESSIONS + "--sessions 4:2:3",
+        summary(lambda s: s["provenance"]["protocol"] == "incremental"),
     ),
+    ok(
+        "open set",
+        "open-set-calibrated",
+        OPEN + "--scores mls --calibrate",
+        summary(
+            lambda s: {"nll_calibrated", "ece_calibrated"} <= {r["metric"] for r in s["summary"]}
+        ),
+    ),
+    error("open set", "old-open-set-flag", "eval {s} --open-set", "eval open-set STORE"),
+]
+# issue 26: an option given to a protocol that does not take it is an error, never ignored —
+# one row per (protocol, option of another protocol) pair
+NOT_FOR = {
+    "open-set": [
+        "--label-noise symmetric:0.2",
+        "--imbalance 50",
+        "--shots-policy drop",
+        "--classnames a,b",
+        "--sessions 4:2:3",
+        "--base-fraction 0.5",
+    ],
+    "incremental": [
+        "--shots 2",
+        "--calibrate",
+        "--label-noise symmetric:0.2",
+        "--far {s}",
+        "--scores mls",
+    ],
+    "few-shot": [
+        "--scores mls",
+        "--far {s}",
+        "--unknown-fraction 0.3",
+        "--sessions 4:2:3",
+        "--loss supcon",
+        "--sizes 1,2",
+    ],
+    "learning-curve": ["--heads gda", "--seeds 2", "--calibrate", "--shots 2"],
+    "base-novel": ["--calibrate", "--transforms center", "--label-noise symmetric:0.2"],
+}
+OPEN_SET += [
+    error(
+        "protocol options",
+        f"{protocol}{option.split()[0]}",
+        f"eval {protocol} {{s}} -o {{x}} {option}",
+        f"No such option: {option.split()[0]}",
+    )
+    for protocol, options in NOT_FOR.items()
+    for option in options
 ]
 QUALITY = [  # issue 14's bad inputs
     ok("quality", "audit", "audit {s} -o {x} -q", lambda x: (x / "issues.csv").is_file()),

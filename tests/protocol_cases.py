@@ -27,8 +27,9 @@ def fixed_store(path: Path, split: bool = True, seed: int = 0):
     )
 
 
-def run_all(root: Path) -> dict:
-    """Every protocol on the fixed stores: {case: {"rows": [...], "chosen": [...]}}."""
+def run_all(root: Path, provenance: bool = False) -> dict:
+    """Every protocol on the fixed stores: {case: {"rows": [...], "chosen": [...]}} (and
+    each run's "provenance" when asked)."""
     from headstart import api
 
     main, plain, far = root / "main", root / "plain", root / "far"
@@ -76,6 +77,8 @@ def run_all(root: Path) -> dict:
     for name, run in runs.items():
         results = run()
         out[name] = {"rows": results.table().to_pylist(), "chosen": results.chosen}
+        if provenance:
+            out[name]["provenance"] = results.provenance
     return out
 
 

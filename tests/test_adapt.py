@@ -113,7 +113,7 @@ def test_an_unlabelled_store_adapts_from_neighbours(tmp_path):
 def test_base_to_novel_pairs_adapted_heads_with_their_frozen_selves(tmp_path, monkeypatch):
     """Per seed, the adapter sees base-class training rows only (never a novel-class label or
     a test row); every adapted head has a frozen twin on the same seeds and samples."""
-    import headstart.workflow.adaptation as adaptation
+    import headstart.protocol.base_novel as adaptation
 
     rng = np.random.default_rng(3)
     y = np.tile(np.arange(6), 60)
@@ -147,7 +147,7 @@ def test_base_to_novel_pairs_adapted_heads_with_their_frozen_selves(tmp_path, mo
 
 
 def test_the_unlabelled_variant_adapts_on_every_training_row_without_labels(tmp_path, monkeypatch):
-    import headstart.workflow.adaptation as adaptation
+    import headstart.protocol.base_novel as adaptation
 
     store = _store(tmp_path / "s", n=360)
     seen = []

@@ -239,9 +239,9 @@ def test_a_long_run_without_a_terminal_prints_progress_lines(tmp_path):
         text=True,
     )
     assert piped.returncode == 0, piped.stderr
-    lines = [line for line in piped.stderr.splitlines() if line.startswith("evaluate: ")]
-    assert lines[0].startswith("evaluate: 4/40 (10%)") and len(lines) == 10
-    assert lines[-1].startswith("evaluate: 40/40 (100%)")
+    lines = [line for line in piped.stderr.splitlines() if line.startswith("few-shot: ")]
+    assert lines[0].startswith("few-shot: 4/40 (10%)") and len(lines) == 10
+    assert lines[-1].startswith("few-shot: 40/40 (100%)")
 
 
 def test_ctrl_c_during_embed_says_the_store_resumes(tmp_path):

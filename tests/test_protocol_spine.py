@@ -6,7 +6,12 @@ import json
 import math
 
 import pytest
-from protocol_cases import GOLDEN, run_all
+from protocol_cases import GOLDEN, fixed_store, run_all
+
+from headstart import api
+from headstart.exceptions import DataError
+from headstart.protocol import PROTOCOLS
+from headstart.workflow.provenance import COMMON
 
 TIMINGS = {"fit_seconds"}
 
@@ -31,7 +36,7 @@ def _same(found, expected, where: str) -> None:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    return run_all(tmp_path_factory.mktemp("spine"))
+    return run_all(tmp_path_factory.mktemp("spine"), provenance=True)
 
 
 @pytest.mark.parametrize("case", list(json.loads(GOLDEN.read_text())))
@@ -43,3 +48,76 @@ def test_every_protocol_gives_the_numbers_it_gave_before_the_spine(outputs, case
     rows = [r for r in outputs[case]["rows"] if r["metric"] not in TIMINGS]
     _same(rows, [r for r in expected["rows"] if r["metric"] not in TIMINGS], f"{case}.rows")
     _same(outputs[case]["chosen"], expected["chosen"], f"{case}.chosen")
+
+
+@pytest.mark.parametrize("case", list(json.loads(GOLDEN.read_text())))
+def test_every_protocol_records_every_field_of_the_common_provenance(outputs, case):
+    """Before the spine, open-set results lacked the encoder card, transforms and versions
+    and incremental ones the store key: each protocol built its provenance by hand."""
+    provenance = outputs[case]["provenance"]
+    assert set(COMMON) <= set(provenance), sorted(set(COMMON) - set(provenance))
+    assert provenance["protocol"] in PROTOCOLS
+    assert provenance["versions"]["numpy"] and provenance["python"]
+    if case != "mil-cv":  # a bag set has no encoder card or store key; its fingerprint it has
+        assert provenance["encoder_card"]["name"] and len(provenance["store_key"]) == 64
+        assert provenance["split"] in ("official split", "stratified 30% holdout (seed 0)")
+    assert len(provenance["store_fingerprint"]) == 64
+
+
+OTHERS = {  # a setting of another protocol, given to each protocol
+    "few-shot": {"scores": ["mls"]},
+    "open-set": {"label_noise": ["symmetric:0.2"]},
+    "incremental": {"calibrate": True},
+    "base-novel": {"transforms": ["center"]},
+    "learning-curve": {"heads": ["gda"]},
+    "mil-cv": {"shots": [1]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHERS))
+def test_a_setting_a_protocol_does_not_take_is_an_error_naming_what_it_takes(name):
+    """`eval --open-set --label-noise symmetric:0.9 --imbalance 50 --calibrate` wrote the
+    same rows as without the last three flags; now such a setting is refused before work."""
+    assert set(OTHERS) == {entry.name for entry in PROTOCOLS}  # every protocol is checked
+    with pytest.raises(DataError, match=f"protocol {name!r} takes no setting"):
+        PROTOCOLS.create(name).settings(**OTHERS[name])
+
+
+def test_label_noise_and_calibration_compose_under_few_shot(tmp_path):
+    """Label noise, a long tail and calibration together: one condition per noise setting,
+    each with the calibrated metrics, and the provenance records the corruption."""
+    store = fixed_store(tmp_path / "s")
+    results = api.run_protocol(
+        "few-shot",
+        store.root,
+        progress=False,
+        heads=["prototype"],
+        shots=[2],
+        seeds=2,
+        label_noise=["symmetric:0.3", "asymmetric:0.2"],
+        imbalance=2.0,
+        calibrate=True,
+    )
+    stores = results.stores()
+    assert len(stores) == 2 and all("imbalance 2" in s for s in stores)
+    for store_label in stores:
+        metrics = {r["metric"] for r in results.rows if r["store"] == store_label}
+        assert {"nll_calibrated", "ece_calibrated", "accuracy"} <= metrics
+    assert results.provenance["corruption"]["label_noise"] == ["symmetric:0.3", "asymmetric:0.2"]
+
+
+def test_calibration_composes_under_open_set(tmp_path):
+    """Open set with calibration: the closed-set NLL/ECE of the known classes before and
+    after temperature scaling, on the same seeds as the open-set metrics; without it the rows
+    are those of the plain protocol."""
+    store = fixed_store(tmp_path / "s")
+    settings = {"heads": ["gda"], "shots": [4], "seeds": 2, "scores": ["mls"]}
+    plain = api.run_protocol("open-set", store.root, progress=False, **settings)
+    calibrated = api.run_protocol(
+        "open-set", store.root, progress=False, calibrate=True, **settings
+    )
+    extra = {"nll", "ece", "nll_calibrated", "ece_calibrated"}
+    assert extra <= set(calibrated.metrics()) and not extra & set(plain.metrics())
+    same = [r for r in calibrated.rows if r["metric"] not in extra | {"fit_seconds"}]
+    assert same == [r for r in plain.rows if r["metric"] != "fit_seconds"]
+    assert calibrated.provenance["settings"]["calibrate"] is True

@@ -10,7 +10,8 @@ import pytest
 
 from headstart import api
 from headstart.heads import create_head
-from headstart.protocol import evaluate_few_shot, learning_curve
+from headstart.protocol import evaluate_few_shot
+from headstart.protocol.learning_curve import learning_curve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [

@@ -16,10 +16,11 @@ from headstart.encoders import create_encoder
 from headstart.encoders.views import ImageViews, ViewRecipe, random_resized_box
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import LinearProbe, create_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.views import fit_with_views
 from headstart.protocol import evaluate_few_shot
 from headstart.store import Store
-from headstart.workflow import build_model, evaluate_store
+from headstart.workflow import build_model, run_protocol
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +132,10 @@ def test_views_on_text_items_are_a_clear_error(tmp_path):
 class ViewSpy(ClassifierMixin, BaseEstimator):
     """Records the rows and views it is fitted on; predicts the first class."""
 
-    uses_views = True
     fits: ClassVar[list] = []
+
+    def __headstart_tags__(self):
+        return HeadTags(views=True)
 
     def fit(self, X, y, views=None):
         ViewSpy.fits.append((X.copy(), None if views is None else views.copy()))
@@ -191,7 +194,9 @@ def test_views_pass_through_a_pipelines_transforms():
 def test_evaluate_store_uses_the_stored_views(views_store, tmp_path):
     from headstart import api
 
-    results = evaluate_store(views_store, ["gda", "prototype"], shots=(2,), seeds=2)
+    results = run_protocol(
+        "few-shot", views_store.root, heads=["gda", "prototype"], shots=[2], seeds=2, progress=False
+    )
     assert results.provenance["views"] == 4
     assert results.provenance["heads_using_views"] == ["gda"]
     assert math.isfinite(results.summary()[0]["mean"])

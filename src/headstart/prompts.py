@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,46 @@ from headstart.exceptions import DataError
 from headstart.heads.prototype import l2_normalize
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
+
+
+@dataclass
+class ClassTexts:
+    """Where zero-shot heads get their class embeddings: class `names` (default: the store's)
+    in prompt `templates`, or a JSON file of per-class `descriptions` (descriptors); FuDD also
+    reads a JSON file of pairwise `differential` descriptions."""
+
+    names: Sequence[str] | None = None
+    templates: Sequence[str] | None = None  # None: the encoder's own default
+    descriptions: str | Path | None = None
+    differential: str | Path | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        names: str | None = None,
+        templates: str | None = None,
+        descriptions: str | Path | None = None,
+        differential: str | Path | None = None,
+    ) -> ClassTexts:
+        """From command-line strings: files (one entry per line) or inline lists (names
+        comma-separated, templates separated by '|')."""
+        chosen = _lines_or_list(templates, "|")
+        return cls(
+            names=_lines_or_list(names, ","),
+            templates=tuple(chosen) if chosen else None,
+            descriptions=descriptions,
+            differential=differential,
+        )
+
+
+def _lines_or_list(value: str | None, separator: str) -> list[str] | None:
+    """A file's non-empty lines, or `value` split on `separator`."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file():
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [part.strip() for part in value.split(separator) if part.strip()]
 
 
 class TextEmbedder(Protocol):

@@ -31,8 +31,9 @@ from headstart.embedding import EmbedResult, store_key, view_recipe
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import create_head, list_heads, needs_class_texts
+from headstart.heads.tags import head_tags
 from headstart.output import check_outputs
-from headstart.protocol import parse_shots
+from headstart.protocol import PROTOCOLS, parse_shots
 from headstart.protocol.incremental import INCREMENTAL_HEADS
 from headstart.protocol.metrics import CALIBRATED_METRICS
 from headstart.protocol.metrics import METRICS as SCORED_METRICS
@@ -45,6 +46,7 @@ from headstart.report import write_report
 from headstart.report.terminal import grid_tables
 from headstart.scale import ENGINES
 from headstart.store import Store, read_vectors_file, write_vectors
+from headstart.workflow.run import run_protocol
 
 METRICS = (  # what `eval --metric` can show
     *SCORED_METRICS,
@@ -69,6 +71,7 @@ __all__ = [
     "INCREMENTAL_HEADS",
     "METRICS",
     "MIL_METRICS",
+    "PROTOCOLS",
     "SHOTS_POLICIES",
     "AdaptSettings",
     "AuditResult",
@@ -102,6 +105,7 @@ __all__ = [
     "predict",
     "rank_templates",
     "report",
+    "run_protocol",
     "search_index",
     "store_info",
     "transform",
@@ -272,7 +276,7 @@ def demo(
     plain = [n for n, _ in list_heads() if not needs_class_texts(n)]
     # the demo's labels are clean and balanced: the session and noisy-label heads sit out
     special = ("incremental", "robust")
-    names = list(heads or [n for n in plain if create_head(n).family not in special])
+    names = list(heads or [n for n in plain if head_tags(create_head(n)).family not in special])
     results = evaluate(
         embedded.store.root, names, shots, seeds, progress=progress, head_params=DEMO_HEAD_PARAMS
     )

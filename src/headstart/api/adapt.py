@@ -18,13 +18,13 @@ from headstart.encoders import create_encoder
 from headstart.encoders.sentence import SentenceEncoder
 from headstart.encoders.tuned_sentence import save_tuned
 from headstart.exceptions import DataError
-from headstart.output import check_before_work, check_outputs, check_writable
+from headstart.output import check_before_work, check_writable
 from headstart.progress import progress_bar
 from headstart.protocol import Results
 from headstart.protocol.sampling import k_shot_indices
 from headstart.store import Store
-from headstart.workflow.adaptation import evaluate_store_adapted
 from headstart.workflow.items import reload_source
+from headstart.workflow.run import run_protocol
 
 __all__ = [
     "LOSSES",
@@ -110,22 +110,20 @@ def evaluate_adapted(
     """The base → novel protocol: per seed an adapter trained on a `base_fraction` of the
     classes (or, `unlabelled`, on every training row without labels), k-shot heads on the
     other classes with frozen and adapted features (paired)."""
-    check_outputs(out)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("adapt + evaluate", total=2 * len(heads) * len(shots) * seeds)
-        results = evaluate_store_adapted(
-            Store(store),
-            settings,
-            heads,
-            shots,
-            seeds,
-            base_fraction,
-            progress=lambda n: bar.advance(task, n),
-            unlabelled=unlabelled,
-        )
-    if out is not None:
-        results.save(out)
-    return results
+    options = {k: v for k, v in settings.__dict__.items() if k != "loss"}
+    return run_protocol(
+        "base-novel",
+        store,
+        out,
+        progress,
+        loss=settings.loss,
+        adapt_options=options,
+        heads=list(heads),
+        shots=list(shots),
+        seeds=seeds,
+        base_fraction=base_fraction,
+        unlabelled=unlabelled,
+    )
 
 
 def transform(store: str | Path, adapter: str | Path, out: str | Path) -> Store:

@@ -10,14 +10,8 @@ from typing import Any
 from headstart import workflow
 from headstart.mil import MILClassifier, load_bags
 from headstart.output import check_outputs
-from headstart.progress import progress_bar
 from headstart.protocol import Results
-from headstart.protocol.mil_cv import (
-    attention_examples,
-    cross_validate_mil,
-    model_grid,
-    save_attention,
-)
+from headstart.workflow.run import run_protocol
 
 
 def mil_evaluate(
@@ -33,20 +27,19 @@ def mil_evaluate(
     """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
     that read attention are left out for aggregators without it). With `out`, the first
     attention model's weights on a few held-out bags are saved for the report's figure."""
-    check_outputs(out)
-    bags = load_bags(dataset)
-    estimators = model_grid(models, regularizers, **params)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("cross-validate", total=folds * repeats * len(estimators))
-        results = cross_validate_mil(
-            bags, estimators, folds, repeats, progress=lambda n: bar.advance(task, n)
-        )
-    if out is not None:
-        results.save(out)
-        shown = attention_examples(bags, estimators, folds)
-        if shown is not None:
-            save_attention(out, shown)
-    return results
+    known = {"epochs", "encoder"}
+    return run_protocol(
+        "mil-cv",
+        dataset,
+        out,
+        progress,
+        models=list(models),
+        regularizers=list(regularizers),
+        folds=folds,
+        repeats=repeats,
+        **{k: v for k, v in params.items() if k in known},
+        params={k: v for k, v in params.items() if k not in known},
+    )
 
 
 def mil_fit(

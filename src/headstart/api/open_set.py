@@ -8,11 +8,11 @@ from pathlib import Path
 
 from headstart import workflow
 from headstart.output import check_outputs
-from headstart.progress import progress_bar
 from headstart.protocol import Results
 from headstart.protocol.incremental import INCREMENTAL_HEADS
 from headstart.protocol.open_set import DEFAULT_SCORES
 from headstart.store import Store
+from headstart.workflow.run import run_protocol
 
 
 def evaluate_open_set(
@@ -26,27 +26,26 @@ def evaluate_open_set(
     out: str | Path | None = None,
     transforms: Sequence[str] = (),
     progress: bool = True,
+    calibrate: bool = False,
 ) -> Results:
     """The open-set protocol: per seed a random `unknown_fraction` of the classes is held
     out; every head × open-set score is scored on the whole test set (and on the store `far`
-    as far out-of-distribution items); saved as rows + summary when `out` is given."""
-    check_outputs(out)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("open-set", total=len(heads) * len(shots) * seeds)
-        results = workflow.evaluate_store_open_set(
-            Store(store),
-            heads,
-            shots,
-            seeds,
-            scores,
-            unknown_fraction,
-            None if far is None else Store(far),
-            transforms,
-            progress=lambda n: bar.advance(task, n),
-        )
-    if out is not None:
-        results.save(out)
-    return results
+    as far out-of-distribution items); saved as rows + summary when `out` is given.
+    `calibrate`: also the closed-set NLL and ECE before and after temperature scaling."""
+    return run_protocol(
+        "open-set",
+        store,
+        out,
+        progress,
+        heads=list(heads),
+        shots=list(shots),
+        seeds=seeds,
+        scores=list(scores),
+        unknown_fraction=unknown_fraction,
+        far=None if far is None else str(far),
+        transforms=list(transforms),
+        calibrate=calibrate,
+    )
 
 
 def evaluate_incremental(
@@ -61,15 +60,16 @@ def evaluate_incremental(
     """Few-shot class-incremental sessions "B:N:K" (B base classes with all their items,
     then sessions of N new classes × K shots added without a refit), over seeded class
     orders; saved as rows + summary when `out` is given."""
-    check_outputs(out)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("sessions", total=len(heads) * seeds)
-        results = workflow.evaluate_store_incremental(
-            Store(store), heads, spec, seeds, transforms, lambda n: bar.advance(task, n)
-        )
-    if out is not None:
-        results.save(out)
-    return results
+    return run_protocol(
+        "incremental",
+        store,
+        out,
+        progress,
+        sessions=spec,
+        heads=list(heads),
+        seeds=seeds,
+        transforms=list(transforms),
+    )
 
 
 def extend(

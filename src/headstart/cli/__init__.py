@@ -16,7 +16,6 @@ from rich.table import Table
 
 from headstart import api
 from headstart.cli.common import (
-    _choice,
     _options,
     _print_grid,
     _split,
@@ -212,127 +211,6 @@ def predict(
     console.print(rows.summary(out), markup=False, highlight=False, soft_wrap=True)
 
 
-PLAIN_HEADS = "linear-probe,gda,gaussian-nb,prototype,knn,linear-svm"
-
-
-@app.command("eval")
-def evaluate(
-    store: Path,
-    heads: str = typer.Option(PLAIN_HEADS),
-    shots: str = typer.Option("1,2,4,8,16,all"),
-    seeds: int = typer.Option(20, min=1),
-    transforms: str = typer.Option("", help="comma-separated: l2-normalize,center,pca-whiten"),
-    out: Path = typer.Option(Path("results"), "--out", "-o"),
-    metric: str = typer.Option(
-        "accuracy", help="metric shown in the table", callback=_choice(api.METRICS)
-    ),
-    classnames: str | None = typer.Option(
-        None, help="class names for zero-shot heads: a file (one per line) or a comma list"
-    ),
-    templates: str | None = typer.Option(
-        None, help="prompt templates with {} for the name: a file (one per line) or 'a|b'"
-    ),
-    descriptions: Path | None = typer.Option(
-        None, help="JSON {class name: [descriptor, ...]} for description-based zero-shot"
-    ),
-    differential: Path | None = typer.Option(
-        None, help="JSON {class: {other class: [descriptions]}} for the fudd head"
-    ),
-    shots_policy: str = typer.Option(
-        "error",
-        help="classes with fewer items than a level: error, up-to (all of theirs) or drop",
-        callback=_choice(api.SHOTS_POLICIES),
-    ),
-    calibrate: bool = typer.Option(
-        False, help="also NLL and ECE after temperature scaling on held-out support folds"
-    ),
-    open_set: bool = typer.Option(
-        False, "--open-set", help="hold out classes as unknown per seed; score every head"
-    ),
-    scores: str = typer.Option(
-        ",".join(api.DEFAULT_SCORES), help="open-set scores: msp,mls,energy,mahalanobis,..."
-    ),
-    unknown_fraction: float = typer.Option(0.4, min=0.01, max=0.99),
-    far: Path | None = typer.Option(None, help="a store scored as far out-of-distribution"),
-    incremental: str | None = typer.Option(
-        None, help="B:N:K — B base classes, then sessions of N new classes × K shots"
-    ),
-    adapt: str | None = typer.Option(
-        None, help="base → novel: train an adapter with this loss on base classes first"
-    ),
-    base_classes: float = typer.Option(0.5, min=0.05, max=0.95, help="share of base classes"),
-    adapt_unlabelled: bool = typer.Option(
-        False, help="adapt on the whole training split without labels instead of base classes"
-    ),
-    adapt_option: list[str] = typer.Option(
-        [], help="adapter training setting key=value, e.g. batch_size=64, epochs=20"
-    ),
-    label_noise: str = typer.Option(
-        "", help="training-label noise, e.g. symmetric:0.2,asymmetric:0.4 (test stays clean)"
-    ),
-    imbalance: float | None = typer.Option(
-        None, min=1.0, help="long-tail the training side: largest/smallest class ratio"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
-    as_json: bool = typer.Option(False, "--json", help="print the best heads and summary as JSON"),
-) -> None:
-    """The k-shot grid over seeds: mean ± 95% CI per head and shot count (0 = zero-shot);
-    with --open-set, every head × open-set score on classes held out as unknown."""
-    if adapt:
-        results = api.evaluate_adapted(
-            store,
-            api.adapt_settings(adapt, _options(adapt_option)),
-            _split(heads),
-            api.parse_shots(shots),
-            seeds,
-            base_classes,
-            out,
-            progress=not quiet,
-            unlabelled=adapt_unlabelled,
-        )
-        _print_grid(results, metric, f"novel classes, frozen vs {adapt} — {out}", as_json)
-        return
-    if incremental:
-        chosen = list(api.INCREMENTAL_HEADS) if heads == PLAIN_HEADS else _split(heads)
-        results = api.evaluate_incremental(
-            store, incremental, chosen, seeds, out, _split(transforms), progress=not quiet
-        )
-        shown = "harmonic_mean" if metric == "accuracy" else metric
-        _print_grid(results, shown, f"sessions — {out}/summary.json", as_json)
-        return
-    if open_set:
-        results = api.evaluate_open_set(
-            store,
-            _split(heads),
-            api.parse_shots(shots),
-            seeds,
-            _split(scores),
-            unknown_fraction,
-            far,
-            out,
-            _split(transforms),
-            progress=not quiet,
-        )
-        shown = "auroc" if metric == "accuracy" else metric
-        _print_grid(results, shown, f"open set — {out}/summary.json", as_json)
-        return
-    results = api.evaluate(
-        store,
-        _split(heads),
-        api.parse_shots(shots),
-        seeds,
-        out,
-        _split(transforms),
-        progress=not quiet,
-        texts=api.class_texts(classnames, templates, descriptions, differential),
-        shots_policy=shots_policy,
-        calibrate=calibrate,
-        label_noise=_split(label_noise),
-        imbalance=imbalance,
-    )
-    _print_grid(results, metric, f"{out}/summary.json", as_json)
-
-
 @app.command()
 def prompts(
     store: Path,
@@ -355,18 +233,6 @@ def prompts(
     console.print(table)
 
 
-@app.command("learning-curve")
-def learning_curve(
-    store: Path,
-    sizes: str = typer.Option("1,2,5,10,20,50,100,200", help="training items per class"),
-    repeats: int = typer.Option(5, min=1),
-    out: Path = typer.Option(Path("learning-curve"), "--out", "-o"),
-) -> None:
-    """Naive Bayes vs logistic regression: test error against training size."""
-    results = api.learning_curve(store, [int(s) for s in _split(sizes)], repeats, out)
-    console.print(f"{len(results.rows):,} rows written to {out}")
-
-
 @app.command()
 def report(
     results: Path,
@@ -381,6 +247,7 @@ def report(
 
 
 from headstart.cli import adapt as _adapt_commands  # noqa: E402,F401  (registers them)
+from headstart.cli import evaluate as _evaluate_commands  # noqa: E402,F401
 from headstart.cli import index as _index_commands  # noqa: E402,F401
 from headstart.cli import mil as _mil_commands  # noqa: E402,F401
 from headstart.cli import quality as _quality_commands  # noqa: E402,F401

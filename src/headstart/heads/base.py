@@ -15,6 +15,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from headstart.heads.tags import HeadTags
+
 # scikit-learn's warning for y with more classes than half the samples: at one shot per class
 # it would fire on every fit of every head
 FEW_SHOT_WARNING = "The number of unique classes is greater than 50% of the number of samples"
@@ -23,13 +25,14 @@ FEW_SHOT_WARNING = "The number of unique classes is greater than 50% of the numb
 class Head(ClassifierMixin, BaseEstimator):
     """Base of all heads: NumPy in and out, fitted state ending in `_`."""
 
-    uses_views = False  # True: `fit` accepts augmented views of the training items
-    family = "other"  # how reports group heads: linear, generative, distance, text, adapter
+    def __headstart_tags__(self) -> HeadTags:
+        """What this head can do (see `heads.tags`); subclasses change what differs."""
+        return HeadTags()
 
     def fit(self, X: Any, y: Any, views: Any = None) -> Head:
         """Fit on embeddings `X` (n, d) and labels `y` (any hashable labels).
 
-        `views` (n, v, d), for heads with `uses_views`: augmented views of each row of X
+        `views` (n, v, d), for heads tagged `views`: augmented views of each row of X
         (view 0 is the row itself), as `headstart embed --views` stores them.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
@@ -48,12 +51,10 @@ class Head(ClassifierMixin, BaseEstimator):
             self._fit_views(X, y_index, self._checked_views(views, X))
         return self
 
-    incremental = False  # True: `extend` adds classes to the fitted head without a refit
-
     def extend(self, X: Any, y: Any) -> Head:
         """Add new classes from their items `X`, `y` without refitting the others (heads
-        with `incremental`); labels already known are an error."""
-        if not self.incremental:
+        tagged `incremental`); labels already known are an error."""
+        if not self.__headstart_tags__().incremental:
             raise ValueError(f"{type(self).__name__} cannot add classes without a refit")
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
@@ -75,7 +76,7 @@ class Head(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     def _checked_views(self, views: Any, X: np.ndarray) -> np.ndarray:
-        if not self.uses_views:
+        if not self.__headstart_tags__().views:
             raise ValueError(
                 f"{type(self).__name__} cannot use augmented views; fit it on the plain "
                 "rows (views=None)"

@@ -14,11 +14,14 @@ that owns each (M,), and against which classes each was written (M, K).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.zero_shot import text_rows
 
 
@@ -31,9 +34,10 @@ class FuDD(Head):
     zero-shot cosines.
     """
 
-    family = "text"
-
-    label_free = True
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(
+            super().__headstart_tags__(), family="text", label_free=True, text_conditioned=True
+        )
 
     def __init__(
         self,

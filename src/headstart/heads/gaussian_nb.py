@@ -7,10 +7,13 @@ log π_k − ½ Σ_d (x_d − μ_kd)² / σ²_d — a linear classifier, so it i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from headstart.heads.base import LinearHead
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 
 
 class GaussianNB(LinearHead):
@@ -19,7 +22,8 @@ class GaussianNB(LinearHead):
     `var_smoothing` is the ε added to every variance (1e-9 as in the paper's code).
     """
 
-    family = "generative"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(super().__headstart_tags__(), family="generative")
 
     def __init__(self, var_smoothing: float = 1e-9) -> None:
         self.var_smoothing = var_smoothing

@@ -16,11 +16,14 @@ When N ≪ D the solve uses the Woodbury identity (an N×N system).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from headstart.heads.base import LinearHead
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.tensors import as_tensor, compute_dtype, product, to_numpy
 
 SCALES = ("likelihood", "paper")
@@ -66,8 +69,6 @@ class GDA(LinearHead):
     "float64" or "float32"; `device`.
     """
 
-    family = "generative"
-
     def __init__(
         self,
         priors: str = "empirical",
@@ -82,13 +83,11 @@ class GDA(LinearHead):
         self.device = device
         self.streaming = streaming
 
-    @property
-    def incremental(self) -> bool:  # type: ignore[override]
+    def __headstart_tags__(self) -> HeadTags:
         """With `streaming`, the pooled scatter and class counts are kept, so `extend` adds
         classes with the same estimates a fit on every class would give."""
-        return self.streaming
-
-    uses_views = True
+        tags = super().__headstart_tags__()
+        return replace(tags, family="generative", views=True, incremental=self.streaming)
 
     def _fit_views(self, X: np.ndarray, y: np.ndarray, views: np.ndarray) -> None:
         """Every augmented view is a sample of its item's class (the official GDA code

@@ -10,6 +10,7 @@ support items, GDA's means and covariance come from all views, as in the officia
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from headstart.heads.base import Head
 from headstart.heads.gda import GDA, shrunk_precision_times
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.zero_shot import text_rows
 
 DEFAULT_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -38,9 +40,10 @@ class GDAZeroShot(Head):
     nothing here can check).
     """
 
-    family = "adapter"
-
-    uses_views = True
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(
+            super().__headstart_tags__(), family="adapter", views=True, text_conditioned=True
+        )
 
     def __init__(
         self,

@@ -7,12 +7,15 @@ A large support set is searched through a FAISS index (recall@10 ≥ 0.95, tuned
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.tensors import as_tensor, product, to_numpy
 from headstart.index.kinds import EXACT_UP_TO, build_index, plan_index
 from headstart.index.tuning import tune_depth
@@ -30,7 +33,8 @@ class KNN(Head):
     the `[index]` extra) or "auto" (the index above 50,000 support items when FAISS is there).
     """
 
-    family = "distance"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(super().__headstart_tags__(), family="distance")
 
     def __init__(
         self,

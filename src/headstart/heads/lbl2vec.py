@@ -12,6 +12,7 @@ documents before ranking them; here `max_docs` caps the ranked list.)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.utils.validation import validate_data
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.zero_shot import text_rows
 
 
@@ -47,10 +49,14 @@ class Lbl2Vec(Head):
     except −1/class-index checks. Classes are the rows of `class_embeddings`.
     """
 
-    family = "text"
-
-    uses_unlabelled = True
-    label_free = True
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(
+            super().__headstart_tags__(),
+            family="text",
+            label_free=True,
+            transductive=True,
+            text_conditioned=True,
+        )
 
     def __init__(
         self,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from headstart.heads.base import LinearHead
 from headstart.heads.lbfgs_path import fit_path
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.tensors import compute_dtype
 
 DEFAULT_CS = (1e-2, 1e-1, 1.0, 10.0)
@@ -27,7 +29,8 @@ class LinearProbe(LinearHead):
     where each L-BFGS step is bound by reading X from memory.
     """
 
-    family = "linear"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(super().__headstart_tags__(), family="linear")
 
     def __init__(
         self,

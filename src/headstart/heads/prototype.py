@@ -7,10 +7,13 @@ predicted class.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from headstart.heads.base import Head
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 
 
 def l2_normalize(X: np.ndarray) -> np.ndarray:
@@ -28,7 +31,8 @@ class Prototype(Head):
     whose similarities lie in [−1, 1], and 1 for Euclidean when left as None).
     """
 
-    family = "distance"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(super().__headstart_tags__(), family="distance", incremental=True)
 
     def __init__(self, metric: str = "cosine", temperature: float | None = None) -> None:
         self.metric = metric
@@ -46,8 +50,6 @@ class Prototype(Head):
             raise ValueError(f"metric must be 'cosine' or 'euclidean', got {self.metric!r}")
         self._tau()
         self.prototypes_ = self._means(X, y, len(self.classes_))
-
-    incremental = True
 
     def _means(self, X: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
         source = l2_normalize(X) if self.metric == "cosine" else X

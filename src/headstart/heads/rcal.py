@@ -22,11 +22,14 @@ text leaves them open.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from sklearn.neighbors import LocalOutlierFactor
 
 from headstart.heads.base import Head
 from headstart.heads.registry import HEADS, register_head
+from headstart.heads.tags import HeadTags
 
 
 class RCAL(Head):
@@ -38,7 +41,8 @@ class RCAL(Head):
     to the mean variance; `seed` for the sampled features.
     """
 
-    family = "robust"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(super().__headstart_tags__(), family="robust")
 
     def __init__(
         self,

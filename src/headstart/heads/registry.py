@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from headstart.heads.base import Head
+from headstart.heads.tags import head_tags
 from headstart.registry import Registry
 
 HEADS: Registry[Head] = Registry("head")
@@ -22,7 +23,7 @@ def list_heads() -> list[tuple[str, str]]:
 
 def needs_class_texts(name: str) -> bool:
     """Whether head `name` is conditioned on class text embeddings (zero-shot family)."""
-    return "class_embeddings" in HEADS.entry(name)[0].factory().get_params()
+    return head_tags(HEADS.entry(name)[0].factory()).text_conditioned
 
 
 def register_head(name: str, cls: type[Head], variant: str = "") -> type[Head]:

@@ -19,11 +19,14 @@ ones (the plain cosine prototype's convention).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.special import softmax
 
 from headstart.heads.prototype import Prototype, l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 
 ALPHAS = tuple(np.round(np.arange(0.0, 1.0, 0.1), 1))
 PAPER_ALPHA = 0.5  # the official `shift_weight` on CUB-200 and miniImageNet
@@ -47,7 +50,8 @@ class TEEN(Prototype):
     features); `pseudo_shots` items per pseudo-new class and `seed` for "auto".
     """
 
-    family = "incremental"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(super().__headstart_tags__(), family="incremental")
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ cache with their true labels.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.utils.validation import validate_data
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.zero_shot import text_rows
 
 UNLABELLED = -1
@@ -63,7 +65,14 @@ class TFUP(Head):
     unlabelled). Classes are the rows of `class_embeddings`. `per_class` overrides K.
     """
 
-    family = "adapter"
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(
+            super().__headstart_tags__(),
+            family="adapter",
+            label_free=True,
+            transductive=True,
+            text_conditioned=True,
+        )
 
     def __init__(
         self,
@@ -80,9 +89,6 @@ class TFUP(Head):
         self.per_class = per_class
         self.pseudo_label_scale = pseudo_label_scale
         self.logit_scale = logit_scale
-
-    uses_unlabelled = True  # the protocol hands it the unlabelled pool as well
-    label_free = True
 
     def fit(self, X: Any, y: Any = None) -> TFUP:
         X = validate_data(self, X, dtype=[np.float64, np.float32])

@@ -10,6 +10,7 @@ support item is scored by the cache of all the others (one Gram matrix serves ev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from scipy.special import logsumexp
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 from headstart.heads.zero_shot import text_rows
 
 # β over the official range (0, 7]. The official α range (0, 3] assumes CLIP, whose image–text
@@ -72,9 +74,10 @@ class TipAdapter(Head):
     augmentation epochs), normalised.
     """
 
-    family = "adapter"
-
-    uses_views = True
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(
+            super().__headstart_tags__(), family="adapter", views=True, text_conditioned=True
+        )
 
     def __init__(
         self,

@@ -27,7 +27,9 @@ def head_inputs(model: Any, X: Any) -> Any:
 
 def uses_views(model: Any) -> bool:
     """Whether the model's head learns from augmented views."""
-    return bool(getattr(final_step(model), "uses_views", False))
+    from headstart.heads.tags import head_tags  # tags read final_step from here
+
+    return head_tags(model).views
 
 
 def fit_with_views(model: Any, X: np.ndarray, y: np.ndarray, views: np.ndarray | None) -> Any:

@@ -8,11 +8,14 @@ Labels index the rows of `class_embeddings`: label k is the class whose text is 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from headstart.heads.base import Head
 from headstart.heads.prototype import l2_normalize
 from headstart.heads.registry import register_head
+from headstart.heads.tags import HeadTags
 
 
 def text_rows(
@@ -49,9 +52,10 @@ class ZeroShot(Head):
     (mean of normalised descriptors), x̂·t_k is then the mean cosine over descriptors.
     """
 
-    family = "text"
-
-    label_free = True  # the protocol runs it at 0 shots, fitted on the class texts
+    def __headstart_tags__(self) -> HeadTags:
+        return replace(
+            super().__headstart_tags__(), family="text", label_free=True, text_conditioned=True
+        )
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import confusion_matrix
 
 from headstart.exceptions import DataError
+from headstart.heads.tags import head_tags
 from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.openset.calibration import TemperatureScaling
 from headstart.protocol.corruption import Corruption
@@ -48,6 +49,11 @@ def _placed(model: BaseEstimator, proba: np.ndarray, n_classes: int) -> np.ndarr
     return full
 
 
+def _texts(model: BaseEstimator) -> Any:
+    """The class text embeddings of a text-conditioned head (its `class_embeddings`)."""
+    return final_step(model).get_params()["class_embeddings"]
+
+
 def _chosen(model: BaseEstimator) -> dict[str, Any]:
     final = final_step(model)
     return {name.rstrip("_"): getattr(final, name) for name in CHOSEN if hasattr(final, name)}
@@ -57,13 +63,12 @@ def runs_at(template: BaseEstimator, shot: int | str) -> bool:
     """Whether a head has a result at this shot level: at 0 shots only label-free heads
     with class texts; a label-free head learns nothing from labelled items, so only there
     (heads that learn from unlabelled data run at every level)."""
-    final = final_step(template)
-    if getattr(final, "uses_unlabelled", False):
+    tags = head_tags(template)
+    if tags.transductive:
         return True
-    label_free = getattr(final, "label_free", False)
     if shot == 0:
-        return label_free and getattr(final, "class_embeddings", None) is not None
-    return not label_free
+        return tags.label_free and tags.text_conditioned and _texts(template) is not None
+    return not tags.label_free
 
 
 def _fit_at(
@@ -78,20 +83,20 @@ def _fit_at(
     cannot run at this shot level). A head that uses views gets those of the sampled items
     only (`views` is aligned with the training rows).
 
-    Heads that learn from unlabelled data (`uses_unlabelled`) get the whole training split,
+    Heads that learn from unlabelled data (tagged `transductive`) get the whole training split,
     labelled only at `index` (−1 elsewhere). At 0 shots only label-free heads run; a
     zero-shot head is fitted on its class text embeddings, one per class, and runs at no
     other level (labelled items would not change it).
     """
     if not runs_at(template, shot):
         return None
-    model, final = clone(template), final_step(template)
-    if getattr(final, "uses_unlabelled", False):
+    model = clone(template)
+    if head_tags(template).transductive:
         masked = np.full(len(y), UNLABELLED)
         masked[index] = y[index]
         return model.fit(X, masked)
     if shot == 0:
-        texts = final.class_embeddings
+        texts = _texts(template)
         return model.fit(np.asarray(texts), np.arange(len(texts)))
     return fit_with_views(model, X[index], y[index], None if views is None else views[index])
 
@@ -164,7 +169,7 @@ def evaluate_few_shot(
             "seeds": seeds,
             "shots": [str(s) for s in shots],
             "heads": {name: repr(model) for name, model in heads.items()},
-            "families": {n: getattr(final_step(m), "family", "other") for n, m in heads.items()},
+            "families": {n: head_tags(m).family for n, m in heads.items()},
             "n_train": len(y_train),
             "n_test": len(y_test),
             "class_names": list(class_names),
@@ -204,7 +209,7 @@ def evaluate_few_shot(
                 proba = _full_proba(model, X_test[scored], n_classes)  # the one look at test
                 metrics = classification_metrics(proba, y_test[scored])
                 chosen = _chosen(model)
-                if calibrate and shot != 0 and not getattr(final_step(model), "label_free", 0):
+                if calibrate and shot != 0 and not head_tags(model).label_free:
                     scaling = TemperatureScaling().fit(template, X_fit[index], y_fit[index])
                     calibrated = _placed(
                         model, scaling.probabilities(model, X_test[scored]), n_classes
@@ -247,31 +252,4 @@ def _remember(
     results.reliability[key] = calibration_bins(proba, y, bins=10)
 
 
-def learning_curve(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    sizes: Sequence[int] = (1, 2, 5, 10, 20, 50, 100, 200, 500),
-    repeats: int = 5,
-    heads: Mapping[str, BaseEstimator] | None = None,
-    **kwargs: Any,
-) -> Results:
-    """Test error vs training size for naive Bayes and logistic regression (Zheng et al. 2023).
-
-    Sizes are items per class; the defaults follow the paper: shared-diagonal Gaussian NB and
-    L2 logistic regression with C = 1. Sizes larger than the smallest class are dropped.
-    """
-    from headstart.heads import GaussianNB, LinearProbe
-
-    heads = heads or {"gaussian-nb": GaussianNB(), "logistic-regression": LinearProbe(C=1.0)}
-    smallest = int(np.bincount(y_train).min())
-    usable = [s for s in sizes if s <= smallest]
-    results = evaluate_few_shot(
-        X_train, y_train, X_test, y_test, heads, shots=usable, seeds=repeats, **kwargs
-    )
-    results.provenance["kind"] = "learning-curve"
-    return results
-
-
-__all__ = ["METRICS", "evaluate_few_shot", "learning_curve"]
+__all__ = ["METRICS", "evaluate_few_shot"]

@@ -13,12 +13,23 @@ and over new classes), which differ when classes have unequal test sets.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from headstart.exceptions import DataError
+from headstart.heads.tags import head_tags
 from headstart.heads.views import final_step, head_inputs
+from headstart.protocol.base import (
+    Metric,
+    Protocol,
+    Settings,
+    StoreInputs,
+    option,
+    register_protocol,
+)
 from headstart.protocol.results import Results, store_label
 from headstart.protocol.sampling import k_shot_indices
 
@@ -60,14 +71,14 @@ def evaluate_incremental(
     base, way, shots = parse_sessions(spec, n_classes)
     sessions = (n_classes - base) // way
     for name, head in heads.items():
-        if not getattr(final_step(head), "incremental", False):
+        if not head_tags(head).incremental:
             raise DataError(
                 f"head {name!r} cannot add classes without a refit; use teen, "
                 "prototype or gda (streaming)"
             )
     results = Results(
         provenance={
-            "kind": "incremental",
+            "protocol": "incremental",
             "dataset": dataset,
             "encoder": encoder,
             "store": store or store_label(dataset, encoder),
@@ -129,3 +140,61 @@ def session_metrics(
 def _scores(model, X_test, y_test, seen, base) -> dict[str, float]:
     rows = np.isin(y_test, seen)
     return session_metrics(y_test[rows], model.predict(X_test[rows]), seen[:base])
+
+
+@dataclass
+class IncrementalSettings(Settings):
+    sessions: str | None = option(
+        None, "B:N:K: B base classes, then sessions of N new classes × K shots", required=True
+    )
+    heads: list[str] = option(list(INCREMENTAL_HEADS), "heads that add classes: teen,prototype,gda")
+    seeds: int = option(5, "seeded class orders", minimum=1)
+    transforms: list[str] = option([], "l2-normalize,center,pca-whiten before the heads")
+
+    def validate(self) -> None:
+        if not self.sessions:
+            raise DataError("setting sessions: give B:N:K (base classes, new per session, shots)")
+
+
+SESSION_METRICS = tuple(
+    Metric(f"{m}{suffix}")
+    for m in ("accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean")
+    for suffix in ("", "_per_class")
+    if not (m == "accuracy_all" and suffix)
+)
+
+
+@register_protocol
+class Incremental(Protocol):
+    """Few-shot class-incremental sessions: base classes, then new ones added without a refit."""
+
+    name = "incremental"
+    settings_type = IncrementalSettings
+    metrics = SESSION_METRICS
+    main_metric = "harmonic_mean"
+    figure = "sessions"
+
+    def total(self, settings: IncrementalSettings) -> int:
+        return len(settings.heads) * settings.seeds
+
+    def run(
+        self,
+        inputs: StoreInputs,
+        settings: IncrementalSettings,
+        progress: Callable[[int], None] | None = None,
+    ) -> Results:
+        streaming = {"gda": {"streaming": True}}  # GDA adds classes with streaming statistics
+        return evaluate_incremental(
+            *inputs.arrays(),
+            inputs.build(settings.heads, streaming, settings.transforms),
+            settings.sessions,
+            settings.seeds,
+            inputs.dataset,
+            inputs.encoder,
+            inputs.class_names,
+            inputs.label,
+            progress,
+        )
+
+    def heading(self, provenance: dict[str, Any]) -> str:
+        return f"Classes added in sessions, on {provenance.get('encoder') or 'the'} features"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from headstart.exceptions import DataError
 from headstart.mil import AGGREGATORS, Bags, MILClassifier
 from headstart.mil.regularizers import create_regularizer
+from headstart.protocol.base import Metric, Protocol, Settings, option, register_protocol
 from headstart.protocol.results import FIT_SECONDS, Results, store_label
 
 ATTENTION_FILE = "attention.safetensors"  # attention_examples() next to saved results
@@ -95,7 +97,7 @@ def cross_validate_mil(
             "repeats": repeats,
             "test_train_ratio": 1.0 / (folds - 1),  # intervals: corrected resampled t
             "models": {name: repr(model) for name, model in models.items()},
-            "kind": "mil-cross-validation",
+            "protocol": "mil-cv",
         }
     )
     for repeat in range(repeats):
@@ -169,3 +171,49 @@ def load_attention(folder: str | Path) -> tuple[str, dict[str, np.ndarray]] | No
     with safe_open(str(path), "np") as saved:
         arrays = {key: saved.get_tensor(key) for key in saved.keys()}  # noqa: SIM118
         return (saved.metadata() or {}).get("model", "attention"), arrays
+
+
+@dataclass
+class MILSettings(Settings):
+    models: list[str] = option(["attention", "gated"], "aggregators, e.g. mean,attention,gated")
+    regularizers: list[str] = option(["none"], "none and/or plug-ins: none,aem,aem:0.05")
+    folds: int = option(10, "folds per repetition", minimum=2)
+    repeats: int = option(5, "repetitions, each with its own folds", minimum=1)
+    epochs: int = option(100, "training epochs of every model", minimum=1)
+    encoder: str = option("mlp", "instance encoder: mlp (vectors) or lenet (28×28 images)")
+    params: dict[str, Any] = option({}, "more MILClassifier parameters (Python)", cli=False)
+
+    def estimators(self) -> dict[str, MILClassifier]:
+        """Every aggregator × regularizer combination that applies (see `model_grid`)."""
+        return model_grid(
+            self.models, self.regularizers, epochs=self.epochs, encoder=self.encoder, **self.params
+        )
+
+
+@register_protocol
+class MILCrossValidation(Protocol):
+    """Repeated stratified k-fold CV of MIL models on bags, the same folds for every model."""
+
+    name = "mil-cv"
+    settings_type = MILSettings
+    metrics = tuple(Metric(m) for m in MIL_METRICS)
+    inputs = "bags"
+
+    def total(self, settings: MILSettings) -> int:
+        return settings.folds * settings.repeats * len(settings.estimators())
+
+    def run(
+        self, inputs: Bags, settings: MILSettings, progress: Callable[[int], None] | None = None
+    ) -> Results:
+        return cross_validate_mil(
+            inputs, settings.estimators(), settings.folds, settings.repeats, progress
+        )
+
+    def save_extras(self, folder: Path, inputs: Bags, settings: MILSettings) -> None:
+        """The first attention model's weights on a few held-out bags, for the report."""
+        shown = attention_examples(inputs, settings.estimators(), settings.folds)
+        if shown is not None:
+            save_attention(folder, shown)
+
+    def heading(self, provenance: dict[str, Any]) -> str:
+        return "Multiple-instance models, cross-validated on bags"

@@ -13,14 +13,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from headstart.exceptions import DataError
+from headstart.openset.calibration import TemperatureScaling
 from headstart.openset.metrics import open_set_metrics
 from headstart.openset.scores import create_score
+from headstart.protocol.base import (
+    Metric,
+    Protocol,
+    Settings,
+    StoreInputs,
+    option,
+    register_protocol,
+)
+from headstart.protocol.metrics import classification_metrics
 from headstart.protocol.results import Results, result_key, store_label
 from headstart.protocol.sampling import k_shot_indices
 
@@ -56,14 +67,17 @@ def evaluate_open_set(
     class_names: Sequence[str] = (),
     store: str = "",
     progress: Callable[[int], None] | None = None,
+    calibrate: bool = False,
 ) -> Results:
     """Every head × score at every shot level over `seeds` splits of known/unknown classes;
-    `X_far` (optional) is scored as unknown beside the held-out classes (metrics `far_*`)."""
+    `X_far` (optional) is scored as unknown beside the held-out classes (metrics `far_*`).
+    `calibrate`: also the closed-set NLL and ECE on the known classes' test items, before and
+    after temperature scaling fitted on held-out folds of the support items (`*_calibrated`)."""
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     scorers = {name: create_score(name) for name in scores}  # unknown names fail here
     results = Results(
         provenance={
-            "kind": "open-set",
+            "protocol": "open-set",
             "dataset": dataset,
             "encoder": encoder,
             "store": store or store_label(dataset, encoder),
@@ -91,14 +105,17 @@ def evaluate_open_set(
             for name, template in heads.items():
                 model = clone(template).fit(X_support, y_support)
                 correct = (model.predict(X_test) == y_test) & ~is_unknown
-                closed = float(correct[~is_unknown].mean())
+                closed = {"closed_accuracy": float(correct[~is_unknown].mean())}
+                if calibrate:
+                    closed.update(
+                        _calibration(
+                            template, model, X_support, y_support, X_test, y_test, ~is_unknown
+                        )
+                    )
                 for score_name, scorer in scorers.items():
                     fitted = clone_score(scorer).fit(model, X_support, y_support)
                     values = fitted.score(X_test)
-                    metrics = {
-                        **open_set_metrics(values, is_unknown, correct),
-                        "closed_accuracy": closed,
-                    }
+                    metrics = {**open_set_metrics(values, is_unknown, correct), **closed}
                     if X_far is not None:
                         metrics.update(
                             _far_metrics(fitted.score(X_far), values, is_unknown, correct)
@@ -110,6 +127,21 @@ def evaluate_open_set(
                 if progress:
                     progress(1)
     return results
+
+
+def _calibration(template, model, X_support, y_support, X_test, y_test, known) -> dict:
+    """Closed-set NLL and ECE on the known classes' test items, before and after temperature
+    scaling fitted on held-out folds of the support items (as the k-shot grid's `calibrate`)."""
+    y = np.searchsorted(model.classes_, y_test[known])
+    before = classification_metrics(model.predict_proba(X_test[known]), y)
+    scaling = TemperatureScaling().fit(template, X_support, y_support)
+    after = classification_metrics(scaling.probabilities(model, X_test[known]), y)
+    return {
+        "nll": before["nll"],
+        "ece": before["ece"],
+        "nll_calibrated": after["nll"],
+        "ece_calibrated": after["ece"],
+    }
 
 
 def clone_score(scorer: Any) -> Any:
@@ -135,3 +167,82 @@ def _keep(results: Results, pair: str, shot, values, is_unknown, correct) -> Non
         "unknown": is_unknown[::step].tolist(),
         "correct": correct[::step].tolist(),
     }
+
+
+@dataclass
+class OpenSetSettings(Settings):
+    heads: list[str] = option(["gda", "prototype", "linear-probe"], "heads, comma-separated")
+    shots: list[int | str] = option([1, 4, 16, "all"], "shots per known class")
+    seeds: int = option(10, "seeds: each holds out other classes", minimum=1)
+    scores: list[str] = option(list(DEFAULT_SCORES), "open-set scores: msp,mls,energy,...")
+    unknown_fraction: float = option(0.4, "share of classes held out as unknown per seed")
+    far: str | None = option(None, "a store of the same encoder, scored as far OOD")
+    transforms: list[str] = option([], "l2-normalize,center,pca-whiten before the heads")
+    calibrate: bool = option(False, "also closed-set NLL/ECE after temperature scaling")
+
+    def validate(self) -> None:
+        if not 0 < self.unknown_fraction < 1:
+            raise DataError(
+                f"setting unknown-fraction = {self.unknown_fraction}: must be in (0, 1)"
+            )
+        if 0 in self.shots:
+            raise DataError("setting shots: the open-set protocol needs labelled shots (not 0)")
+
+
+@register_protocol
+class OpenSet(Protocol):
+    """Classes held out as unknown per seed; every head × open-set score on the whole test set."""
+
+    name = "open-set"
+    settings_type = OpenSetSettings
+    metrics = (
+        *(
+            Metric(m, lower_is_better=m == "fpr95")
+            for m in ("auroc", "aupr_in", "aupr_out", "fpr95", "oscr")
+        ),
+        Metric("closed_accuracy"),
+        *(
+            Metric(f"far_{m}", lower_is_better=m == "fpr95")
+            for m in ("auroc", "aupr_in", "aupr_out", "fpr95", "oscr")
+        ),
+        Metric("nll", bounded=False, lower_is_better=True),
+        Metric("ece", lower_is_better=True),
+        Metric("nll_calibrated", bounded=False, lower_is_better=True),
+        Metric("ece_calibrated", lower_is_better=True),
+    )
+    main_metric = "auroc"
+    side_stores = ("far",)
+    composes = "calibration (closed-set NLL/ECE before and after temperature scaling)"
+
+    def total(self, settings: OpenSetSettings) -> int:
+        return len(settings.heads) * len(settings.shots) * settings.seeds
+
+    def run(
+        self,
+        inputs: StoreInputs,
+        settings: OpenSetSettings,
+        progress: Callable[[int], None] | None = None,
+    ) -> Results:
+        return evaluate_open_set(
+            *inputs.arrays(),
+            inputs.build(settings.heads, None, settings.transforms),
+            settings.scores,
+            settings.shots,
+            settings.seeds,
+            settings.unknown_fraction,
+            inputs.side.get("far"),
+            inputs.dataset,
+            inputs.encoder,
+            inputs.class_names,
+            inputs.label,
+            progress,
+            settings.calibrate,
+        )
+
+    def heading(self, provenance: dict[str, Any]) -> str:
+        encoder = provenance.get("encoder") or "the features"
+        share = provenance.get("unknown_fraction", 0.0)
+        return (
+            f"Open-set scores of heads fitted on {encoder} features ({share:.0%} of the "
+            "classes held out as unknown per seed)"
+        )

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from headstart.heads.tags import FAMILIES
 from headstart.protocol import Results
 
 
@@ -37,18 +38,6 @@ def _shot_axis(levels: list[str]) -> tuple[list[float], list[str]]:
     position = {"all": np.log2(top) + 1.5, "0": np.log2(bottom) - 1.5}
     xs = [position[s] if s in position else float(np.log2(float(s))) for s in levels]
     return xs, levels
-
-
-FAMILY_TITLES = {
-    "linear": "linear (trained)",
-    "generative": "generative (closed form)",
-    "distance": "distance to the support set",
-    "text": "zero-shot from class texts",
-    "adapter": "training-free adapters",
-    "incremental": "class-incremental prototypes",
-    "robust": "robust to noisy, long-tailed labels",
-    "other": "other heads",
-}
 
 
 def few_shot_panels(
@@ -87,7 +76,7 @@ def few_shot_panels(
             draw(axis, best, color="#999999", linewidth=2.5, label=f"{best} (best)")
         for head in heads:
             draw(axis, head, label=head + (" (best)" if head == best else ""))
-        axis.set_title(FAMILY_TITLES.get(family, family), fontsize=9)
+        axis.set_title(FAMILIES.get(family, family), fontsize=9)
         axis.set_xticks(xs, labels, fontsize=7)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
-from headstart.protocol import Results
+from headstart.protocol import Results, protocol_of
 from headstart.protocol.mil_cv import load_attention
 from headstart.protocol.results import FIT_SECONDS
 from headstart.report import figures
@@ -111,22 +111,14 @@ def _csv_link(results: Results, name: str) -> str:
 
 def _store_heading(results: Results, families: dict[str, str]) -> str:
     """What a store's section holds, in words: the demo's joint-space rows read as
-    zero-shot and training-free heads, the others as heads trained on the features."""
+    zero-shot and training-free heads, the others as their protocol names them."""
     kinds = {families.get(h, "other") for h in results.heads()}
-    encoder = html.escape(str(results.provenance.get("encoder") or "the features"))
     if kinds <= {"text", "adapter"}:
-        return f"Zero-shot and training-free heads, in the joint image–text space of {encoder}"
-    if results.provenance.get("kind") == "open-set":
-        share = results.provenance.get("unknown_fraction")
-        return (
-            f"Open-set scores of heads fitted on {encoder} features ({share:.0%} of the "
-            "classes held out as unknown per seed)"
+        encoder = results.provenance.get("encoder") or "the features"
+        return html.escape(
+            f"Zero-shot and training-free heads, in the joint image–text space of {encoder}"
         )
-    if results.provenance.get("kind") == "incremental":
-        return f"Classes added in sessions, on {encoder} features"
-    if results.provenance.get("kind") == "mil-cross-validation":
-        return "Multiple-instance models, cross-validated on bags"
-    return f"Heads fitted on {encoder} features"
+    return html.escape(protocol_of(results.provenance).heading(results.provenance))
 
 
 def _open_set_figure(results: Results, overall: dict[str, Any]) -> str:
@@ -164,7 +156,7 @@ def _store_section(
         f"<h2>{_store_heading(results, families)}</h2><p class='store'>store {title}</p>",
     ]
     overall = max((b for b in best), key=lambda b: (b["shots"] != "0", b["mean"]), default=None)
-    if provenance.get("kind") == "incremental":
+    if protocol_of(provenance).figure == "sessions":
         parts.append(
             _img(
                 figures.session_panels(results, f"class-incremental sessions — {label}"),

@@ -2,13 +2,7 @@
 `predict` and `eval`. Nothing here is a model; it moves stores, models and results around.
 """
 
-from headstart.workflow.evaluations import (
-    evaluate_store,
-    evaluate_store_incremental,
-    evaluate_store_open_set,
-    learning_curve_store,
-    rank_templates,
-)
+from headstart.workflow.evaluations import rank_templates
 from headstart.workflow.extend import extend_model
 from headstart.workflow.models import (
     UNKNOWN,
@@ -23,6 +17,7 @@ from headstart.workflow.models import (
     read_provenance,
     write_csv,
 )
+from headstart.workflow.run import run_protocol
 from headstart.workflow.splits import HOLDOUT, PROVENANCE, train_test, train_test_rows
 from headstart.workflow.texts import ClassTexts, class_text_embeddings, with_class_texts
 
@@ -37,16 +32,13 @@ __all__ = [
     "check_same_encoder",
     "class_text_embeddings",
     "ensure_reject",
-    "evaluate_store",
-    "evaluate_store_incremental",
-    "evaluate_store_open_set",
     "extend_model",
     "fit_store",
-    "learning_curve_store",
     "model_recipe",
     "predict_rows",
     "rank_templates",
     "read_provenance",
+    "run_protocol",
     "train_test",
     "train_test_rows",
     "with_class_texts",

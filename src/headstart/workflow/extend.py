@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from headstart.exceptions import DataError
+from headstart.heads.tags import head_tags
 from headstart.heads.views import final_step, head_inputs
 from headstart.json_files import write_sealed_json
 from headstart.openset.reject import REJECT_FILE
@@ -43,7 +44,7 @@ def _extend(model_dir: Path, store: Store, staging: Path) -> None:
     provenance = read_provenance(model_dir)
     model = load_model(model_dir)
     head = final_step(model)
-    if not getattr(head, "incremental", False):
+    if not head_tags(head).incremental:
         raise DataError(
             f"model {model_dir} ({type(head).__name__}) cannot add classes without a refit; "
             "extend a teen, prototype or gda (streaming) model"

@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from headstart.cards import EncoderCard
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
+from headstart.heads.tags import head_tags
 from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.json_files import read_sealed_json, write_sealed_json
 from headstart.openset.reject import REJECT_ARRAYS, REJECT_FILE, RejectOption
@@ -86,8 +87,8 @@ def fit_store(
         vectors = store.vectors()
         views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
         try:
-            if getattr(final_step(model), "label_free", False):  # fitted on the class texts
-                texts = np.asarray(final_step(model).class_embeddings)
+            if head_tags(model).label_free:  # fitted on the class texts
+                texts = np.asarray(final_step(model).get_params()["class_embeddings"])
                 model.fit(texts, np.arange(len(texts)))
             else:
                 fit_with_views(model, vectors[rows], labels[rows], views)

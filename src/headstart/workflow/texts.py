@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +11,7 @@ from headstart.encoders import create_encoder
 from headstart.exceptions import DataError
 from headstart.heads import create_head
 from headstart.prompts import (
+    ClassTexts,
     class_embeddings,
     description_embeddings,
     differential_embeddings,
@@ -20,18 +19,6 @@ from headstart.prompts import (
     read_differential_descriptions,
 )
 from headstart.store import Store
-
-
-@dataclass
-class ClassTexts:
-    """Where zero-shot heads get their class embeddings: class `names` (default: the store's)
-    in prompt `templates`, or a JSON file of per-class `descriptions` (descriptors); FuDD also
-    reads a JSON file of pairwise `differential` descriptions."""
-
-    names: Sequence[str] | None = None
-    templates: Sequence[str] | None = None  # None: the encoder's own default
-    descriptions: str | Path | None = None
-    differential: str | Path | None = None
 
 
 def store_encoder(store: Store) -> Any:

@@ -1,0 +1,107 @@
+"""The one workflow entry of every evaluation: a registered protocol on a store (or bag set).
+
+It owns what protocols share: store → arrays by the one split rule (`workflow.splits`), the
+heads (with class texts embedded by the store's encoder), side stores of the same encoder,
+the progress bar, the one provenance (`workflow.provenance`) and saving."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from headstart.exceptions import DataError
+from headstart.heads import needs_class_texts
+from headstart.mil import load_bags
+from headstart.output import check_outputs
+from headstart.progress import progress_bar
+from headstart.prompts import ClassTexts
+from headstart.protocol import PROTOCOLS, Results, Settings
+from headstart.protocol.base import Protocol, StoreInputs
+from headstart.protocol.results import store_label
+from headstart.store import Store
+from headstart.workflow.models import build_model
+from headstart.workflow.provenance import build_provenance, stamp
+from headstart.workflow.splits import train_test_rows
+from headstart.workflow.texts import with_class_texts
+
+
+def run_protocol(
+    name: str,
+    source: str | Path,
+    out: str | Path | None = None,
+    progress: bool = True,
+    settings: Settings | None = None,
+    **values: Any,
+) -> Results:
+    """Run protocol `name` on a store (or, for bag protocols, a bag set) with its settings
+    (`settings`, or keyword `values` validated into them); saved when `out` is given."""
+    protocol = PROTOCOLS.create(name)
+    if settings is None:
+        settings = protocol.settings(**values)
+    elif values:
+        raise DataError(f"give protocol {name!r} either settings or keyword values, not both")
+    check_outputs(out)
+    if protocol.inputs == "bags":
+        inputs = source_of = load_bags(str(source))
+        split, label = None, inputs.name
+    else:
+        source_of = Store(source)
+        inputs, split = store_inputs(source_of, protocol, settings)
+        label = inputs.label
+    with progress_bar(progress) as bar:
+        task = bar.add_task(protocol.name, total=protocol.total(settings))
+        results = protocol.run(inputs, settings, lambda n: bar.advance(task, n))
+    common = build_provenance(protocol, settings, source_of, split, label)
+    results.provenance = stamp(results.provenance, common)
+    if out is not None:
+        results.save(out)
+        protocol.save_extras(Path(out), inputs, settings)
+    return results
+
+
+def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[StoreInputs, str]:
+    """A store's arrays by the one split rule, and the words for which rule applied."""
+    train, test, split = train_test_rows(store)
+    vectors, labels = store.vectors(), store.labels
+    dataset = str(store.manifest.dataset.get("name"))
+
+    def build(
+        heads: Sequence[str],
+        head_params: dict[str, dict[str, Any]] | None = None,
+        transforms: Sequence[str] = (),
+        texts: ClassTexts | None = None,
+    ) -> dict[str, Any]:
+        if any(needs_class_texts(h) for h in heads):
+            head_params = with_class_texts(store, heads, head_params, texts or ClassTexts())
+        return {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
+
+    side = {}
+    for setting in protocol.side_stores:
+        path = getattr(settings, setting)
+        if path is not None:
+            side[setting] = side_store(store, Store(path), setting).vectors()
+    inputs = StoreInputs(
+        X_train=vectors[train],
+        y_train=labels[train],
+        X_test=vectors[test],
+        y_test=labels[test],
+        class_names=store.class_names,
+        dataset=dataset,
+        encoder=store.card.name,
+        label=store_label(dataset, store.card.name, store.dim, store.key),
+        build=build,
+        views_train=store.views(train, vectors) if store.n_views > 1 else None,
+        side=side,
+    )
+    return inputs, split
+
+
+def side_store(store: Store, other: Store, setting: str) -> Store:
+    """A second store a protocol reads (a far out-of-distribution set): same encoder card."""
+    if other.card.digest() != store.card.digest():
+        raise DataError(
+            f"{setting} store {other.root} was embedded by {other.card.name!r} with another card "
+            f"than {store.root} ({store.card.name!r}); scores would compare different features"
+        )
+    return other
