@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.headstart-installed
 
-.PHONY: demo test lint benchmarks clean
+.PHONY: test-fast demo test lint benchmarks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest -q
+
+test-fast: lint  # everything but the few tests over 30 s (marked slow)
+	$(VENV)/bin/pytest -q -m "not slow"
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/embed_throughput.py

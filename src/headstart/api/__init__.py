@@ -219,28 +219,20 @@ def import_vectors(
 
 
 def nearest_class_mean_accuracy(store: Store) -> dict[str, Any]:
-    """A quick sanity score: cosine nearest-class-mean fitted on train rows, scored on test rows.
-
-    With no official split, every 5th labelled row (by position) is held out.
-    """
-    vectors, labels, split = store.vectors(), store.labels, store.split
-    labelled = labels >= 0
-    if any(s == "test" for s in split):
-        train, test = labelled & (split == "train"), labelled & (split == "test")
-        protocol = "official split"
-    else:
-        held = np.arange(len(labels)) % 5 == 0
-        train, test = labelled & ~held, labelled & held
-        protocol = "every 5th item held out"
+    """A quick sanity score: cosine nearest-class-mean fitted on the split rule's training
+    rows, scored on its test rows (`workflow.splits`)."""
+    vectors, labels = store.vectors(), store.labels
+    rows = workflow.store_rows(store)
+    train, test, protocol = rows.train, rows.test, rows.rule
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     classes = np.unique(labels[train])
-    means = np.stack([unit[train & (labels == c)].mean(axis=0) for c in classes])
+    means = np.stack([unit[train[labels[train] == c]].mean(axis=0) for c in classes])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
     predicted = classes[np.argmax(unit[test] @ means.T, axis=1)]
     return {
         "accuracy": float(np.mean(predicted == labels[test])),
-        "train": int(train.sum()),
-        "test": int(test.sum()),
+        "train": len(train),
+        "test": len(test),
         "protocol": protocol,
     }
 
@@ -303,14 +295,17 @@ def fit(
     reject: str | None = None,
     reject_tpr: float = 0.95,
     overwrite: bool = False,
+    all_rows: bool = False,
 ) -> Path:
-    """Fit a head on a store's training rows and save it (JSON + safetensors) to `out`, a
-    new folder or, with `overwrite`, a saved model (replaced once the new one is written);
-    `reject` names an open-set score whose threshold (accepting `reject_tpr` of held-out
-    training items) is saved with it, so `predict` answers "unknown" above it."""
+    """Fit a head on a store's training rows (the split rule's: without an official split,
+    the 70% that `eval` trains on; `all_rows`: every labelled row) and save it (JSON +
+    safetensors) to `out`, a new folder or, with `overwrite`, a saved model (replaced once
+    the new one is written); `reject` names an open-set score whose threshold (accepting
+    `reject_tpr` of held-out training items) is saved with it, so `predict` answers
+    "unknown" above it."""
     check_outputs(out)
     return workflow.fit_store(
-        Store(store), head, out, params, transforms, reject, reject_tpr, overwrite
+        Store(store), head, out, params, transforms, reject, reject_tpr, overwrite, all_rows
     )
 
 

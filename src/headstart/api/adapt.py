@@ -25,6 +25,7 @@ from headstart.protocol.sampling import k_shot_indices
 from headstart.store import Store
 from headstart.workflow.items import reload_source
 from headstart.workflow.run import run_protocol
+from headstart.workflow.splits import split_rows, store_rows
 
 __all__ = [
     "LOSSES",
@@ -88,8 +89,9 @@ def adapt(
 
 
 def _training_part(store: Store) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Vectors, labels (None when there are none) and views of a store's non-test rows."""
-    rows = np.flatnonzero(np.asarray(store.split).astype(str) != "test")
+    """Vectors, labels (None when there are none) and views of the rows an adapter may learn
+    from: the split rule's training rows and unlabelled pool (never a test row)."""
+    rows = store_rows(store, classes=0).learning()
     X = store.vectors()
     labels = store.labels[rows] if (store.labels[rows] >= 0).any() else None
     views = store.views(rows, X) if store.n_views > 1 else None
@@ -141,6 +143,16 @@ def _texts_of(source: str) -> Dataset:
     return reload_source(store)
 
 
+def _tuning_rows(source: str, data: Dataset) -> np.ndarray:
+    """The dataset rows fine-tuning reads: the split rule's training rows — of the store when
+    `source` is one (only the items it holds), else of the dataset."""
+    if not (Path(source) / "manifest.json").is_file():
+        return split_rows(data.labels, data.split, f"dataset {source}", data.class_names).train
+    store = Store(source)
+    position = {item: i for i, item in enumerate(data.ids)}
+    return np.array([position[store.ids[r]] for r in store_rows(store).train], dtype=np.int64)
+
+
 def tune_encoder(
     dataset: str,
     out: str | Path,
@@ -160,8 +172,7 @@ def tune_encoder(
         raise DataError(
             f"fine-tuning an encoder body needs texts; {dataset} holds {data.modality}s"
         )
-    split = np.asarray(data.split if data.split is not None else ["train"] * len(data.labels))
-    rows = np.flatnonzero((data.labels >= 0) & (split.astype(str) != "test"))
+    rows = _tuning_rows(dataset, data)
     if shots is not None:
         rows = rows[k_shot_indices(data.labels[rows], shots, settings.seed, policy="up-to")]
     model = create_encoder(encoder, device=settings.device)

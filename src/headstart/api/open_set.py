@@ -73,10 +73,14 @@ def evaluate_incremental(
 
 
 def extend(
-    model: str | Path, store: str | Path, out: str | Path | None = None, overwrite: bool = False
+    model: str | Path,
+    store: str | Path,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    all_rows: bool = False,
 ) -> Path:
     """Add the classes of `store` to the saved incremental model `model` without refitting
     the others; saved to `out` (default: the model's own folder, replaced only on success;
     another saved model only with `overwrite`)."""
     check_outputs(out)
-    return workflow.extend_model(model, Store(store), out or model, overwrite)
+    return workflow.extend_model(model, Store(store), out or model, overwrite, all_rows)

@@ -165,15 +165,19 @@ def fit(
     overwrite: bool = typer.Option(
         False, help="replace the model saved in --out (once the new one is written)"
     ),
+    all_rows: bool = typer.Option(
+        False, help="train on every labelled row, test rows too (none left to check on)"
+    ),
 ) -> None:
-    """Fit a head on a store's training rows; saves JSON + safetensors (never pickle). With
-    --extend MODEL, add the store's classes to that model instead, without a refit."""
+    """Fit a head on a store's training rows (without a split: the 70% eval trains on);
+    saves JSON + safetensors (never pickle). With --extend MODEL, add the store's classes to
+    that model instead, without a refit."""
     if extend is not None:
-        folder = api.extend(extend, store, out, overwrite)
+        folder = api.extend(extend, store, out, overwrite, all_rows)
         console.print(f"added the classes of {store} to {extend}; saved to {folder}")
         return
     options, steps = _options(param), _split(transforms)
-    folder = api.fit(store, head, out, options, steps, reject, reject_tpr, overwrite)
+    folder = api.fit(store, head, out, options, steps, reject, reject_tpr, overwrite, all_rows)
     console.print(f"saved {head} to {folder}")
 
 

@@ -18,7 +18,15 @@ from headstart.workflow.models import (
     write_csv,
 )
 from headstart.workflow.run import run_protocol
-from headstart.workflow.splits import HOLDOUT, PROVENANCE, train_test, train_test_rows
+from headstart.workflow.splits import (
+    HOLDOUT,
+    PROVENANCE,
+    Rows,
+    split_rows,
+    store_rows,
+    train_test,
+    train_test_rows,
+)
 from headstart.workflow.texts import ClassTexts, class_text_embeddings, with_class_texts
 
 __all__ = [
@@ -27,6 +35,7 @@ __all__ = [
     "UNKNOWN",
     "ClassTexts",
     "Predictions",
+    "Rows",
     "SavedModel",
     "build_model",
     "check_same_encoder",
@@ -39,6 +48,8 @@ __all__ = [
     "rank_templates",
     "read_provenance",
     "run_protocol",
+    "split_rows",
+    "store_rows",
     "train_test",
     "train_test_rows",
     "with_class_texts",

@@ -22,24 +22,28 @@ from headstart.workflow.models import (
     check_same_encoder,
     is_saved_model,
     read_provenance,
-    training_rows,
 )
-from headstart.workflow.splits import PROVENANCE
+from headstart.workflow.splits import PROVENANCE, fitting_rows
 
 
 def extend_model(
-    model_dir: str | Path, store: Store, out: str | Path, overwrite: bool = False
+    model_dir: str | Path,
+    store: Store,
+    out: str | Path,
+    overwrite: bool = False,
+    all_rows: bool = False,
 ) -> Path:
-    """The model of `model_dir` with the classes of `store`'s training rows added, saved to
-    `out`: `model_dir` itself, a new folder or (with `overwrite`) another saved model."""
+    """The model of `model_dir` with the classes of `store`'s training rows added (the split
+    rule's; with `all_rows` every labelled row), saved to `out`: `model_dir` itself, a new
+    folder or (with `overwrite`) another saved model."""
     model_dir, out = Path(model_dir), Path(out)
     replace = overwrite or os.path.abspath(out) == os.path.abspath(model_dir)
     with new_folder(out, "models", replace, is_saved_model) as staging:
-        _extend(model_dir, store, staging)
+        _extend(model_dir, store, staging, all_rows)
     return out
 
 
-def _extend(model_dir: Path, store: Store, staging: Path) -> None:
+def _extend(model_dir: Path, store: Store, staging: Path, all_rows: bool) -> None:
     """Add the classes and save the extended model and its provenance into `staging`."""
     provenance = read_provenance(model_dir)
     model = load_model(model_dir)
@@ -50,7 +54,7 @@ def _extend(model_dir: Path, store: Store, staging: Path) -> None:
             "extend a teen, prototype or gda (streaming) model"
         )
     check_same_encoder(model_dir, store.card.to_dict())
-    rows = training_rows(store)
+    rows, rule = fitting_rows(store, all_rows, classes=1)
     names = [store.class_names[c] for c in np.unique(store.labels[rows])]
     known = sorted(set(names) & set(provenance["class_names"]))
     if known:
@@ -71,7 +75,8 @@ def _extend(model_dir: Path, store: Store, staging: Path) -> None:
             "store": str(store.root),
             "store_key": store.key,
             "classes": names,
-            "rows": int(rows.sum()),
+            "rows": len(rows),
+            "rows_rule": rule,
         }
     )
     if (model_dir / REJECT_FILE).exists():

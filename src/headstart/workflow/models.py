@@ -23,10 +23,7 @@ from headstart.openset.reject import REJECT_ARRAYS, REJECT_FILE, RejectOption
 from headstart.output import FolderLock, new_folder
 from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
 from headstart.store import Store
-from headstart.workflow.splits import (
-    PROVENANCE,
-    _need_two_classes,
-)
+from headstart.workflow.splits import PROVENANCE, fitting_rows
 from headstart.workflow.texts import (
     ClassTexts,
     with_class_texts,
@@ -48,15 +45,6 @@ def build_model(
     return Pipeline([*((t, TRANSFORMS[t]()) for t in transforms), (head, model)])
 
 
-def training_rows(store: Store) -> np.ndarray:
-    """The rows a model learns from: labelled, and in the train split when there is one."""
-    split = store.split.astype(str)
-    rows = (store.labels >= 0) & ((split == "train") if (split == "train").any() else True)
-    if not rows.any():
-        raise DataError(f"store {store.root} has no labelled training rows")
-    return rows
-
-
 def is_saved_model(folder: Path) -> bool:
     """Whether `folder` is one `fit` wrote (a model and its provenance): the only kind of
     folder `fit --overwrite` may replace."""
@@ -72,20 +60,22 @@ def fit_store(
     reject: str | None = None,
     reject_tpr: float = 0.95,
     overwrite: bool = False,
+    all_rows: bool = False,
 ) -> Path:
-    """Fit on the store's training rows (all labelled rows without a split) and save; with
+    """Fit on the store's training rows (`workflow.splits`; with `all_rows` every labelled
+    row, the test rows too) and save; with
     `reject` (an open-set score), also the threshold that accepts `reject_tpr` of held-out
     training items, saved beside the model and applied by `predict_rows`. `out` must be
     new, or with `overwrite` a saved model, replaced whole once the new one is written."""
     out = Path(out)
     with new_folder(out, "models", overwrite, is_saved_model) as staging:  # refusals first
-        labels, rows = store.labels, training_rows(store)
-        _need_two_classes(store, labels[rows], "training rows")
+        labels = store.labels
+        rows, rule = fitting_rows(store, all_rows)
         if needs_class_texts(head):  # class names in the default prompt, by the store's encoder
             params = with_class_texts(store, [head], {head: params or {}}, ClassTexts())[head]
         model = build_model(head, params, transforms)
         vectors = store.vectors()
-        views = store.views(np.flatnonzero(rows), vectors) if store.n_views > 1 else None
+        views = store.views(rows, vectors) if store.n_views > 1 else None
         try:
             if head_tags(model).label_free:  # fitted on the class texts
                 texts = np.asarray(final_step(model).get_params()["class_embeddings"])
@@ -107,7 +97,9 @@ def fit_store(
             "class_names": store.class_names,
             "encoder": store.card.to_dict(),
             "recipe": store.manifest.recipe,
-            "trained_rows": int(rows.sum()),
+            "trained_rows": len(rows),
+            "rows_rule": rule,
+            "all_rows": all_rows,
             "views": store.n_views if uses_views(model) else 1,
         }
         write_sealed_json(staging / PROVENANCE, provenance)
@@ -136,7 +128,7 @@ def ensure_reject(model_dir: str | Path, score: str, tpr: float = 0.95) -> Rejec
             f"store {path} changed since model {model_dir} was fitted on it (another key); "
             f"fit the model again with --reject {score}"
         )
-    rows = training_rows(store)
+    rows, _ = fitting_rows(store, bool(provenance.get("all_rows")))  # the model's own rows
     try:
         option = RejectOption(score, tpr).fit(model, store.vectors()[rows], store.labels[rows])
     except ValueError as error:
