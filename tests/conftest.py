@@ -74,11 +74,13 @@ def hide_module(monkeypatch):
 
 def served_folders(root: Path, per_class: int) -> Path:
     """root/img (random cats and dogs), root/store (raw pixels), root/pets (a prototype
-    model with an msp reject option) and root/pets-index: what the service tests serve."""
+    model with an msp reject option, fitted on every image) and root/pets-index: what the
+    service tests serve."""
     from headstart import api
 
     images = image_folder(root / "img", per_class=per_class)
     store = api.embed(str(images), "raw-pixels", root / "store", progress=False).store
-    api.fit(store.root, "prototype", root / "pets", reject="msp")
+    # all rows: the tests ask for the model's own training images back (random pixels)
+    api.fit(store.root, "prototype", root / "pets", reject="msp", all_rows=True)
     api.build_index(store.root, root / "pets-index")
     return root

@@ -142,24 +142,7 @@ class ServedModel(Served):
 
     def predict(self, vectors: np.ndarray, names: Sequence[str], top_k: int) -> list[dict]:
         """Per item: the top-k labels with probabilities, and the reject verdict if any."""
-        results = []
-        for row in self.saved.rows(vectors, names, top_k):
-            ranked = [
-                {"label": row[f"class_{r}"], "probability": row[f"prob_{r}"]}
-                for r in range(1, top_k + 1)
-                if f"class_{r}" in row
-            ]
-            result = {"item": row["id"], "top": ranked, "prediction": ranked[0]["label"]}
-            if self.saved.reject is not None:
-                score = self.saved.reject.score
-                result |= {
-                    "prediction": row["prediction"],
-                    "unknown": row["prediction"] != ranked[0]["label"],
-                    "score": {"name": score, "value": row[f"{score}_score"]},
-                    "threshold": row["threshold"],
-                }
-            results.append(result)
-        return results
+        return self.saved.predict(vectors, names, top_k).records()
 
 
 class ServedIndex(Served):

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,27 +190,80 @@ class SavedModel:
             got = f"{vectors.shape[1]}-d" if vectors.ndim == 2 else f"shape {vectors.shape}"
             raise DataError(f"model {self.folder} takes {self.dim}-d features; these are {got}")
 
-    def rows(self, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3) -> list[dict[str, Any]]:
+    def predict(self, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3) -> Ranked:
         """Top-k class names and probabilities per row; with a reject option, the verdict
         ("unknown" above the threshold chosen on the training items) and its score."""
         self.check_dim(vectors)
         proba = self.model.predict_proba(vectors)
         order = np.argsort(-proba, axis=1)[:, :top_k]
-        scores = None if self.reject is None else self.reject.scores(vectors)
-        rows = []
-        for i, item_id in enumerate(ids):
+        labels = self.classes[order]
+        names = (
+            np.asarray(self.names, dtype=object)[labels.astype(int)]
+            if self.names
+            else labels.astype(str).astype(object)
+        )
+        ranked = Ranked(list(ids), names, np.take_along_axis(proba, order, axis=1))
+        if self.reject is not None:
+            ranked.scores = self.reject.scores(vectors)
+            ranked.score_name, ranked.threshold = self.reject.score, self.reject.threshold_
+        return ranked
+
+    def rows(self, vectors: np.ndarray, ids: Sequence[str], top_k: int = 3) -> list[dict[str, Any]]:
+        """`predict` as the rows of the predictions CSV."""
+        return self.predict(vectors, ids, top_k).csv_rows()
+
+
+@dataclass
+class Ranked:
+    """One batch's predictions kept as arrays; each front end formats them at its edge
+    (`csv_rows` for the CSV and the batch engines, `records` for the service)."""
+
+    ids: list[str]
+    names: np.ndarray  # (n, k) class names, best first
+    probabilities: np.ndarray  # (n, k)
+    score_name: str | None = None  # the reject option's open-set score, if the model has one
+    scores: np.ndarray | None = None
+    threshold: float | None = None
+
+    def predictions(self) -> np.ndarray:
+        """The answer per item: the top class, or "unknown" above the reject threshold."""
+        if self.scores is None:
+            return self.names[:, 0]
+        return np.where(self.scores <= self.threshold, self.names[:, 0], UNKNOWN)
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """id, class_1, prob_1, ... (and prediction, <score>_score, threshold) per item."""
+        answers, rows = self.predictions(), []
+        for i, item_id in enumerate(self.ids):
             row: dict[str, Any] = {"id": item_id}
-            for rank, column in enumerate(order[i], start=1):
-                label = self.classes[column]
-                row[f"class_{rank}"] = self.names[int(label)] if self.names else str(label)
-                row[f"prob_{rank}"] = round(float(proba[i, column]), 6)
-            if self.reject is not None:
-                accepted = scores[i] <= self.reject.threshold_
-                row["prediction"] = row["class_1"] if accepted else UNKNOWN
-                row[f"{self.reject.score}_score"] = round(float(scores[i]), 6)
-                row["threshold"] = round(self.reject.threshold_, 6)
+            for rank in range(self.names.shape[1]):
+                row[f"class_{rank + 1}"] = self.names[i, rank]
+                row[f"prob_{rank + 1}"] = round(float(self.probabilities[i, rank]), 6)
+            if self.scores is not None:
+                row["prediction"] = answers[i]
+                row[f"{self.score_name}_score"] = round(float(self.scores[i]), 6)
+                row["threshold"] = round(self.threshold, 6)
             rows.append(row)
         return rows
+
+    def records(self) -> list[dict[str, Any]]:
+        """The service's answer per item: the ranked labels, the prediction and, with a
+        reject option, whether it said unknown, its score and threshold."""
+        answers, out = self.predictions(), []
+        for i, item_id in enumerate(self.ids):
+            top = [
+                {"label": label, "probability": round(float(p), 6)}
+                for label, p in zip(self.names[i], self.probabilities[i], strict=True)
+            ]
+            record = {"item": item_id, "top": top, "prediction": answers[i]}
+            if self.scores is not None:
+                record |= {
+                    "unknown": bool(self.scores[i] > self.threshold),
+                    "score": {"name": self.score_name, "value": round(float(self.scores[i]), 6)},
+                    "threshold": round(self.threshold, 6),
+                }
+            out.append(record)
+        return out
 
 
 def predict_rows(
