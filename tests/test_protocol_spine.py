@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import pytest
 from protocol_cases import GOLDEN, fixed_store, run_all
+from sklearn.dummy import DummyClassifier
+from typer.testing import CliRunner
 
 from headstart import api
+from headstart.cli import app
+from headstart.cli.evaluate import eval_app, protocol_command
 from headstart.exceptions import DataError
-from headstart.protocol import PROTOCOLS
+from headstart.protocol import PROTOCOLS, Results
+from headstart.protocol.base import Metric, Protocol, Settings, option, register_protocol
 from headstart.workflow.provenance import COMMON
 
 TIMINGS = {"fit_seconds"}
@@ -121,3 +127,57 @@ def test_calibration_composes_under_open_set(tmp_path):
     same = [r for r in calibrated.rows if r["metric"] not in extra | {"fit_seconds"}]
     assert same == [r for r in plain.rows if r["metric"] != "fit_seconds"]
     assert calibrated.provenance["settings"]["calibrate"] is True
+
+
+@dataclass
+class ChanceSettings(Settings):
+    strategy: str = option(
+        "most_frequent", "DummyClassifier strategy", choices=("most_frequent", "uniform")
+    )
+
+
+class Chance(Protocol):
+    """What labels alone give: scikit-learn's DummyClassifier on the training rows."""
+
+    name = "chance"
+    settings_type = ChanceSettings
+    metrics = (Metric("accuracy"),)
+
+    def total(self, settings):
+        return 1
+
+    def run(self, inputs, settings, progress=None):
+        results = Results(provenance={"dataset": inputs.dataset, "store": inputs.label})
+        model = DummyClassifier(strategy=settings.strategy, random_state=0)
+        model.fit(inputs.X_train, inputs.y_train)
+        results.add("chance", "all", 0, {"accuracy": model.score(inputs.X_test, inputs.y_test)})
+        progress(1)
+        return results
+
+
+@pytest.fixture
+def chance():
+    """The protocol above registered — one class and one registry line — then removed."""
+    register_protocol(Chance)
+    eval_app.command("chance")(protocol_command("chance"))  # what cli/evaluate.py does
+    yield
+    del PROTOCOLS._entries["chance"]
+    eval_app.registered_commands.pop()
+
+
+def test_a_protocol_is_one_class_and_one_registry_line(chance, tmp_path):
+    """Its command, options, provenance, saved results and report come from the spine."""
+    store = fixed_store(tmp_path / "s")
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["eval", "chance", str(store.root), "--strategy", "uniform", "-o", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    saved = Results.load(tmp_path / "r")
+    assert set(COMMON) <= set(saved.provenance)
+    assert saved.provenance["settings"] == {"strategy": "uniform"}
+    assert saved.provenance["protocol"] == "chance" and saved.provenance["encoder_card"]
+    refused = runner.invoke(app, ["eval", "chance", str(store.root), "--seeds", "2"])
+    assert refused.exit_code != 0 and "No such option: --seeds" in refused.output
+    page = api.report(tmp_path / "r", tmp_path / "report.html").read_text()
+    assert "Heads fitted on" in page and "chance" in page
