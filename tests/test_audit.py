@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from headstart import api
 from headstart.cli import app
-from headstart.exceptions import DataError, HeadstartError
+from headstart.exceptions import DataError, HeadstartError, UnknownNameError
 from headstart.store import Store, write_vectors
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -134,7 +134,7 @@ def test_bad_inputs_are_refused_with_what_is_wrong(tmp_path):
     attributes.write_text("id,site\n" + "".join(f"item-{i},{i % 3}\n" for i in range(399)))
     with pytest.raises(DataError, match="399 rows of attributes for the store's 400 items"):
         api.audit(store.root, tmp_path / "b", attributes=attributes, progress=False)
-    with pytest.raises(DataError, match="unknown detector 'cleanlab'"):
+    with pytest.raises(UnknownNameError, match="unknown detector 'cleanlab'"):
         api.audit(store.root, tmp_path / "c", detectors=["cleanlab"], progress=False)
     with pytest.raises(HeadstartError, match="not an image store"):
         api.audit(store.root, tmp_path / "d", image_stats=True, progress=False)

@@ -103,7 +103,7 @@ def test_kcenter_picks_a_planted_far_item_of_its_class():
     assert 10 in kept and np.bincount(y[kept]).tolist() == [3, 3, 3]
 
 
-@pytest.mark.parametrize("method", sorted(SELECTORS))
+@pytest.mark.parametrize("method", sorted(SELECTORS.names()))
 def test_every_selector_returns_sorted_unique_indices_with_every_class(method):
     X, y = _blobs(7)
     kept = select_instances(X, y, method, keep=0.2)

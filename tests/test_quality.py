@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from headstart.exceptions import DataError
+from headstart.exceptions import DataError, UnknownNameError
 from headstart.heads import create_head
 from headstart.quality import (
     confident_joint,
@@ -250,7 +250,7 @@ def test_every_registered_detector_finds_planted_flips_and_suggests_the_true_cla
     assert precision > 0.7 and recall > 0.7, (precision, recall)
     caught = np.intersect1d(np.flatnonzero(found.flag), flipped)
     assert (found.suggestion[caught] == truth[caught]).mean() > 0.9
-    with pytest.raises(ValueError, match="unknown detector"):
+    with pytest.raises(UnknownNameError, match="unknown detector"):
         run_detector("cleanlab", X, noisy, None, model)
 
 

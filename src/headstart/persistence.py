@@ -21,11 +21,11 @@ from sklearn.pipeline import Pipeline
 from headstart import __version__
 from headstart.cards import file_sha256
 from headstart.exceptions import HeadstartError, StoreError
-from headstart.heads import HEADS, Center, L2Normalize, PCAWhiten
+from headstart.heads import HEADS
+from headstart.heads.transforms import TRANSFORMS
 from headstart.json_files import check_seal, read_json_object, sealed
 from headstart.output import check_writable
 
-TRANSFORMS = {"l2-normalize": L2Normalize, "center": Center, "pca-whiten": PCAWhiten}
 MODEL_FILE, ARRAYS_FILE = "model.json", "arrays.safetensors"
 PARAM_PREFIX = "param."  # safetensors keys of array-valued parameters
 
@@ -34,9 +34,9 @@ def _kind(estimator: BaseEstimator) -> str:
     for entry in HEADS:
         if type(estimator) is entry.factory:
             return entry.name
-    for name, cls in TRANSFORMS.items():
-        if type(estimator) is cls:
-            return name
+    for entry in TRANSFORMS:
+        if type(estimator) is entry.factory:
+            return entry.name
     raise TypeError(f"cannot save {type(estimator).__name__}: not a registered head or transform")
 
 
@@ -151,7 +151,7 @@ def _inside(folder: Path, name: str, path: Path) -> Path:
 
 def _class_of(kind: str, path: Path) -> type:
     if kind in TRANSFORMS:
-        return TRANSFORMS[kind]
+        return TRANSFORMS.entry(kind)[0].factory
     try:
         return HEADS.entry(kind)[0].factory
     except HeadstartError as error:

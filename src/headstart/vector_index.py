@@ -12,8 +12,15 @@ import torch
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    """Rows scaled to unit length (zero rows stay zero), in X's float precision: headstart's
+    one L2 normalisation. The norms are summed in float64 and no ε is added, so the result
+    does not depend on the rows' scale (float32 squares overflow above ~1e19 and an ε
+    swamps rows of norm ~1e-12)."""
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))[:, None]
+    return X / np.where(norms > 0, norms, 1.0).astype(X.dtype)
 
 
 def has_faiss() -> bool:

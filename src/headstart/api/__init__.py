@@ -46,6 +46,7 @@ from headstart.report import write_report
 from headstart.report.terminal import grid_tables
 from headstart.scale import ENGINES
 from headstart.store import Store, read_vectors_file, write_vectors
+from headstart.vector_index import unit_rows
 from headstart.workflow.run import run_protocol
 
 METRICS = (  # what `eval --metric` can show
@@ -224,10 +225,10 @@ def nearest_class_mean_accuracy(store: Store) -> dict[str, Any]:
     vectors, labels = store.vectors(), store.labels
     rows = workflow.store_rows(store)
     train, test, protocol = rows.train, rows.test, rows.rule
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(vectors)
     classes = np.unique(labels[train])
     means = np.stack([unit[train[labels[train] == c]].mean(axis=0) for c in classes])
-    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    means = unit_rows(means)
     predicted = classes[np.argmax(unit[test] @ means.T, axis=1)]
     return {
         "accuracy": float(np.mean(predicted == labels[test])),

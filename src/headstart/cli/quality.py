@@ -16,7 +16,7 @@ def audit(
     out: Path = typer.Option(..., "--out", "-o", help="folder for the tables and the page"),
     head: str = typer.Option("gda", help="head whose out-of-fold probabilities are used"),
     detectors: str = typer.Option(
-        "confident-learning,small-loss,knn", help=f"any of {','.join(api.DETECTORS)}"
+        "confident-learning,small-loss,knn", help=f"any of {','.join(api.DETECTORS.names())}"
     ),
     primary: str = typer.Option("confident-learning", help="detector whose flags --fix uses"),
     folds: int = typer.Option(5, min=2, max=20),

@@ -14,14 +14,9 @@ import numpy as np
 from headstart.heads.base import Head
 from headstart.heads.registry import register_head
 from headstart.heads.tags import HeadTags
+from headstart.vector_index import unit_rows
 
-
-def l2_normalize(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), in X's precision. The norms are
-    summed in float64 and no ε is added, so the result does not depend on the rows' scale
-    (float32 squares overflow above ~1e19 and an ε swamps rows of norm ~1e-12)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))[:, None]
-    return X / np.where(norms > 0, norms, 1.0).astype(X.dtype)
+l2_normalize = unit_rows  # the one L2 normalisation, named as the heads call it
 
 
 class Prototype(Head):

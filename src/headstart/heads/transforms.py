@@ -8,7 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from headstart.heads.prototype import l2_normalize
+from headstart.registry import Registry
+from headstart.vector_index import unit_rows as l2_normalize
 
 
 class L2Normalize(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -71,3 +72,9 @@ class PCAWhiten(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
         return np.array([f"pcawhiten{i}" for i in range(self.n_components_)], dtype=object)
+
+
+TRANSFORMS: Registry[TransformerMixin] = Registry("transform")
+TRANSFORMS.register("l2-normalize")(L2Normalize)
+TRANSFORMS.register("center")(Center)
+TRANSFORMS.register("pca-whiten")(PCAWhiten)

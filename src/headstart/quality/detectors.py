@@ -15,6 +15,7 @@ from headstart.quality.confident_learning import find_label_issues
 from headstart.quality.knn_disagreement import knn_disagreement
 from headstart.quality.linear_separation import linear_separation_issues
 from headstart.quality.small_loss import clean_probability
+from headstart.registry import Registry
 
 
 @dataclass
@@ -68,13 +69,15 @@ def lsa_per_label(X, labels, proba, model, seed) -> Detection:
     return Detection(score, flag, _best_other(labels, proba))
 
 
-DETECTORS: dict[str, Callable[..., Detection]] = {
+DETECTORS: Registry[Callable[..., Detection]] = Registry("detector")
+for _name, _detector in {
     "confident-learning": confident_learning,
     "small-loss": small_loss,
     "knn": knn,
     "lsa": lsa,
     "lsa-per-label": lsa_per_label,
-}
+}.items():
+    DETECTORS.register(_name)(_detector)
 DEFAULT_DETECTORS = ("confident-learning", "small-loss", "knn")
 
 
@@ -82,6 +85,4 @@ def run_detector(
     name: str, X: np.ndarray, labels: np.ndarray, proba: np.ndarray, model: Any, seed: int = 0
 ) -> Detection:
     """Detector `name` on one labelled set."""
-    if name not in DETECTORS:
-        raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
-    return DETECTORS[name](X, labels, proba, model, seed)
+    return DETECTORS.entry(name)[0].factory(X, labels, proba, model, seed)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from headstart.quality.gais import gais_importance, select_top
+from headstart.registry import Registry
 from headstart.vector_index import unit_rows
 
 
@@ -71,21 +72,22 @@ def _gais(graph: str) -> Callable[..., np.ndarray]:
     return select
 
 
-SELECTORS: dict[str, Callable[..., np.ndarray]] = {
+SELECTORS: Registry[Callable[..., np.ndarray]] = Registry("instance selection")
+for _name, _selector in {
     "gais-batch": _gais("batch"),
     "gais-lsh": _gais("lsh"),
     "random": random_selection,
     "kcenter": kcenter_selection,
     "cnn": cnn_selection,
-}
+}.items():
+    SELECTORS.register(_name)(_selector)
 
 
 def select_instances(
     X: np.ndarray, y: np.ndarray, method: str = "gais-batch", keep: float = 0.1, seed: int = 0
 ) -> np.ndarray:
     """Sorted indices of the items kept by `method`."""
-    if method not in SELECTORS:
-        raise ValueError(f"unknown instance selection {method!r}; choose from {list(SELECTORS)}")
+    select = SELECTORS.entry(method)[0].factory  # an unknown name: an error with suggestions
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
-    return SELECTORS[method](np.asarray(X), np.asarray(y), keep, seed)
+    return select(np.asarray(X), np.asarray(y), keep, seed)

@@ -12,7 +12,7 @@ import csv
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +118,7 @@ def audit_store(
     out: str | Path,
     *,
     head: str = "gda",
-    detectors: tuple[str, ...] = DEFAULT_DETECTORS,
+    detectors: Sequence[str] = DEFAULT_DETECTORS,
     primary: str = "confident-learning",
     folds: int = 5,
     threshold: float = 0.97,
@@ -129,14 +129,18 @@ def audit_store(
     seed: int = 0,
     progress: bool = True,
 ) -> AuditResult:
-    """Audit the store at `store_path` into folder `out`; `attributes` (a CSV of id +
-    columns) and/or `image_stats` (brightness and contrast of the source images) add the
-    feature-bias table, which then also holds the labels."""
+    """Audit `store_path` into folder `out`: issues.csv, duplicates.csv, outliers.csv,
+    feature_bias.csv (with `attributes`, a CSV of `id` + columns, or `image_stats`: the
+    source images' brightness and contrast; the table then also holds the labels),
+    audit.json and audit.html. `fix` "relabel" or "drop" writes a new store (to `fix_out`,
+    default `out/store-<fix>`) with the primary detector's flagged items relabelled to its
+    suggestion or dropped; the audited store is never changed."""
     started = time.perf_counter()
     store = Store(store_path)
+    detectors = tuple(detectors)
     unknown = [d for d in (*detectors, primary) if d not in DETECTORS]
     if unknown:
-        raise DataError(f"unknown detector {unknown[0]!r}; choose from {', '.join(DETECTORS)}")
+        DETECTORS.entry(unknown[0])  # raises: the name, close matches and the registered ones
     if primary not in detectors:
         detectors = (*detectors, primary)
     if fix is not None and fix not in FIXES:

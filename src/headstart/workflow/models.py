@@ -18,11 +18,12 @@ from headstart.cards import EncoderCard
 from headstart.exceptions import DataError, StoreError
 from headstart.heads import create_head, needs_class_texts
 from headstart.heads.tags import head_tags
+from headstart.heads.transforms import TRANSFORMS
 from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.json_files import read_sealed_json, write_sealed_json
 from headstart.openset.reject import REJECT_ARRAYS, REJECT_FILE, RejectOption
 from headstart.output import FolderLock, new_folder
-from headstart.persistence import MODEL_FILE, TRANSFORMS, load_model, save_model
+from headstart.persistence import MODEL_FILE, load_model, save_model
 from headstart.store import Store
 from headstart.workflow.splits import PROVENANCE, fitting_rows
 from headstart.workflow.texts import (
@@ -40,10 +41,7 @@ def build_model(
     model = create_head(head, **(params or {}))
     if not transforms:
         return model
-    unknown = [t for t in transforms if t not in TRANSFORMS]
-    if unknown:
-        raise DataError(f"unknown transform(s) {unknown}; choose from {sorted(TRANSFORMS)}")
-    return Pipeline([*((t, TRANSFORMS[t]()) for t in transforms), (head, model)])
+    return Pipeline([*((t, TRANSFORMS.create(t)) for t in transforms), (head, model)])
 
 
 def is_saved_model(folder: Path) -> bool:
