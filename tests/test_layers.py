@@ -76,3 +76,13 @@ def test_lower_layers_never_import_higher_ones():
             if own in FRONT_ENDS and other not in ("api", "exceptions", own) and not starts_service:
                 problems.append(f"{relative}: front ends import only api and exceptions")
     assert not problems, "\n".join(problems)
+
+
+def test_no_module_is_over_400_lines():
+    """One concept per file: a module past 400 lines is split before it lands."""
+    long = {
+        str(path.relative_to(SOURCE)): n
+        for path in SOURCE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 400
+    }
+    assert not long, long

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -181,3 +182,16 @@ def test_a_protocol_is_one_class_and_one_registry_line(chance, tmp_path):
     assert refused.exit_code != 0 and "No such option: --seeds" in refused.output
     page = api.report(tmp_path / "r", tmp_path / "report.html").read_text()
     assert "Heads fitted on" in page and "chance" in page
+
+
+@pytest.mark.parametrize("name", ["few-shot", "open-set", "incremental", "base-novel"])
+def test_each_protocols_help_reads_at_80_columns(name):
+    """Every option of the protocol and nothing else, in lines that fit 80 columns."""
+    result = CliRunner().invoke(app, ["eval", name, "--help"], env={"COLUMNS": "80"}, color=False)
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    protocol = PROTOCOLS.create(name)
+    for field in dataclasses.fields(protocol.settings_type):
+        flag = "--" + field.name.replace("_", "-")
+        shown = flag in result.output or flag.removesuffix("s") in result.output
+        assert shown == field.metadata["cli"], (name, flag)
