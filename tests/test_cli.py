@@ -244,6 +244,7 @@ def test_a_long_run_without_a_terminal_prints_progress_lines(tmp_path):
     assert lines[-1].startswith("few-shot: 40/40 (100%)")
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-fast skips it
 def test_ctrl_c_during_embed_says_the_store_resumes(tmp_path):
     """Issue 25 #16: SIGINT during embed exited without a word on what was kept."""
     import json

@@ -252,6 +252,7 @@ def test_selective_scan_equals_the_naive_recurrence():
     assert torch.autograd.gradcheck(lambda *a: selective_scan(*a), inputs)
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-fast skips it
 def test_mamba_mil_trains_and_reads_the_sequence_in_order():
     """Also the official SR-Mamba layout: the strided order has its own convolution, x/Δ
     projections, A and D (they were shared), and the projections in and out have no bias."""
@@ -511,6 +512,7 @@ def test_self_training_mil_finds_key_instances_from_bag_labels():
         SelfTrainingMIL(epochs=1).fit(Bags.from_list([np.ones((2, 6))] * 2, [1, 1]))
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-fast skips it
 def test_lenet_encoder_learns_mnist_bags_end_to_end():
     from headstart.datasets import load_dataset
     from headstart.mil.digit_bags import train_test_bags

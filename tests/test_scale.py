@@ -31,6 +31,7 @@ def images(tmp_path_factory):
     ray.shutdown()
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-fast skips it
 def test_the_ray_store_equals_the_local_one(images, tmp_path):
     folder, local = images
     result = api.embed(
@@ -55,6 +56,7 @@ api.embed(sys.argv[1], "efficientnet-lite0", sys.argv[2], engine="ray", shard_si
 """
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-fast skips it
 def test_a_killed_ray_run_resumes_to_the_same_store(images, tmp_path):
     folder, local = images
     out = tmp_path / "killed"

@@ -120,6 +120,7 @@ embed_dataset(load_dataset("digits").take(300), encoder, sys.argv[1], progress=F
 """
 
 
+@pytest.mark.slow  # over 30 s on 2 cores: make test-fast skips it
 def test_a_300_item_run_killed_after_30_s_with_default_settings_keeps_its_work(tmp_path, digits):
     """Issue 11's acceptance run: default shard size (1,024) and flush interval (30 s); the
     run is killed once its first part is flushed (~30 s in), and the resume embeds only the
