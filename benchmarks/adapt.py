@@ -1,6 +1,6 @@
 """Issue 15: does a contrastive adapter beat frozen features on classes it never saw?
 
-Base → novel (`headstart eval --adapt`): per seed, half the classes are base; an adapter is
+Base → novel (`headstart eval base-novel`): per seed, half the classes are base; an adapter is
 trained on their training rows (labels, or neighbours for the self-supervised losses), then
 prototype and linear-probe heads are fitted on k shots of the *novel* classes, on frozen and
 on adapted features, same samples — the difference is paired per seed (mean, 95% t CI).
