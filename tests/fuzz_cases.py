@@ -589,6 +589,15 @@ OPEN_SET += [
     for protocol, options in NOT_FOR.items()
     for option in options
 ]
+OPEN_SET += [  # what a new user tried on the protocol commands (issue 26 review)
+    error("protocol options", "sizes-word", "eval learning-curve {s} --sizes 1,x", "got 'x'"),
+    error("protocol options", "sizes-too-big", "eval learning-curve {s} --sizes 5000", "≤"),
+    error("protocol options", "no-scores", OPEN + "--scores ,", "give at least one name"),
+    error("protocol options", "no-heads", "eval {s} --heads ,", "give at least one name"),
+    error("protocol options", "out-is-a-file", EVAL + "--shots 1 -o {t}/file", "is a file"),
+    error("protocol options", "metric-not-measured", OPEN + "--metric nll", "not measured"),
+    error("protocol options", "options-first", "eval --seeds 0 {s}", "Invalid value"),
+]
 QUALITY = [  # issue 14's bad inputs
     ok("quality", "audit", "audit {s} -o {x} -q", lambda x: (x / "issues.csv").is_file()),
     ok(

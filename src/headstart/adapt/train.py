@@ -185,7 +185,8 @@ def check_settings(
     if settings.batch_size > n_train:
         raise DataError(
             f"batch size {settings.batch_size} is larger than the {n_train} training rows "
-            "left after the holdout; lower --batch-size"
+            "left after the holdout; lower the batch size (--batch-size; under eval base-novel, "
+            "--adapt-option batch_size=N)"
         )
     return loss, source
 

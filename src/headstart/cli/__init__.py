@@ -239,9 +239,11 @@ def prompts(
 
 @app.command()
 def report(
-    results: Path,
+    results: Path = typer.Argument(..., help="a results folder (headstart eval ... -o FOLDER)"),
     out: Path = typer.Option(Path("report.html"), "--out", "-o"),
-    learning_curve: Path | None = typer.Option(None, help="results of headstart learning-curve"),
+    learning_curve: Path | None = typer.Option(
+        None, help="results of headstart eval learning-curve"
+    ),
     confusion: str | None = typer.Option(None, help="head,shots for the confusion matrix"),
 ) -> None:
     """Write one self-contained HTML report of an evaluation."""

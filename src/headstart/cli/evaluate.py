@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from headstart import api
 from headstart.cli.common import _choice, _options, _print_grid, _split, app, mil_app
+from headstart.exceptions import DataError
 
 DEFAULT = "few-shot"
 # the flags of the single `eval` command before protocols had commands of their own
@@ -31,8 +32,8 @@ class DefaultProtocol(TyperGroup):
                 f"each protocol is a command of its own now: headstart eval {moved[0]} STORE "
                 f"(see headstart eval {moved[0]} --help)"
             )
-        if args and not args[0].startswith("-") and args[0] not in self.commands:
-            args = [DEFAULT, *args]
+        if args and args[0] not in self.commands and args[0] != "--help":
+            args = [DEFAULT, *args]  # `eval STORE ...` and `eval --seeds 2 STORE ...`
         return super().parse_args(ctx, args)
 
 
@@ -46,9 +47,18 @@ app.add_typer(eval_app, name="eval")
 PARSERS: dict[str, Callable[[str], Any]] = {  # settings types given as one string
     "list[str]": _split,
     "list[int | str]": lambda text: api.parse_shots(text),
-    "list[int]": lambda text: [int(part) for part in _split(text)],
+    "list[int]": lambda text: _integers(text),
 }
 PLAIN = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _integers(text: str) -> list[int]:
+    """`"1,2,5"` → [1, 2, 5], or an error naming the part that is not an integer."""
+    parts = _split(text)
+    bad = [p for p in parts if not p.lstrip("-").isdigit()]
+    if bad:
+        raise DataError(f"expected integers separated by commas; got {bad[0]!r} in {text!r}")
+    return [int(p) for p in parts]
 
 
 def _parameter(spec: dataclasses.Field) -> tuple[inspect.Parameter, Callable[[Any], Any]]:
@@ -111,7 +121,9 @@ def protocol_command(name: str, source_option: str | None = None) -> Callable[..
         _keyword(
             "metric",
             typer.Option(
-                protocol.main_metric, help="metric shown in the table", callback=_choice(metrics)
+                protocol.main_metric,
+                help=f"metric shown in the table: {', '.join(metrics)}",
+                callback=_choice(metrics),
             ),
             str,
         ),
@@ -128,6 +140,13 @@ def protocol_command(name: str, source_option: str | None = None) -> Callable[..
         results = api.run_protocol(
             name, given["source"], given["out"], progress=not given["quiet"], **values
         )
+        if given["metric"] not in results.metrics():
+            raise DataError(
+                f"--metric {given['metric']} was not measured by this run (it measured "
+                f"{', '.join(results.metrics())}); calibrated metrics need --calibrate, far_* "
+                "ones --far"
+                + (f"; the results are saved in {given['out']}" if given["out"] else "")
+            )
         where = f"{given['out']}/summary.json" if given["out"] else "not saved (no --out)"
         _print_grid(results, given["metric"], f"{name} — {where}", given["as_json"])
 

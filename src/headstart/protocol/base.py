@@ -65,17 +65,17 @@ class Settings:
         out = {}
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
-            if not spec.metadata.get("cli", True) and value is not None:
-                value = f"<{type(value).__name__}>"
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[spec.name] = value if _plain(value) else str(value)
+            value = list(value) if isinstance(value, tuple) else value
+            out[spec.name] = value if _plain(value) else f"<{type(value).__name__}>"
         return out
 
 
 def _plain(value: Any) -> bool:
+    """Whether `value` is JSON as it is (arrays, class texts and the like are not)."""
     if isinstance(value, list):
         return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     return value is None or isinstance(value, str | int | float | bool)
 
 

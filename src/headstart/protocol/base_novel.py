@@ -20,7 +20,14 @@ import torch
 
 from headstart.adapt.train import AdaptSettings, fit_adapter
 from headstart.exceptions import DataError
-from headstart.protocol.base import Protocol, Settings, StoreInputs, option, register_protocol
+from headstart.protocol.base import (
+    Protocol,
+    Settings,
+    StoreInputs,
+    check_names,
+    option,
+    register_protocol,
+)
 from headstart.protocol.evaluate import evaluate_few_shot
 from headstart.protocol.few_shot import CLASSIFICATION
 from headstart.protocol.results import Results
@@ -43,6 +50,7 @@ class BaseNovelSettings(Settings):
     )
 
     def validate(self) -> None:
+        check_names(self.heads, "heads")
         unknown = sorted(k for k in self.adapt_options if k not in ADAPT_FIELDS or k == "loss")
         if unknown:
             raise DataError(

@@ -15,6 +15,7 @@ from headstart.protocol.base import (
     Protocol,
     Settings,
     StoreInputs,
+    check_names,
     option,
     register_protocol,
 )
@@ -57,12 +58,13 @@ class FewShotSettings(Settings):
     )
     classnames: str | None = option(None, "zero-shot class names: a file or a comma list")
     templates: str | None = option(None, "prompt templates with {}: a file or 'a|b'")
-    descriptions: str | None = option(None, "JSON {class: [descriptor, ...]} for zero-shot")
-    differential: str | None = option(None, "JSON {class: {other: [descriptions]}} for fudd")
+    descriptions: str | None = option(None, "JSON of class → descriptors, for zero-shot")
+    differential: str | None = option(None, "JSON of class → other class → texts, for fudd")
     head_params: dict[str, dict[str, Any]] | None = option(None, "per-head parameters", cli=False)
     texts: ClassTexts | None = option(None, "class texts (Python) for zero-shot heads", cli=False)
 
     def validate(self) -> None:
+        check_names(self.heads, "heads")
         if self.shots_policy not in SHOTS_POLICIES:
             raise DataError(
                 f"setting shots-policy = {self.shots_policy!r}: choose from "

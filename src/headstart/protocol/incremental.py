@@ -27,6 +27,7 @@ from headstart.protocol.base import (
     Protocol,
     Settings,
     StoreInputs,
+    check_names,
     option,
     register_protocol,
 )
@@ -41,13 +42,12 @@ def parse_sessions(spec: str, n_classes: int) -> tuple[int, int, int]:
     try:
         base, way, shots = (int(part) for part in spec.split(":"))
     except ValueError as error:
-        raise DataError(f"--incremental takes B:N:K (three integers), got {spec!r}") from error
+        raise DataError(f"--sessions takes B:N:K (three integers), got {spec!r}") from error
     if base < 2 or way < 1 or shots < 1:
-        raise DataError(f"--incremental {spec}: need B ≥ 2 base classes, N ≥ 1, K ≥ 1")
+        raise DataError(f"--sessions {spec}: need B ≥ 2 base classes, N ≥ 1, K ≥ 1")
     if base + way > n_classes:
         raise DataError(
-            f"--incremental {spec} asks for {base} base + {way} new classes; the store has "
-            f"{n_classes}"
+            f"--sessions {spec} asks for {base} base + {way} new classes; the store has {n_classes}"
         )
     return base, way, shots
 
@@ -152,6 +152,7 @@ class IncrementalSettings(Settings):
     transforms: list[str] = option([], "l2-normalize,center,pca-whiten before the heads")
 
     def validate(self) -> None:
+        check_names(self.heads, "heads")
         if not self.sessions:
             raise DataError("setting sessions: give B:N:K (base classes, new per session, shots)")
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from headstart.exceptions import DataError
 from headstart.protocol.base import (
     Metric,
     Protocol,
@@ -40,8 +41,14 @@ def learning_curve(
     from headstart.heads import GaussianNB, LinearProbe
 
     heads = heads or {"gaussian-nb": GaussianNB(), "logistic-regression": LinearProbe(C=1.0)}
-    smallest = int(np.bincount(y_train).min())
+    counts = np.bincount(y_train)
+    smallest = int(counts[counts > 0].min())
     usable = [s for s in sizes if s <= smallest]
+    if not usable:
+        raise DataError(
+            f"sizes {list(sizes)}: every one exceeds the smallest class's {smallest} training "
+            f"items; give sizes ≤ {smallest}"
+        )
     results = evaluate_few_shot(
         X_train, y_train, X_test, y_test, heads, shots=usable, seeds=repeats, **kwargs
     )
@@ -54,10 +61,14 @@ class LearningCurveSettings(Settings):
     sizes: list[int] = option([1, 2, 5, 10, 20, 50, 100, 200], "training items per class")
     repeats: int = option(5, "draws per size", minimum=1)
 
+    def validate(self) -> None:
+        if not self.sizes or min(self.sizes) < 1:
+            raise DataError(f"setting sizes = {self.sizes}: give sizes ≥ 1 (items per class)")
+
 
 @register_protocol
 class LearningCurve(Protocol):
-    """Naive Bayes vs logistic regression: test error against training items per class."""
+    """Naive Bayes vs logistic regression: accuracy against training items per class."""
 
     name = "learning-curve"
     settings_type = LearningCurveSettings

@@ -25,7 +25,14 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from headstart.exceptions import DataError
 from headstart.mil import AGGREGATORS, Bags, MILClassifier
 from headstart.mil.regularizers import create_regularizer
-from headstart.protocol.base import Metric, Protocol, Settings, option, register_protocol
+from headstart.protocol.base import (
+    Metric,
+    Protocol,
+    Settings,
+    check_names,
+    option,
+    register_protocol,
+)
 from headstart.protocol.results import FIT_SECONDS, Results, store_label
 
 ATTENTION_FILE = "attention.safetensors"  # attention_examples() next to saved results
@@ -182,6 +189,10 @@ class MILSettings(Settings):
     epochs: int = option(100, "training epochs of every model", minimum=1)
     encoder: str = option("mlp", "instance encoder: mlp (vectors) or lenet (28×28 images)")
     params: dict[str, Any] = option({}, "more MILClassifier parameters (Python)", cli=False)
+
+    def validate(self) -> None:
+        check_names(self.models, "models")
+        check_names(self.regularizers, "regularizers")
 
     def estimators(self) -> dict[str, MILClassifier]:
         """Every aggregator × regularizer combination that applies (see `model_grid`)."""

@@ -28,6 +28,7 @@ from headstart.protocol.base import (
     Protocol,
     Settings,
     StoreInputs,
+    check_names,
     option,
     register_protocol,
 )
@@ -181,6 +182,8 @@ class OpenSetSettings(Settings):
     calibrate: bool = option(False, "also closed-set NLL/ECE after temperature scaling")
 
     def validate(self) -> None:
+        check_names(self.heads, "heads")
+        check_names(self.scores, "scores")
         if not 0 < self.unknown_fraction < 1:
             raise DataError(
                 f"setting unknown-fraction = {self.unknown_fraction}: must be in (0, 1)"

@@ -236,8 +236,11 @@ class Results:
 
     @property
     def main_metric(self) -> str:
-        """The metric summaries lead with: accuracy when it was measured."""
+        """The metric summaries lead with: the protocol's own (recorded in the provenance),
+        else accuracy when it was measured."""
         metrics = self.metrics()
+        if self.provenance.get("main_metric") in metrics:
+            return self.provenance["main_metric"]
         return "accuracy" if "accuracy" in metrics or not metrics else metrics[0]
 
     def against_best(self, metric: str = "accuracy") -> list[dict[str, Any]]:

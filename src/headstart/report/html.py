@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow.csv as pacsv
 
+from headstart.exceptions import DataError
 from headstart.protocol import Results, protocol_of
 from headstart.protocol.mil_cv import load_attention
 from headstart.protocol.results import FIT_SECONDS
@@ -300,6 +301,11 @@ def write_report(
     """Read saved results (and optional learning-curve results), write the HTML file."""
     results = Results.load(results_dir)
     curve = Results.load(learning_curve_dir) if learning_curve_dir else None
+    if curve is not None and protocol_of(curve.provenance).name != "learning-curve":
+        raise DataError(
+            f"{learning_curve_dir} holds {protocol_of(curve.provenance).name} results, not a "
+            "learning curve; write one with headstart eval learning-curve STORE -o FOLDER"
+        )
     attention = load_attention(results_dir)
     out = Path(out)
     title = f"headstart: {results.provenance.get('dataset', '')}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import platform
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from headstart.store import Store
 
 COMMON = (
     "protocol",
+    "main_metric",
     "settings",
     "dataset",
     "encoder",
@@ -58,8 +60,12 @@ def build_provenance(
     """Every field of `COMMON` for one protocol run on a store (or a bag set); fields that do
     not apply are None (a bag set has no encoder card, an imported store no recipe)."""
     values = settings.as_dict()
+    for setting in protocol.side_stores:  # other stores, by where they are
+        if values.get(setting):
+            values[setting] = str(Path(values[setting]).resolve())
     record: dict[str, Any] = {
         "protocol": protocol.name,
+        "main_metric": protocol.main_metric,
         "settings": values,
         "transforms": values.get("transforms", []),
         "corruption": settings.corruption(),
@@ -74,7 +80,7 @@ def build_provenance(
             dataset=str(source.manifest.dataset.get("name")),
             encoder=source.card.name,
             encoder_card=source.card.to_dict(),
-            store_path=str(source.root),
+            store_path=str(Path(source.root).resolve()),
             store_key=source.key,
             store_fingerprint=source.manifest.dataset.get("fingerprint"),
             views=1,  # views a protocol used: the few-shot grid records its own
@@ -116,4 +122,5 @@ def stamp(results_provenance: dict[str, Any], common: dict[str, Any]) -> dict[st
     field (its store label with a corruption, the novel classes' names) is kept; the protocol
     and its settings are the builder's (an engine run inside another protocol says less)."""
     own = {k: v for k, v in results_provenance.items() if v is not None}
-    return {**common, **own, "protocol": common["protocol"], "settings": common["settings"]}
+    kept = ("protocol", "settings", "main_metric")
+    return {**common, **own, **{k: common[k] for k in kept}}

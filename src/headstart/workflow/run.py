@@ -42,6 +42,8 @@ def run_protocol(
     elif values:
         raise DataError(f"give protocol {name!r} either settings or keyword values, not both")
     check_outputs(out)
+    if out is not None and Path(out).is_file():
+        raise DataError(f"results folder {out} is a file; give a folder for the results")
     if protocol.inputs == "bags":
         inputs = source_of = load_bags(str(source))
         split, label = None, inputs.name
