@@ -254,7 +254,18 @@ def test_ctrl_c_during_embed_says_the_store_resumes(tmp_path):
     store = tmp_path / "s"
     command = [sys.executable, "-m", "headstart.cli", "embed", "digits", "-e", "efficientnet-lite0"]
     process = subprocess.Popen(
-        [*command, "--limit", "300", "--shard-size", "16", "-q", "-o", str(store)],
+        [
+            *command,
+            "--limit",
+            "300",
+            "--shard-size",
+            "16",
+            "--batch-size",
+            "16",
+            "-q",
+            "-o",
+            str(store),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
