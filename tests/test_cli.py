@@ -269,6 +269,9 @@ def test_ctrl_c_during_embed_says_the_store_resumes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a suite started in the background (`make test &`) ignores SIGINT, and children
+        # inherit that: give the child Ctrl-C's default, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300  # generous: a loaded machine embeds slowly
     while time.time() < deadline and process.poll() is None:
