@@ -578,6 +578,8 @@ NOT_FOR = {
     ],
     "learning-curve": ["--heads gda", "--seeds 2", "--calibrate", "--shots 2"],
     "base-novel": ["--calibrate", "--transforms center", "--label-noise symmetric:0.2"],
+    "knn": ["--seeds 2", "--heads gda"],
+    "clustering": ["--heads gda", "--shots 2"],
 }
 OPEN_SET += [
     error(

@@ -78,6 +78,8 @@ OTHERS = {  # a setting of another protocol, given to each protocol
     "base-novel": {"transforms": ["center"]},
     "learning-curve": {"heads": ["gda"]},
     "mil-cv": {"shots": [1]},
+    "knn": {"heads": ["gda"]},
+    "clustering": {"shots": [1]},
 }
 
 

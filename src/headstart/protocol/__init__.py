@@ -3,8 +3,10 @@ and every registered protocol (one file each; the import lines below register th
 
 from headstart.protocol import (  # noqa: F401  (each import registers a protocol)
     base_novel,
+    clustering,
     few_shot,
     incremental,
+    knn,
     learning_curve,
     mil_cv,
     open_set,

@@ -12,6 +12,7 @@ BOUNDED_METRICS = frozenset(
     | {*OPEN_SET, *(f"far_{m}" for m in OPEN_SET), "closed_accuracy"}
     | {"accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean"}  # sessions
     | {"accuracy_base_per_class", "accuracy_new_per_class", "harmonic_mean_per_class"}
+    | {"top5_accuracy", "nmi", "v_measure"}  # kNN and clustering on frozen features
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}
