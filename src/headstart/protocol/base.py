@@ -100,6 +100,11 @@ class StoreInputs:
         """(X_train, y_train, X_test, y_test)."""
         return self.X_train, self.y_train, self.X_test, self.y_test
 
+    def results(self, **provenance: Any) -> Results:
+        """Empty results named for this store (dataset, encoder, store label) plus `provenance`."""
+        names = {"dataset": self.dataset, "encoder": self.encoder, "store": self.label}
+        return Results(provenance={**names, **provenance})
+
 
 class Protocol:
     """Base of the registered protocols. A subclass sets `name`, `settings_type`, `metrics`,
@@ -113,6 +118,7 @@ class Protocol:
     side_stores: ClassVar[tuple[str, ...]] = ()  # settings naming stores of the same encoder
     composes: ClassVar[str] = ""  # in words: what else it runs under (shown in its help)
     figure: ClassVar[str] = "shots"  # the report's main figure: "shots" or "sessions"
+    uses_views: ClassVar[bool] = False  # hands heads the stored augmented views (read if so)
 
     def settings(self, **values: Any) -> Settings:
         """Validated settings from keyword values; an option it does not take is an error

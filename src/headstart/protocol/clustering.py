@@ -60,15 +60,8 @@ class Clustering(Protocol):
         settings: ClusteringSettings,
         progress: Callable[[int], None] | None = None,
     ) -> Results:
-        results = Results(
-            provenance={
-                "dataset": inputs.dataset,
-                "encoder": inputs.encoder,
-                "store": inputs.label,
-                "seeds": settings.seeds,
-                "n_test": len(inputs.y_test),
-                "families": {"k-means": "distance"},
-            }
+        results = inputs.results(
+            seeds=settings.seeds, n_test=len(inputs.y_test), families={"k-means": "distance"}
         )
         for seed in range(settings.seeds):
             scores = clustering_scores(inputs.X_test, inputs.y_test, seed)

@@ -6,7 +6,6 @@ Hyper-parameters are chosen inside each head's `fit` from the sampled training i
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,19 +21,12 @@ from headstart.heads.views import final_step, fit_with_views, uses_views
 from headstart.openset.calibration import TemperatureScaling
 from headstart.protocol.corruption import Corruption
 from headstart.protocol.metrics import METRICS, calibration_bins, classification_metrics
-from headstart.protocol.results import FIT_SECONDS, Results, result_key, store_label
+from headstart.protocol.results import FIT_SECONDS, Results, result_key, store_label, versions
 from headstart.protocol.sampling import ALL, check_shots, k_shot_indices, short_classes
 
 # fitted attributes that record a hyper-parameter chosen on training data
 CHOSEN = ("C_", "alpha_", "beta_")
 UNLABELLED = -1
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:  # e.g. run from a source tree
-        return "unknown"
 
 
 def _full_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
@@ -173,7 +165,7 @@ def evaluate_few_shot(
             "n_train": len(y_train),
             "n_test": len(y_test),
             "class_names": list(class_names),
-            "versions": {p: _version(p) for p in ("headstart", "numpy", "scikit-learn", "torch")},
+            "versions": versions(),
             "python": platform.python_version(),
             "shots_policy": shots_policy,
             "short_classes": short,

@@ -112,6 +112,7 @@ class FewShot(Protocol):
     settings_type = FewShotSettings
     metrics = CLASSIFICATION + CALIBRATED
     composes = "label noise and a long tail of the training side; calibration"
+    uses_views = True
 
     def total(self, settings: FewShotSettings) -> int:
         plain = settings.conditions()[0] is None

@@ -104,18 +104,11 @@ class KNN(Protocol):
     ) -> Results:
         X_train, y_train, X_test, y_test = inputs.arrays()
         n_classes = int(max(y_train.max(), y_test.max())) + 1
-        results = Results(
-            provenance={
-                "dataset": inputs.dataset,
-                "encoder": inputs.encoder,
-                "store": inputs.label,
-                "seeds": 1,
-                "n_train": len(y_train),
-                "n_test": len(y_test),
-                "families": {
-                    f"knn-{v} k={k}": "distance" for v in settings.variants for k in settings.ks
-                },
-            }
+        results = inputs.results(
+            seeds=1,
+            n_train=len(y_train),
+            n_test=len(y_test),
+            families={f"knn-{v} k={k}": "distance" for v in settings.variants for k in settings.ks},
         )
         for variant in settings.variants:
             temperature = settings.temperature if variant == "weighted" else None

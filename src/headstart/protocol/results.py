@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,20 @@ from headstart.exceptions import DataError
 from headstart.output import check_writable
 from headstart.protocol.metrics import LOWER_IS_BETTER
 from headstart.protocol.statistics import interval_name, mean_ci, metric_ci
+
+PACKAGES = ("headstart", "numpy", "scikit-learn", "torch")  # what a result's numbers depend on
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of `PACKAGES` ("unknown" when run from a source tree)."""
+    found = {}
+    for package in PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
 
 COLUMNS = ("dataset", "encoder", "store", "head", "shots", "seed", "metric", "value")
 FIT_SECONDS = "fit_seconds"  # a row per fit beside the metrics: what each head cost

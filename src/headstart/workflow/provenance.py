@@ -5,7 +5,6 @@ transforms, views, corruption, seeds, the protocol's settings and the versions."
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import platform
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import numpy as np
 
 from headstart.mil import Bags
 from headstart.protocol.base import Protocol, Settings
+from headstart.protocol.results import versions
 from headstart.store import Store
 
 COMMON = (
@@ -36,18 +36,6 @@ COMMON = (
     "versions",
     "python",
 )
-PACKAGES = ("headstart", "numpy", "scikit-learn", "torch")
-
-
-def versions() -> dict[str, str]:
-    """Installed versions of the packages a result depends on."""
-    found = {}
-    for package in PACKAGES:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:  # e.g. run from a source tree
-            found[package] = "unknown"
-    return found
 
 
 def build_provenance(

@@ -93,7 +93,9 @@ def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[
         encoder=store.card.name,
         label=store_label(dataset, store.card.name, store.dim, store.key),
         build=build,
-        views_train=store.views(train, vectors) if store.n_views > 1 else None,
+        views_train=store.views(train, vectors)
+        if protocol.uses_views and store.n_views > 1
+        else None,
         side=side,
     )
     return inputs, split
