@@ -1,5 +1,6 @@
-"""kNN and clustering on frozen features (issue 27's first tasks), each against an independent
-computation or scikit-learn on the same data."""
+"""kNN, clustering and retrieval on frozen features (issue 27's tasks), each against an
+independent computation or a peer library (scikit-learn, pytorch-metric-learning) on the same
+data."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from headstart.cli import app
 from headstart.exceptions import DataError
 from headstart.protocol import PROTOCOLS, Results
 from headstart.protocol.knn import knn_votes, top_accuracy
-from headstart.protocol.metrics import BOUNDED_METRICS, LOWER_IS_BETTER
+from headstart.protocol.metrics import LOWER_IS_BETTER, is_bounded
+from headstart.protocol.retrieval import ranked_relevance, retrieval_metrics
 
 
 def _blobs(seed=0, n=300, classes=8, dim=12):
@@ -103,5 +105,77 @@ def test_every_declared_metric_agrees_with_the_interval_and_ranking_sets():
     """A protocol's Metric(bounded, lower_is_better) is what intervals and rankings use."""
     for entry in PROTOCOLS:
         for metric in entry.factory().metrics:
-            assert (metric.name in BOUNDED_METRICS) == metric.bounded, (entry.name, metric)
+            assert is_bounded(metric.name) == metric.bounded, (entry.name, metric)
             assert (metric.name in LOWER_IS_BETTER) == metric.lower_is_better, (entry.name, metric)
+
+
+def _musgrave_by_hand(gallery, g_labels, queries, q_labels, ks):
+    """Musgrave et al. 2020 §3.2, one query at a time from a full argsort."""
+    unit = gallery / np.linalg.norm(gallery, axis=1, keepdims=True)
+    totals = {"map_at_r": 0.0, "r_precision": 0.0, "precision_at_1": 0.0}
+    totals |= {f"recall_at_{k}": 0.0 for k in ks}
+    for query, label in zip(queries, q_labels, strict=True):
+        order = np.argsort(-(unit @ (query / np.linalg.norm(query))))
+        relevant = g_labels[order] == label
+        r = int((g_labels == label).sum())
+        precision = [relevant[: i + 1].mean() for i in range(r)]
+        hits = relevant[:r]
+        totals["map_at_r"] += sum(p for p, h in zip(precision, hits, strict=True) if h) / r
+        totals["r_precision"] += relevant[:r].mean()
+        totals["precision_at_1"] += relevant[0]
+        for k in ks:
+            totals[f"recall_at_{k}"] += relevant[:k].any()
+    return {name: value / len(queries) for name, value in totals.items()}
+
+
+def test_retrieval_metrics_are_musgraves_definitions_computed_query_by_query():
+    X, y = _blobs(seed=3, classes=5)
+    gallery, g_labels, queries, q_labels = X[:220], y[:220], X[220:], y[220:]
+    counts = np.bincount(g_labels)
+    relevant = ranked_relevance(gallery, g_labels, queries, q_labels, counts.max())
+    found = retrieval_metrics(relevant, counts[q_labels], [1, 5])
+    expected = _musgrave_by_hand(gallery, g_labels, queries, q_labels, [1, 5])
+    assert found == pytest.approx(expected)
+    assert found["recall_at_1"] == found["precision_at_1"]
+
+
+def test_retrieval_metrics_agree_with_pytorch_metric_learning():
+    """The peer: pytorch-metric-learning's AccuracyCalculator on the same unit vectors (its
+    L2 neighbours on unit rows are cosine neighbours), queries not in the reference set."""
+    calculator = pytest.importorskip("pytorch_metric_learning.utils.accuracy_calculator")
+    import torch
+
+    X, y = _blobs(seed=4, classes=6)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    gallery, g_labels, queries, q_labels = unit[:200], y[:200], unit[200:], y[200:]
+    peer = calculator.AccuracyCalculator(
+        include=("precision_at_1", "r_precision", "mean_average_precision_at_r")
+    ).get_accuracy(
+        torch.tensor(queries, dtype=torch.float32),
+        torch.tensor(q_labels),
+        torch.tensor(gallery, dtype=torch.float32),
+        torch.tensor(g_labels),
+        ref_includes_query=False,
+    )
+    counts = np.bincount(g_labels)
+    relevant = ranked_relevance(gallery, g_labels, queries, q_labels, counts.max())
+    ours = retrieval_metrics(relevant, counts[q_labels], [1])
+    assert ours["precision_at_1"] == pytest.approx(peer["precision_at_1"], abs=1e-6)
+    assert ours["r_precision"] == pytest.approx(peer["r_precision"], abs=1e-6)
+    assert ours["map_at_r"] == pytest.approx(peer["mean_average_precision_at_r"], abs=1e-6)
+
+
+def test_retrieval_on_a_store_from_the_cli_and_through_a_faiss_index(tmp_path):
+    store = fixed_store(tmp_path / "s")
+    command = ["eval", "retrieval", str(store.root), "--recall-ks", "1,4"]
+    result = CliRunner().invoke(app, [*command, "-o", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 0, result.output
+    saved = Results.load(tmp_path / "r")
+    assert saved.main_metric == "map_at_r"
+    exact = saved.values("retrieval", "all", "map_at_r")[0]
+    assert 0 < exact <= 1 and saved.values("retrieval", "all", "recall_at_4")[0] >= exact
+    pytest.importorskip("faiss")
+    flat = api.run_protocol("retrieval", store.root, progress=False, index="flat")
+    assert flat.values("retrieval", "all", "map_at_r")[0] == pytest.approx(exact)
+    with pytest.raises(DataError, match="index"):
+        api.run_protocol("retrieval", store.root, progress=False, index="lsh")

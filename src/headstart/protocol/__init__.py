@@ -10,6 +10,7 @@ from headstart.protocol import (  # noqa: F401  (each import registers a protoco
     learning_curve,
     mil_cv,
     open_set,
+    retrieval,
 )
 from headstart.protocol.base import PROTOCOLS, Protocol, Settings, protocol_of
 from headstart.protocol.evaluate import evaluate_few_shot

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from headstart.protocol.metrics import BOUNDED_METRICS
+from headstart.protocol.metrics import is_bounded
 
 PLAIN = "t interval over independent seeds"
 CORRECTED = "corrected resampled t (Nadeau & Bengio 2003), test/train = {ratio:.3g}"
@@ -70,7 +70,7 @@ def metric_ci(
     test_train_ratio: float | None = None,
 ) -> tuple[float, float, float]:
     """`bounded_ci` for metrics in [0, 1], `mean_ci` for the others (NLL, seconds)."""
-    interval = bounded_ci if metric in BOUNDED_METRICS else mean_ci
+    interval = bounded_ci if is_bounded(metric) else mean_ci
     return interval(values, level, test_train_ratio)
 
 

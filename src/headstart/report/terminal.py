@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from headstart.protocol import Results
-from headstart.protocol.metrics import BOUNDED_METRICS
+from headstart.protocol.metrics import is_bounded
 
 HEAD_WIDTH = 14  # at least the longest registered head name, "gda-zero-shot", and a space
 SHORT_LEVELS = {"0": "zero-shot", "all": "all", "cv": "cross-validation"}
@@ -43,7 +43,7 @@ def grid_tables(results: Results, metric: str, title: str, width: int) -> list[T
         names = max(HEAD_WIDTH, *(len(h) + 2 for h in mine.heads()))
         needed = names + len(levels) * (max(map(len, full), default=5) + 3)
         compact = needed > width
-        percent = compact and metric in BOUNDED_METRICS
+        percent = compact and is_bounded(metric)
         seeds = max((c["seeds"] for c in cells.values()), default=0)
         runs = "folds" if mine.test_train_ratio else "seeds"
         form = "% mean±half CI" if percent else "mean±half CI" if compact else "mean [95% CI]"
