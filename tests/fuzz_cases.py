@@ -580,6 +580,7 @@ NOT_FOR = {
     "base-novel": ["--calibrate", "--transforms center", "--label-noise symmetric:0.2"],
     "knn": ["--seeds 2", "--heads gda"],
     "clustering": ["--heads gda", "--shots 2"],
+    "retrieval": ["--seeds 2", "--heads gda"],
 }
 OPEN_SET += [
     error(
@@ -599,6 +600,7 @@ OPEN_SET += [  # what a new user tried on the protocol commands (issue 26 review
     error("protocol options", "out-is-a-file", EVAL + "--shots 1 -o {t}/file", "is a file"),
     error("protocol options", "metric-not-measured", OPEN + "--metric nll", "not measured"),
     error("protocol options", "options-first", "eval --seeds 0 {s}", "Invalid value"),
+    error("protocol options", "retrieval-index", "eval retrieval {s} --index lsh", "lsh"),
 ]
 QUALITY = [  # issue 14's bad inputs
     ok("quality", "audit", "audit {s} -o {x} -q", lambda x: (x / "issues.csv").is_file()),

@@ -80,6 +80,7 @@ OTHERS = {  # a setting of another protocol, given to each protocol
     "mil-cv": {"shots": [1]},
     "knn": {"heads": ["gda"]},
     "clustering": {"shots": [1]},
+    "retrieval": {"seeds": 3},
 }
 
 
