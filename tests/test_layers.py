@@ -30,6 +30,7 @@ LAYERS = {  # lower number = lower layer
     "protocol": 4,
     "persistence": 4,
     "prompts": 4,
+    "bench": 4,  # a grid of protocol runs; the api hands it the store builder
     "api": 5,
     "cli": 6,
     "service": 6,

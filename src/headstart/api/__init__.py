@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,14 +18,16 @@ from headstart.api.adapt import (
     transform,
     tune_encoder,
 )
+from headstart.api.bench import BenchResult, bench
+from headstart.api.embedding import cache_root, embed, prepare_dataset
 from headstart.api.evaluation import class_texts, evaluate, learning_curve, rank_templates
 from headstart.api.index import build_index
 from headstart.api.index import search as search_index
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
-from headstart.datasets import Dataset, list_datasets, load_dataset
-from headstart.embedding import EmbedResult, store_key, view_recipe
+from headstart.bench import suite_from_names
+from headstart.datasets import list_datasets, load_dataset
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
 from headstart.exceptions import DataError, HeadstartError
 from headstart.heads import create_head, list_heads, needs_class_texts
@@ -76,11 +76,14 @@ __all__ = [
     "SHOTS_POLICIES",
     "AdaptSettings",
     "AuditResult",
+    "BenchResult",
     "TuneSettings",
     "adapt",
     "adapt_settings",
     "audit",
+    "bench",
     "build_index",
+    "cache_root",
     "class_texts",
     "demo",
     "embed",
@@ -104,70 +107,16 @@ __all__ = [
     "open_store",
     "parse_shots",
     "predict",
+    "prepare_dataset",
     "rank_templates",
     "report",
     "run_protocol",
     "search_index",
     "store_info",
+    "suite_from_names",
     "transform",
     "tune_encoder",
 ]
-
-
-def cache_root() -> Path:
-    """Where stores go when no output folder is given (`$HEADSTART_CACHE` or ~/.cache)."""
-    return Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")
-
-
-def prepare_dataset(name: str, limit: int | None = None, seed: int = 0, **options: Any) -> Dataset:
-    """Load a dataset and optionally keep a class-balanced `limit` items per split."""
-    dataset = load_dataset(name, **options)
-    return dataset.take(limit, seed) if limit else dataset
-
-
-def embed(
-    dataset: str | Dataset,
-    encoder: str = "efficientnet-lite0",
-    out: str | Path | None = None,
-    *,
-    limit: int | None = None,
-    seed: int = 0,
-    dataset_options: dict | None = None,
-    encoder_options: dict | None = None,
-    batch_size: int | None = None,
-    shard_size: int = 1024,
-    num_workers: int | None = None,
-    num_threads: int | None = None,
-    decode: str = "threads",
-    overwrite: bool = False,
-    progress: bool = True,
-    views: int = 1,
-    views_seed: int = 0,
-    engine: str = "local",
-    engine_options: dict[str, Any] | None = None,
-) -> EmbedResult:
-    """Embed a dataset (name, path or `Dataset`) into a store; a cached store is reused.
-    `views` > 1 also stores that many views (plain + augmented) of every non-test image.
-    `engine` "ray" embeds with Ray Data (`engine_options`: address, num_cpus, concurrency,
-    num_gpus, batch_size) into the same store, key and format."""
-    recipe = view_recipe(views, views_seed)
-    options = dict(engine_options or {})
-    if engine == "local":  # the local engine's options are this function's own parameters
-        options |= {"num_workers": num_workers, "num_threads": num_threads, "decode": decode}
-    if batch_size is not None:
-        options["batch_size"] = batch_size
-    runner = ENGINES.create(engine, **options)
-    data = (
-        dataset
-        if isinstance(dataset, Dataset)
-        else prepare_dataset(dataset, limit, seed, **(dataset_options or {}))
-    )
-    model = create_encoder(encoder, **(encoder_options or {}))
-    if out is None:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{data.name}-{model.name}")
-        out = cache_root() / "stores" / f"{safe}-{store_key(data, model, recipe)[:12]}"
-    common = {"shard_size": shard_size, "overwrite": overwrite, "progress": progress}
-    return runner.embed(data, model, out, views=recipe, **common)
 
 
 def encoder_card(name: str, **options: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def subplots(figsize: tuple[float, float]) -> tuple[Figure, Any]:
     return figure, figure.subplots()
 
 
-def _png(figure: Any) -> bytes:
+def png_bytes(figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()
@@ -86,7 +86,7 @@ def few_shot_panels(
         axis.set_ylabel(f"{metric} (95% CI band)", fontsize=8)
     figure.supxlabel("training items per class (shots)", fontsize=8)
     figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def difference_map(
@@ -117,7 +117,7 @@ def difference_map(
     axis.set_xlabel("shots")
     axis.set_title(title, fontsize=9)
     figure.colorbar(image, fraction=0.046, label="difference to the best head")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def metric_bars(results: Results) -> bytes:
@@ -140,7 +140,7 @@ def metric_bars(results: Results) -> bytes:
     axis.set_ylim(0, 1.05)
     axis.grid(alpha=0.3, axis="y")
     axis.legend(fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def learning_curves(results: Results, n_classes: int) -> bytes:
@@ -163,7 +163,7 @@ def learning_curves(results: Results, n_classes: int) -> bytes:
     axis.set_ylabel("test error")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def bag_attention(arrays: dict[str, np.ndarray], title: str, most: int = 14) -> bytes:
@@ -204,7 +204,7 @@ def bag_attention(arrays: dict[str, np.ndarray], title: str, most: int = 14) -> 
                 spine.set_linewidth(2.5 if positive[c] else 0.8)
         axes[b, 0].set_ylabel(caption, rotation=0, ha="right", va="center", fontsize=8)
     figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def repeated_curves(
@@ -220,7 +220,7 @@ def repeated_curves(
     axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def open_set_panels(cells: dict[str, dict[str, list]], best: str, title: str) -> bytes:
@@ -258,7 +258,7 @@ def open_set_panels(cells: dict[str, dict[str, list]], best: str, title: str) ->
     for axis in (histogram, roc, rejection):
         axis.grid(alpha=0.3)
     figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 SESSION_METRICS = ("accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean")
@@ -292,4 +292,4 @@ def session_panels(results: Results, title: str) -> bytes:
     axes[0].set_ylabel("accuracy (95% CI band)", fontsize=8)
     axes[0].legend(fontsize=7)
     figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    return png_bytes(figure)

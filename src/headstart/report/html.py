@@ -74,7 +74,7 @@ def _shots_note(provenance: dict) -> str:
     return f"; classes below a shot level ({html.escape(levels)}) {what.get(policy, policy)}"
 
 
-def _img(png: bytes, caption: str, store: str = "") -> str:
+def figure_html(png: bytes, caption: str, store: str = "") -> str:
     data = base64.b64encode(png).decode()
     return (
         f"<figure data-store='{html.escape(store)}'><img class='figure' "
@@ -134,7 +134,7 @@ def _open_set_figure(results: Results, overall: dict[str, Any]) -> str:
     }
     if overall["head"] not in cells:
         return ""
-    return _img(
+    return figure_html(
         figures.open_set_panels(
             cells, overall["head"], f"{head}, {level_name(shots)}, seed 0 — {label}"
         ),
@@ -144,7 +144,7 @@ def _open_set_figure(results: Results, overall: dict[str, Any]) -> str:
     )
 
 
-def _store_section(
+def store_section(
     results: Results, metric: str, confusion_for: tuple[str, str] | None, index: int
 ) -> str:
     """Figures and detailed tables of one store (one feature space)."""
@@ -159,7 +159,7 @@ def _store_section(
     overall = max((b for b in best), key=lambda b: (b["shots"] != "0", b["mean"]), default=None)
     if protocol_of(provenance).figure == "sessions":
         parts.append(
-            _img(
+            figure_html(
                 figures.session_panels(results, f"class-incremental sessions — {label}"),
                 f"{provenance.get('sessions', '')}; accuracy per session, 95% CI bands — {label}",
                 label,
@@ -167,7 +167,7 @@ def _store_section(
         )
     elif len(results.shots()) > 1 and overall:
         parts.append(
-            _img(
+            figure_html(
                 figures.few_shot_panels(
                     results, families, overall["head"], metric, f"{metric} vs shots — {label}"
                 ),
@@ -178,7 +178,7 @@ def _store_section(
         )
     else:
         parts.append(
-            _img(
+            figure_html(
                 figures.metric_bars(results),
                 f"mean of every metric with its 95% CI — {label}",
                 label,
@@ -187,7 +187,7 @@ def _store_section(
     differences = results.against_best(metric)
     if differences:
         parts.append(
-            _img(
+            figure_html(
                 figures.difference_map(
                     differences,
                     results.heads(),
@@ -259,12 +259,12 @@ def render_report(
     )
     parts.append(variants_section(results))
     for index, mine in enumerate(stores):
-        parts.append(_store_section(mine, metric, confusion_for, index))
+        parts.append(store_section(mine, metric, confusion_for, index))
     if attention is not None:
         model, arrays = attention
         parts.append(f"<h2>Attention of {html.escape(model)} on held-out bags</h2>")
         parts.append(
-            _img(
+            figure_html(
                 figures.bag_attention(arrays, f"{model}: attention per instance"),
                 "fitted on the training side of the first fold; red: positive instances — "
                 + results.store,
@@ -276,7 +276,7 @@ def render_report(
         parts.append("<h2>Naive Bayes vs logistic regression: learning curves</h2>")
         n_classes = len(learning_curve.provenance.get("class_names", [])) or len(names) or 1
         parts.append(
-            _img(
+            figure_html(
                 figures.learning_curves(learning_curve, n_classes),
                 f"test error vs training size — {learning_curve.store}",
                 learning_curve.store,

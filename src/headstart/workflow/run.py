@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.progress import Progress
+
 from headstart.exceptions import DataError
 from headstart.heads import needs_class_texts
 from headstart.mil import load_bags
@@ -32,10 +34,12 @@ def run_protocol(
     out: str | Path | None = None,
     progress: bool = True,
     settings: Settings | None = None,
+    bar: Progress | None = None,
     **values: Any,
 ) -> Results:
     """Run protocol `name` on a store (or, for bag protocols, a bag set) with its settings
-    (`settings`, or keyword `values` validated into them); saved when `out` is given."""
+    (`settings`, or keyword `values` validated into them); saved when `out` is given.
+    `bar`: a progress display already open (a bench's) to add this run's bar to."""
     protocol = PROTOCOLS.create(name)
     if settings is None:
         settings = protocol.settings(**values)
@@ -51,15 +55,35 @@ def run_protocol(
         source_of = Store(source)
         inputs, split = store_inputs(source_of, protocol, settings)
         label = inputs.label
-    with progress_bar(progress) as bar:
-        task = bar.add_task(protocol.name, total=protocol.total(settings))
-        results = protocol.run(inputs, settings, lambda n: bar.advance(task, n))
+    if bar is not None:
+        results = _run_on(bar, protocol, inputs, settings, label, remove=True)
+    else:
+        with progress_bar(progress) as own:
+            results = _run_on(own, protocol, inputs, settings, protocol.name)
     common = build_provenance(protocol, settings, source_of, split, label)
     results.provenance = stamp(results.provenance, common)
     if out is not None:
         results.save(out)
         protocol.save_extras(Path(out), inputs, settings)
     return results
+
+
+def _run_on(
+    bar: Progress,
+    protocol: Protocol,
+    inputs: Any,
+    settings: Settings,
+    title: str,
+    remove: bool = False,
+) -> Results:
+    """The protocol's run with its own task on `bar` (`remove`: taken off when done, as a
+    bench's per-cell bars are)."""
+    task = bar.add_task(title, total=protocol.total(settings))
+    try:
+        return protocol.run(inputs, settings, lambda n: bar.advance(task, n))
+    finally:
+        if remove:
+            bar.remove_task(task)
 
 
 def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[StoreInputs, str]:

@@ -1,0 +1,118 @@
+"""The verb `bench`: many encoders × datasets × tasks in one resumable run, compared on the
+same samples, written as tidy rows, a leaderboard (JSON) and one HTML page.
+
+Stores are built here, where the verbs live: a dataset embedded by an encoder (the cache is
+reused), and for an adapted encoder an adapter trained on that store's training rows and the
+store mapped through it (both kept beside the store, reused on a rerun)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headstart.api.adapt import adapt, adapt_settings, transform
+from headstart.api.embedding import cache_root, embed, prepare_dataset
+from headstart.bench import (
+    BenchRun,
+    DatasetSpec,
+    EncoderSpec,
+    Suite,
+    TaskBoard,
+    build_boards,
+    load_suite,
+    render_leaderboard,
+    run_suite,
+)
+from headstart.output import check_outputs
+from headstart.store import Store
+
+
+@dataclass
+class BenchResult:
+    """A finished bench: every cell, a board per task, and where the files went."""
+
+    run: BenchRun
+    boards: list[TaskBoard]
+    report: Path
+    leaderboard: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        """The leaderboard as `--json` prints it."""
+        return json.loads(self.leaderboard.read_text())
+
+
+def bench(
+    suite: str | Path | Suite,
+    out: str | Path,
+    progress: bool = True,
+) -> BenchResult:
+    """Run a suite (a TOML file or a `Suite`) into `out`: cells under `out/cells`, tidy rows
+    in `out/rows.parquet`, the leaderboard in `out/leaderboard.json` and
+    `out/leaderboard.html`. Stores go to the store cache (`$HEADSTART_CACHE`). A rerun skips
+    finished cells; failed cells are listed with their reasons while the others finish."""
+    check_outputs(out)
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite)
+    root = cache_root() / "stores"
+
+    def make_store(dataset: DatasetSpec, encoder: EncoderSpec) -> Store:
+        return _store(dataset, encoder, root, progress)
+
+    run = run_suite(suite, out, make_store, progress)
+    boards = build_boards(run.cells)
+    out = Path(out)
+    board_file = out / "leaderboard.json"
+    board_file.write_text(json.dumps(_leaderboard(run, boards), indent=1, default=str))
+    page = out / "leaderboard.html"
+    page.write_text(render_leaderboard(run, boards), encoding="utf-8")
+    return BenchResult(run, boards, page, board_file)
+
+
+def _store(dataset: DatasetSpec, encoder: EncoderSpec, root: Path, progress: bool) -> Store:
+    """The store of one dataset × encoder: embedded (cache hits reused), then adapted when the
+    encoder names an adapter."""
+    data = prepare_dataset(dataset.name, dataset.limit, **dataset.options)
+    options = encoder.options or None
+    plain = embed(data, encoder.name, None, encoder_options=options, progress=progress).store
+    if encoder.adapter is None:
+        return plain
+    spec = json.dumps(encoder.adapter, sort_keys=True)
+    tag = hashlib.sha256(f"{plain.key}|{spec}".encode()).hexdigest()[:12]
+    adapter_dir = root / f"{plain.root.name}-adapter-{tag}"
+    adapted_dir = root / f"{plain.root.name}-adapted-{tag}"
+    if (adapted_dir / "manifest.json").is_file():
+        return Store(adapted_dir)
+    shutil.rmtree(adapter_dir, ignore_errors=True)  # a killed run's half-written folders
+    shutil.rmtree(adapted_dir, ignore_errors=True)
+    options = {k: v for k, v in encoder.adapter.items() if k != "loss"}
+    adapt(plain.root, adapter_dir, adapt_settings(encoder.adapter["loss"], options), progress)
+    return transform(plain.root, adapter_dir, adapted_dir)
+
+
+def _leaderboard(run: BenchRun, boards: list[TaskBoard]) -> dict[str, Any]:
+    """Sentences, per-task boards and failed cells, as JSON."""
+    return {
+        "suite": run.suite.name,
+        "sentences": [b.sentence() for b in boards],
+        "tasks": [
+            {
+                "task": b.task,
+                "metric": b.metric,
+                "lower_is_better": b.lower_is_better,
+                "overall": b.overall,
+                "friedman": b.friedman,
+                "per_dataset": b.per_dataset,
+                "scores": {
+                    d: {e: {k: v for k, v in c.items() if k != "values"} for e, c in by.items()}
+                    for d, by in b.scores.items()
+                },
+            }
+            for b in boards
+        ],
+        "failed": [c.describe() for c in run.failures],
+        "cells": len(run.cells),
+    }

@@ -1,0 +1,146 @@
+"""A bench run: every (dataset, encoder) store built on demand, every task run on it as a
+cell, finished cells skipped, failures recorded while the rest go on; then the tidy rows of
+all cells in one table.
+
+The store builder is handed in (`make_store`: the `api` layer embeds, adapts and caches), so
+this layer never reaches up to the verbs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from headstart.bench.cells import (
+    DONE,
+    CellRecord,
+    cell_folder,
+    failed,
+    read_record,
+    run_cell,
+    write_record,
+)
+from headstart.bench.pairing import items_fingerprint
+from headstart.bench.suite import DatasetSpec, EncoderSpec, Suite
+from headstart.progress import progress_bar
+from headstart.protocol.results import versions
+from headstart.workflow.run import run_protocol
+
+StoreMaker = Callable[[DatasetSpec, EncoderSpec], Any]  # → an opened Store
+ROW_COLUMNS = (
+    "dataset",
+    "encoder",
+    "task",
+    "protocol",
+    "head",
+    "shots",
+    "seed",
+    "metric",
+    "value",
+    "store_key",
+    "cell_key",
+    "items",
+    "headstart",
+)
+
+
+@dataclass
+class BenchRun:
+    """Every cell's record, in suite order, and where the run was written."""
+
+    suite: Suite
+    out: Path
+    cells: list[CellRecord]
+
+    @property
+    def failures(self) -> list[CellRecord]:
+        return [c for c in self.cells if c.status != DONE]
+
+    def rows(self) -> pa.Table:
+        """Tidy rows of every finished cell, keyed by store, cell key and version."""
+        version = versions()["headstart"]
+        rows = []
+        for cell in self.cells:
+            if cell.status != DONE or cell.results is None:
+                continue
+            for r in cell.results.rows:
+                rows.append(
+                    {
+                        "dataset": cell.dataset,
+                        "encoder": cell.encoder,
+                        "task": cell.task,
+                        "protocol": cell.protocol,
+                        "head": r["head"],
+                        "shots": str(r["shots"]),
+                        "seed": int(r["seed"]),
+                        "metric": r["metric"],
+                        "value": float(r["value"]),
+                        "store_key": cell.store_key,
+                        "cell_key": cell.key,
+                        "items": cell.items,
+                        "headstart": version,
+                    }
+                )
+        return pa.table({c: [r[c] for r in rows] for c in ROW_COLUMNS})
+
+
+def run_suite(
+    suite: Suite, out: str | Path, make_store: StoreMaker, progress: bool = True
+) -> BenchRun:
+    """Run every cell of `suite` into `out` (resumable): first the stores, one per dataset ×
+    encoder (embedded with their own progress bars, cache hits reused), then the cells under
+    one display — a bar for the whole bench and one for the cell that is running."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "suite.json").write_text(json.dumps(suite.describe(), indent=1, default=str))
+    stores: dict[tuple[str, str], Any] = {}
+    for dataset in suite.datasets:
+        for encoder in suite.encoders:
+            try:
+                store = make_store(dataset, encoder)
+                stores[dataset.label, encoder.label] = (store, items_fingerprint(store))
+            except Exception as error:  # its cells are reported failed; the others run
+                stores[dataset.label, encoder.label] = error
+    records: list[CellRecord] = []
+    total = len(suite.datasets) * len(suite.encoders) * len(suite.tasks)
+    with progress_bar(progress) as bar:
+        overall = bar.add_task("bench cells", total=total)
+        for dataset in suite.datasets:
+            for encoder in suite.encoders:
+                built = stores[dataset.label, encoder.label]
+                for task in suite.tasks:
+                    folder = cell_folder(out, dataset, encoder, task)
+                    if isinstance(built, Exception):
+                        record = failed(dataset, encoder, task, built, "building the store")
+                        write_record(folder, record)
+                    else:
+                        store, items = built
+                        record = run_cell(
+                            folder, store, items, dataset, encoder, task, run_protocol, bar
+                        )
+                    records.append(record)
+                    bar.advance(overall, 1)
+    run = BenchRun(suite, out, records)
+    table = run.rows()
+    pq.write_table(table, out / "rows.parquet")
+    pacsv.write_csv(table, out / "rows.csv")
+    return run
+
+
+def load_run(out: str | Path, suite: Suite) -> BenchRun:
+    """The records a finished (or interrupted) run left in `out`, in suite order."""
+    out = Path(out)
+    records = []
+    for dataset in suite.datasets:
+        for encoder in suite.encoders:
+            for task in suite.tasks:
+                record = read_record(cell_folder(out, dataset, encoder, task))
+                if record is not None:
+                    records.append(record)
+    return BenchRun(suite, out, records)
