@@ -109,10 +109,7 @@ def _dataset_winner(dataset: str, by_encoder: dict[str, dict], sign: float) -> d
         if len(common) < 2:  # one value each (a deterministic task): no interval
             untested.append(encoder)
             continue
-        if not diff.any():  # the same score on every seed
-            tied.append(encoder)
-            continue
-        mean, low, high = mean_ci(diff)
+        mean, low, high = mean_ci(diff) if diff.any() else (0.0, 0.0, 0.0)
         differences.append({"encoder": encoder, "difference": mean, "ci_low": low, "ci_high": high})
         if low <= 0 <= high:
             tied.append(encoder)

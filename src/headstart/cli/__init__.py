@@ -253,6 +253,7 @@ def report(
 
 
 from headstart.cli import adapt as _adapt_commands  # noqa: E402,F401  (registers them)
+from headstart.cli import bench as _bench_commands  # noqa: E402,F401
 from headstart.cli import evaluate as _evaluate_commands  # noqa: E402,F401
 from headstart.cli import index as _index_commands  # noqa: E402,F401
 from headstart.cli import mil as _mil_commands  # noqa: E402,F401

@@ -56,7 +56,7 @@ def run_protocol(
         inputs, split = store_inputs(source_of, protocol, settings)
         label = inputs.label
     if bar is not None:
-        results = _run_on(bar, protocol, inputs, settings, label, remove=True)
+        results = _run_on(bar, protocol, inputs, settings, f"{name} · {label}", remove=True)
     else:
         with progress_bar(progress) as own:
             results = _run_on(own, protocol, inputs, settings, protocol.name)
