@@ -581,6 +581,7 @@ NOT_FOR = {
     "knn": ["--seeds 2", "--heads gda"],
     "clustering": ["--heads gda", "--shots 2"],
     "retrieval": ["--seeds 2", "--heads gda"],
+    "geometry": ["--heads gda"],
 }
 OPEN_SET += [
     error(

@@ -81,6 +81,7 @@ OTHERS = {  # a setting of another protocol, given to each protocol
     "knn": {"heads": ["gda"]},
     "clustering": {"shots": [1]},
     "retrieval": {"seeds": 3},
+    "geometry": {"heads": ["gda"]},
 }
 
 

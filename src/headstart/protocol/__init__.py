@@ -5,6 +5,7 @@ from headstart.protocol import (  # noqa: F401  (each import registers a protoco
     base_novel,
     clustering,
     few_shot,
+    geometry,
     incremental,
     knn,
     learning_curve,

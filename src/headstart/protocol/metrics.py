@@ -17,6 +17,7 @@ BOUNDED_METRICS = frozenset(
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}
+    | {"inductive_bias_bits", "alignment", "uniformity", "sampled_mse", "posterior_mean_mse"}
 )
 
 
