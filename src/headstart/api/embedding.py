@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from headstart.datasets import Dataset, load_dataset
+from headstart.datasets.image_decoding import ItemError
 from headstart.embedding import EmbedResult, store_key, view_recipe
 from headstart.encoders import create_encoder
 from headstart.scale import ENGINES
+from headstart.workflow.splits import split_rows
 
 
 def cache_root() -> Path:
@@ -63,8 +65,24 @@ def embed(
         else prepare_dataset(dataset, limit, seed, **(dataset_options or {}))
     )
     model = create_encoder(encoder, **(encoder_options or {}))
+    if getattr(model, "needs_fit", False):
+        fit_on_training_side(model, data)
     if out is None:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{data.name}-{model.name}")
         out = cache_root() / "stores" / f"{safe}-{store_key(data, model, recipe)[:12]}"
     common = {"shard_size": shard_size, "overwrite": overwrite, "progress": progress}
     return runner.embed(data, model, out, views=recipe, **common)
+
+
+def fit_on_training_side(model: Any, data: Dataset) -> None:
+    """Fit an encoder that learns from the data it embeds (`tfidf`) on the split rule's
+    training rows and unlabelled pool — never a test row; unusable items are left out, as
+    embedding skips them."""
+    rows = split_rows(data.labels, data.split, f"dataset {data.name}", data.class_names, 0)
+    texts = []
+    for row in rows.learning():
+        try:
+            texts.append(model.prepare(data.items[row]))
+        except ItemError:
+            continue
+    model.fit(texts, f"dataset {data.name!r} ({rows.rule}, training side)")

@@ -8,6 +8,7 @@ from headstart.encoders import (  # noqa: F401  (registers the encoders)
     open_clip_adapter,
     raw_pixels,
     sentence,
+    tfidf,
     timm_adapter,
     tuned_sentence,
 )
