@@ -582,6 +582,7 @@ NOT_FOR = {
     "clustering": ["--heads gda", "--shots 2"],
     "retrieval": ["--seeds 2", "--heads gda"],
     "geometry": ["--heads gda"],
+    "instance-retrieval": ["--seeds 2"],
 }
 OPEN_SET += [
     error(
@@ -602,6 +603,18 @@ OPEN_SET += [  # what a new user tried on the protocol commands (issue 26 review
     error("protocol options", "metric-not-measured", OPEN + "--metric nll", "not measured"),
     error("protocol options", "options-first", "eval --seeds 0 {s}", "Invalid value"),
     error("protocol options", "retrieval-index", "eval retrieval {s} --index lsh", "lsh"),
+    error(
+        "protocol options",
+        "instance-no-queries",
+        "eval instance-retrieval {s}",
+        "no query in the store by the id convention",
+    ),
+    error(
+        "protocol options",
+        "instance-truth-missing",
+        "eval instance-retrieval {s} --ground-truth {t}/none.csv",
+        "does not exist",
+    ),
 ]
 QUALITY = [  # issue 14's bad inputs
     ok("quality", "audit", "audit {s} -o {x} -q", lambda x: (x / "issues.csv").is_file()),

@@ -82,6 +82,7 @@ OTHERS = {  # a setting of another protocol, given to each protocol
     "clustering": {"shots": [1]},
     "retrieval": {"seeds": 3},
     "geometry": {"heads": ["gda"]},
+    "instance-retrieval": {"seeds": 2},
 }
 
 

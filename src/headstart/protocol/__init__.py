@@ -7,6 +7,7 @@ from headstart.protocol import (  # noqa: F401  (each import registers a protoco
     few_shot,
     geometry,
     incremental,
+    instance_retrieval,
     knn,
     learning_curve,
     mil_cv,

@@ -95,6 +95,7 @@ class StoreInputs:
     build: Callable[..., dict[str, Any]]  # (heads, head_params, transforms, texts) → models
     views_train: np.ndarray | None = None
     side: dict[str, np.ndarray] = field(default_factory=dict)  # other stores' vectors by setting
+    whole: Callable[[], tuple[np.ndarray, list[str]]] | None = None  # every row: vectors, ids
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(X_train, y_train, X_test, y_test)."""

@@ -13,7 +13,7 @@ BOUNDED_METRICS = frozenset(
     | {"accuracy_all", "accuracy_base", "accuracy_new", "harmonic_mean"}  # sessions
     | {"accuracy_base_per_class", "accuracy_new_per_class", "harmonic_mean_per_class"}
     | {"top5_accuracy", "nmi", "v_measure"}  # kNN and clustering on frozen features
-    | {"map_at_r", "r_precision", "precision_at_1", "map"}  # retrieval
+    | {"map_at_r", "r_precision", "precision_at_1", "map", "map_oxford"}  # retrieval
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}

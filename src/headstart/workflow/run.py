@@ -121,6 +121,7 @@ def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[
         if protocol.uses_views and store.n_views > 1
         else None,
         side=side,
+        whole=lambda: (vectors, store.ids),
     )
     return inputs, split
 
