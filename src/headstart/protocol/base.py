@@ -120,6 +120,7 @@ class Protocol:
     composes: ClassVar[str] = ""  # in words: what else it runs under (shown in its help)
     figure: ClassVar[str] = "shots"  # the report's main figure: "shots" or "sessions"
     uses_views: ClassVar[bool] = False  # hands heads the stored augmented views (read if so)
+    title: ClassVar[str] = "Heads fitted on {encoder} features"  # the report section's heading
 
     def settings(self, **values: Any) -> Settings:
         """Validated settings from keyword values; an option it does not take is an error
@@ -146,9 +147,8 @@ class Protocol:
         """Anything saved beside the results besides rows and summary (default: nothing)."""
 
     def heading(self, provenance: dict[str, Any]) -> str:
-        """The title of a store's section in the report, in words."""
-        encoder = provenance.get("encoder") or "the features"
-        return f"Heads fitted on {encoder} features"
+        """The title of a store's section in the report, in words: `title` with the encoder."""
+        return self.title.format(encoder=provenance.get("encoder") or "the")
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")

@@ -72,6 +72,7 @@ class BaseNovel(Protocol):
     """Base → novel: an adapter trained on base classes, k-shot heads on novel ones, paired."""
 
     name = "base-novel"
+    title = "Novel classes: heads on frozen and adapted {encoder} features, paired"
     settings_type = BaseNovelSettings
     metrics = CLASSIFICATION
 
@@ -154,7 +155,3 @@ class BaseNovel(Protocol):
             }
         )
         return merged
-
-    def heading(self, provenance: dict[str, Any]) -> str:
-        encoder = provenance.get("encoder") or "the"
-        return f"Novel classes: heads on frozen and adapted {encoder} features, paired"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -47,6 +46,7 @@ class Clustering(Protocol):
     """k-means with k = classes on the test split: NMI, ARI and V-measure against the labels."""
 
     name = "clustering"
+    title = "Clusters of {encoder} features against the classes (no label used)"
     settings_type = ClusteringSettings
     metrics = (Metric("nmi"), Metric("ari", bounded=False), Metric("v_measure"))
     main_metric = "nmi"
@@ -69,7 +69,3 @@ class Clustering(Protocol):
             if progress:
                 progress(1)
         return results
-
-    def heading(self, provenance: dict[str, Any]) -> str:
-        encoder = provenance.get("encoder") or "the"
-        return f"Clusters of {encoder} features against the classes (no label used)"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -78,6 +77,7 @@ class Geometry(Protocol):
     """Alignment, uniformity, tolerance, separability and kernel inductive bias of the features."""
 
     name = "geometry"
+    title = "The geometry of {encoder} features: alignment, uniformity, inductive bias"
     settings_type = GeometrySettings
     metrics = (
         Metric("inductive_bias_bits", bounded=False, lower_is_better=True),
@@ -142,7 +142,3 @@ class Geometry(Protocol):
             if progress:
                 progress(1)
         return results
-
-    def heading(self, provenance: dict[str, Any]) -> str:
-        encoder = provenance.get("encoder") or "the"
-        return f"The geometry of {encoder} features: alignment, uniformity, inductive bias"

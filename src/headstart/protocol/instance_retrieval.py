@@ -22,7 +22,6 @@ import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -149,6 +148,7 @@ class InstanceRetrieval(Protocol):
     """Instance retrieval with per-query positives and junk (revisited Oxford's mAP)."""
 
     name = "instance-retrieval"
+    title = "Instance retrieval by {encoder} features: each query's own positives, junk ignored"
     settings_type = InstanceRetrievalSettings
     metrics = (Metric("map"), Metric("map_oxford"), Metric("recall_at_k"))
     main_metric = "map"
@@ -192,7 +192,3 @@ class InstanceRetrieval(Protocol):
         if progress:
             progress(1)
         return results
-
-    def heading(self, provenance: dict[str, Any]) -> str:
-        encoder = provenance.get("encoder") or "the"
-        return f"Instance retrieval by {encoder} features: each query's own positives, junk ignored"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -90,6 +89,7 @@ class KNN(Protocol):
     """kNN on frozen features (DINO's weighted vote and a plain majority), full training split."""
 
     name = "knn"
+    title = "kNN on frozen {encoder} features: every training row votes"
     settings_type = KNNSettings
     metrics = (Metric("accuracy"), Metric("top5_accuracy"))
 
@@ -121,7 +121,3 @@ class KNN(Protocol):
                 if progress:
                     progress(1)
         return results
-
-    def heading(self, provenance: dict[str, Any]) -> str:
-        encoder = provenance.get("encoder") or "the"
-        return f"kNN on frozen {encoder} features: every training row votes"

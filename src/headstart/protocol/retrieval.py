@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -109,6 +108,7 @@ class Retrieval(Protocol):
     """Class-level retrieval, test queries against the training split: MAP@R, R-precision, P@1."""
 
     name = "retrieval"
+    title = "Retrieval by {encoder} features: test queries, training gallery, same class"
     settings_type = RetrievalSettings
     metrics = (
         Metric("map_at_r"),
@@ -152,7 +152,3 @@ class Retrieval(Protocol):
         if progress:
             progress(1)
         return results
-
-    def heading(self, provenance: dict[str, Any]) -> str:
-        encoder = provenance.get("encoder") or "the"
-        return f"Retrieval by {encoder} features: test queries, training gallery, same class"
