@@ -344,3 +344,27 @@ def test_leaderboard_renders_in_headless_chromium(tmp_path):
         assert int(body.get_attribute("data-figures")) >= 4
         browser.close()
     assert not errors, errors
+
+
+def test_cells_as_ray_tasks_give_the_local_results(tmp_path):
+    ray = pytest.importorskip("ray")
+    from headstart.scale.engines import RaySettings
+
+    stores = {e: _store(tmp_path / e, seed, shift=0.6) for seed, e in enumerate(("a", "b"))}
+    tasks = [("knn", "knn", {"ks": [5]}), FEW_SHOT]
+    suite = _suite(["d"], ["a", "b"], tasks)
+    local = run_suite(suite, tmp_path / "local", lambda d, e: stores[e.label], False)
+    try:
+        remote = run_suite(
+            suite, tmp_path / "ray", lambda d, e: stores[e.label], False, RaySettings(num_cpus=2)
+        )
+    finally:
+        ray.shutdown()
+    assert [c.status for c in remote.cells] == ["done"] * 4
+    here, there = local.rows().to_pylist(), remote.rows().to_pylist()
+    assert [{**r, "value": 0} for r in here] == [{**r, "value": 0} for r in there]
+    scored = [i for i, r in enumerate(here) if r["metric"] != "fit_seconds"]  # not timings
+    np.testing.assert_allclose(
+        [here[i]["value"] for i in scored], [there[i]["value"] for i in scored]
+    )
+    assert (tmp_path / "ray/cells/d/b/few-shot/cell.json").is_file()

@@ -27,7 +27,9 @@ from headstart.bench import (
     render_leaderboard,
     run_suite,
 )
+from headstart.exceptions import DataError
 from headstart.output import check_outputs
+from headstart.scale.engines import RaySettings
 from headstart.store import Store
 
 
@@ -49,12 +51,28 @@ def bench(
     suite: str | Path | Suite,
     out: str | Path,
     progress: bool = True,
+    engine: str = "local",
+    engine_options: dict[str, Any] | None = None,
 ) -> BenchResult:
     """Run a suite (a TOML file or a `Suite`) into `out`: cells under `out/cells`, tidy rows
     in `out/rows.parquet`, the leaderboard in `out/leaderboard.json` and
     `out/leaderboard.html`. Stores go to the store cache (`$HEADSTART_CACHE`). A rerun skips
-    finished cells; failed cells are listed with their reasons while the others finish."""
+    finished cells; failed cells are listed with their reasons while the others finish.
+    `engine` "ray" runs the cells as Ray tasks (`engine_options`: address, num_cpus); the
+    stores are embedded by the driver first (embed large sets beforehand with
+    `embed --engine ray`: the bench reuses cached stores)."""
     check_outputs(out)
+    if engine not in ("local", "ray"):
+        raise DataError(f"bench engine {engine!r}: choose local or ray")
+    if engine == "local" and engine_options:
+        raise DataError("engine options apply to --engine ray only")
+    ray = None
+    if engine == "ray":
+        known = {"address", "num_cpus"}
+        unknown = sorted(set(engine_options or {}) - known)
+        if unknown:
+            raise DataError(f"bench engine option {unknown[0]!r}: it takes {', '.join(known)}")
+        ray = RaySettings(**(engine_options or {}))
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
     root = cache_root() / "stores"
@@ -62,7 +80,7 @@ def bench(
     def make_store(dataset: DatasetSpec, encoder: EncoderSpec) -> Store:
         return _store(dataset, encoder, root, progress)
 
-    run = run_suite(suite, out, make_store, progress)
+    run = run_suite(suite, out, make_store, progress, ray)
     boards = build_boards(run.cells)
     out = Path(out)
     board_file = out / "leaderboard.json"

@@ -27,9 +27,11 @@ from headstart.bench.cells import (
     write_record,
 )
 from headstart.bench.pairing import items_fingerprint
-from headstart.bench.suite import DatasetSpec, EncoderSpec, Suite
+from headstart.bench.suite import DatasetSpec, EncoderSpec, Suite, TaskSpec
 from headstart.progress import progress_bar
 from headstart.protocol.results import versions
+from headstart.scale.engines import RaySettings, start_ray
+from headstart.store import Store
 from headstart.workflow.run import run_protocol
 
 StoreMaker = Callable[[DatasetSpec, EncoderSpec], Any]  # → an opened Store
@@ -91,11 +93,16 @@ class BenchRun:
 
 
 def run_suite(
-    suite: Suite, out: str | Path, make_store: StoreMaker, progress: bool = True
+    suite: Suite,
+    out: str | Path,
+    make_store: StoreMaker,
+    progress: bool = True,
+    ray: RaySettings | None = None,
 ) -> BenchRun:
     """Run every cell of `suite` into `out` (resumable): first the stores, one per dataset ×
     encoder (embedded with their own progress bars, cache hits reused), then the cells under
-    one display — a bar for the whole bench and one for the cell that is running."""
+    one display — a bar for the whole bench and one for the cell that is running. With `ray`
+    settings the cells run as Ray tasks (one CPU each) and land in the same files."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "suite.json").write_text(json.dumps(suite.describe(), indent=1, default=str))
@@ -107,6 +114,8 @@ def run_suite(
                 stores[dataset.label, encoder.label] = (store, items_fingerprint(store))
             except Exception as error:  # its cells are reported failed; the others run
                 stores[dataset.label, encoder.label] = error
+    if ray is not None:
+        return _finish(BenchRun(suite, out, _ray_cells(suite, out, stores, ray, progress)))
     records: list[CellRecord] = []
     total = len(suite.datasets) * len(suite.encoders) * len(suite.tasks)
     with progress_bar(progress) as bar:
@@ -126,11 +135,62 @@ def run_suite(
                         )
                     records.append(record)
                     bar.advance(overall, 1)
-    run = BenchRun(suite, out, records)
+    return _finish(BenchRun(suite, out, records))
+
+
+def _finish(run: BenchRun) -> BenchRun:
+    """The tidy rows of every finished cell, written beside the cells."""
     table = run.rows()
-    pq.write_table(table, out / "rows.parquet")
-    pacsv.write_csv(table, out / "rows.csv")
+    pq.write_table(table, run.out / "rows.parquet")
+    pacsv.write_csv(table, run.out / "rows.csv")
     return run
+
+
+def _cell_task(
+    folder: Path,
+    store_root: str,
+    items: str,
+    dataset: DatasetSpec,
+    encoder: EncoderSpec,
+    task: TaskSpec,
+) -> CellRecord:
+    """One cell in a Ray worker: the store opened there, the same `run_cell` as locally."""
+    store = Store(store_root)
+    return run_cell(folder, store, items, dataset, encoder, task, run_protocol, None)
+
+
+def _ray_cells(
+    suite: Suite, out: Path, stores: dict, settings: RaySettings, progress: bool
+) -> list[CellRecord]:
+    """Every cell as a Ray task (a store that could not be built fails its cells on the
+    driver), gathered in suite order as they finish. The workers read the stores and write
+    the cells where the driver does: a cluster needs both on a shared file system."""
+    ray = start_ray(settings)
+    remote = ray.remote(num_cpus=1)(_cell_task)
+    slots: list[Any] = []
+    for dataset in suite.datasets:
+        for encoder in suite.encoders:
+            built = stores[dataset.label, encoder.label]
+            for task in suite.tasks:
+                folder = cell_folder(out, dataset, encoder, task)
+                if isinstance(built, Exception):
+                    record = failed(dataset, encoder, task, built, "building the store")
+                    write_record(folder, record)
+                    slots.append(record)
+                else:
+                    store, items = built
+                    args = (folder, str(store.root), items, dataset, encoder, task)
+                    slots.append(remote.remote(*args))
+    waiting = [s for s in slots if not isinstance(s, CellRecord)]
+    done: dict[Any, CellRecord] = {}
+    with progress_bar(progress) as bar:
+        overall = bar.add_task("bench cells (ray)", total=len(slots))
+        bar.advance(overall, len(slots) - len(waiting))
+        while waiting:
+            ready, waiting = ray.wait(waiting, num_returns=1)
+            done[ready[0]] = ray.get(ready[0])
+            bar.advance(overall, 1)
+    return [s if isinstance(s, CellRecord) else done[s] for s in slots]
 
 
 def load_run(out: str | Path, suite: Suite) -> BenchRun:

@@ -23,10 +23,15 @@ def bench(
     seeds: int | None = typer.Option(None, min=1, help="short form: seeds per task"),
     shots: str | None = typer.Option(None, help="short form: shots per class, e.g. 1,4,16"),
     limit: int | None = typer.Option(None, min=1, help="short form: items per split"),
+    engine: str = typer.Option("local", help="local, or ray (cells as Ray tasks)"),
+    ray_address: str | None = typer.Option(None, help="an existing Ray cluster (--engine ray)"),
     as_json: bool = typer.Option(False, "--json", help="print the leaderboard as JSON"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """Compare encoders across datasets and tasks on the same samples; resumable."""
+    if ray_address and engine != "ray":
+        raise DataError("--ray-address applies to --engine ray only")
+    run = {"engine": engine, "engine_options": {"address": ray_address} if ray_address else None}
     names = {"datasets": datasets, "encoders": encoders, "tasks": tasks}
     short = {k: v for k, v in names.items() if v is not None}
     if suite is not None and (short or seeds or shots or limit):
@@ -44,9 +49,9 @@ def bench(
             api.parse_shots(shots) if shots else None,
             limit,
         )
-        result = api.bench(suite_spec, out, progress=not quiet)
+        result = api.bench(suite_spec, out, progress=not quiet, **run)
     else:
-        result = api.bench(suite, out, progress=not quiet)
+        result = api.bench(suite, out, progress=not quiet, **run)
     if as_json:
         print(json.dumps(result.as_dict(), indent=1, default=str))
         return
