@@ -48,6 +48,13 @@ def skip(family: str, name: str, args: str, fragment: str, check=None) -> Case:
 # ---- checks on what a case wrote ------------------------------------------------------------
 
 
+def _bench_failed(x: Path, dataset: str) -> bool:
+    """The failed cell is listed in the leaderboard, the other dataset's cell finished."""
+    board = json.loads((x / "leaderboard.json").read_text())
+    failed = [c["dataset"] for c in board["failed"]]
+    return failed == [dataset] and board["cells"] == 2 and (x / "rows.parquet").is_file()
+
+
 def _store(x: Path):
     from headstart.store import Store
 
@@ -765,8 +772,45 @@ SERVE = [
     error("serve", "serve-a-store", "serve {s}", "not a saved headstart model"),
     error("serve", "serve-nothing", "serve", "nothing to serve"),
 ]
+BENCH_SHORT = "bench --datasets digits --encoders raw-pixels --tasks knn -o {x}"
+BENCH = [  # issue 27: suites checked before any work; a store that cannot be built is reported
+    error("bench", "malformed-suite", "bench {t}/suites/malformed.toml -o {x}", "line 6"),
+    error("bench", "unknown-dataset", "bench {t}/suites/unknown-dataset.toml -o {x}", "digitz"),
+    error("bench", "no-tasks", "bench {t}/suites/no-tasks.toml -o {x}", "names no tasks"),
+    error("bench", "bad-setting", "bench {t}/suites/bad-setting.toml -o {x}", "task 'knn'"),
+    error("bench", "unknown-key", "bench {t}/suites/unknown-key.toml -o {x}", "no key 'size'"),
+    error("bench", "bad-score", "bench {t}/suites/bad-score.toml -o {x}", "'nmi' is not measured"),
+    error("bench", "not-utf8", "bench {t}/suites/not-utf8.toml -o {x}", "not UTF-8"),
+    error("bench", "no-suite-file", "bench {t}/suites/none.toml -o {x}", "does not exist"),
+    error(
+        "bench",
+        "unknown-encoder",
+        "bench --datasets digits --encoders mobilenet --tasks knn -o {x}",
+        "Did you mean 'mobilenetv2'",
+    ),
+    error(
+        "bench",
+        "unknown-task",
+        "bench --datasets digits --encoders raw-pixels --tasks retreival -o {x}",
+        "unknown protocol 'retreival'",
+    ),
+    error("bench", "bag-task", BENCH_SHORT.replace("knn", "mil-cv"), "reads bags"),
+    error("bench", "short-form-half", "bench --datasets digits -o {x}", "--encoders, --tasks"),
+    error("bench", "both-forms", "bench {t}/suites/no-tasks.toml --tasks knn -o {x}", "not both"),
+    error("bench", "engine", BENCH_SHORT + " --engine spark", "choose local or ray"),
+    error("bench", "ray-address-local", BENCH_SHORT + " --ray-address x:1", "--engine ray only"),
+    ok(
+        "bench",
+        "store-cannot-be-built",
+        "bench --datasets {t}/texts.csv,digits --encoders raw-pixels --tasks knn --limit 60 "
+        "-o {x} -q",
+        lambda x: _bench_failed(x, "texts.csv"),
+        fragment="holds text items",
+    ),
+]
+
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE
+CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE + BENCH
 
 
 # ---- running and sorting ---------------------------------------------------------------------

@@ -353,6 +353,24 @@ def mil_inputs(t: Path) -> None:
     api.mil_fit("musk1", b / "model", model="mean", epochs=2)
 
 
+SUITE = '[[datasets]]\nname = "digits"\nlimit = 60\n[[encoders]]\nname = "raw-pixels"\n'
+
+
+def bench_inputs(t: Path) -> None:
+    """Suites for `headstart bench` (issue 27): malformed, unknown names, missing parts."""
+    b = t / "suites"
+    b.mkdir()
+    (b / "malformed.toml").write_text(SUITE + "[tasks.knn\nks = [5]\n")
+    (b / "unknown-dataset.toml").write_text(SUITE.replace('"digits"', '"digitz"') + "[tasks.knn]\n")
+    (b / "no-tasks.toml").write_text(SUITE)
+    (b / "bad-setting.toml").write_text(SUITE + "[tasks.knn]\nvariants = ['cosine']\n")
+    (b / "unknown-key.toml").write_text(
+        SUITE + "[tasks.knn]\n[[datasets]]\nname = 'digits'\nsize = 3\n"
+    )
+    (b / "bad-score.toml").write_text(SUITE + "[tasks.knn]\nscore = { metric = 'nmi' }\n")
+    (b / "not-utf8.toml").write_bytes(b"name = '\xff\xfe'\n")
+
+
 def build_inputs(t: Path) -> Path:
     """Every input of the fuzz table under `t` (about 10 s)."""
     api.embed("digits", "raw-pixels", t / "s", limit=200, progress=False)
@@ -366,4 +384,5 @@ def build_inputs(t: Path) -> Path:
     store_inputs(t)
     model_inputs(t)
     mil_inputs(t)
+    bench_inputs(t)
     return t

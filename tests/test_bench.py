@@ -368,3 +368,51 @@ def test_cells_as_ray_tasks_give_the_local_results(tmp_path):
         [here[i]["value"] for i in scored], [there[i]["value"] for i in scored]
     )
     assert (tmp_path / "ray/cells/d/b/few-shot/cell.json").is_file()
+
+
+def test_a_toml_suite_with_an_adapted_encoder_runs_end_to_end(tmp_path, monkeypatch):
+    """Registered names, a score naming head and shots, and an adapter trained per dataset
+    on the encoder's store (cached: a rerun trains nothing and skips every cell)."""
+    monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "suite.toml").write_text(
+        """
+name = "small"
+seeds = 2
+shots = [1, 4]
+
+[[datasets]]
+name = "digits"
+limit = 150
+
+[[encoders]]
+name = "raw-pixels"
+
+[[encoders]]
+name = "raw-pixels"
+adapter = { loss = "supcon", epochs = 2, adapter = "linear", batch_size = 32 }
+
+[tasks.few-shot]
+heads = ["prototype", "gda"]
+score = { head = "gda", shots = 4 }
+
+[tasks.knn]
+ks = [5]
+"""
+    )
+    result = api.bench(tmp_path / "suite.toml", tmp_path / "out", progress=False)
+    assert not result.run.failures, [c.reason for c in result.run.failures]
+    few_shot = result.boards[0]
+    assert set(few_shot.scores["digits"]) == {"raw-pixels", "raw-pixels+supcon"}
+    assert few_shot.scores["digits"]["raw-pixels"]["head"] == "gda"
+    assert few_shot.scores["digits"]["raw-pixels"]["shots"] == "4"
+    adapted = next(c for c in result.run.cells if c.encoder == "raw-pixels+supcon")
+    plain = next(c for c in result.run.cells if c.encoder == "raw-pixels")
+    assert adapted.items == plain.items and adapted.store_key != plain.store_key
+    saved = json.loads((tmp_path / "out/leaderboard.json").read_text())
+    assert saved["cells"] == 4 and len(saved["sentences"]) == 2
+    again = api.bench(tmp_path / "suite.toml", tmp_path / "out", progress=False)
+    assert [c.key for c in again.run.cells] == [c.key for c in result.run.cells]
+    bad = (tmp_path / "suite.toml").read_text().replace('head = "gda"', 'head = "knn"')
+    (tmp_path / "bad.toml").write_text(bad)
+    with pytest.raises(DataError, match="head 'knn' is not among the task's heads"):
+        load_suite(tmp_path / "bad.toml")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from headstart.adapt.train import AdaptSettings
 from headstart.datasets.registry import DATASETS
 from headstart.encoders import ENCODERS
 from headstart.exceptions import DataError
@@ -162,8 +163,6 @@ def _encoder(entry: Any, where: str, number: int) -> EncoderSpec:
         adapter = _table(adapter, where, f"encoder {name!r} adapter")
         if "loss" not in adapter:
             raise DataError(f'{where}: encoder {name!r} adapter names no loss (loss = "...")')
-        from headstart.adapt import AdaptSettings  # the settings an adapter is trained with
-
         known = {f.name for f in dataclasses.fields(AdaptSettings)}
         _known_keys(adapter, known, where, f"encoder {name!r} adapter")
         AdaptSettings(**adapter)  # values checked now, not after the stores are built
@@ -187,10 +186,26 @@ def _task(label: str, entry: Any, shared: dict[str, Any], where: str) -> TaskSpe
     takes = {f.name for f in dataclasses.fields(protocol.settings_type)}
     settings = {k: v for k, v in shared.items() if k in takes} | settings
     try:
-        protocol.settings(**settings)
+        checked = protocol.settings(**settings)
     except (DataError, TypeError) as error:
         raise DataError(f"{where}: task {label!r}: {error}") from error
+    _check_score(score, protocol, checked, f"{where}: task {label!r} score")
     return TaskSpec(label, protocol_name, settings, score)
+
+
+def _check_score(score: dict[str, Any], protocol: Any, settings: Any, where: str) -> None:
+    """The leaderboard's number must be one the task measures: a declared metric, one of its
+    heads, one of its shot levels."""
+    metric = score.get("metric")
+    declared = [m.name for m in protocol.metrics]
+    if metric is not None and metric not in declared and not str(metric).startswith("recall_at_"):
+        raise DataError(f"{where}: metric {metric!r} is not measured; choose from {declared}")
+    heads = getattr(settings, "heads", None)
+    if score.get("head") is not None and heads is not None and score["head"] not in heads:
+        raise DataError(f"{where}: head {score['head']!r} is not among the task's heads {heads}")
+    shots = [str(s) for s in getattr(settings, "shots", None) or []]
+    if score.get("shots") is not None and shots and str(score["shots"]) not in shots:
+        raise DataError(f"{where}: shots {score['shots']!r} is not among {shots}")
 
 
 def _table(value: Any, where: str, what: str) -> dict[str, Any]:
