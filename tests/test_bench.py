@@ -416,3 +416,18 @@ ks = [5]
     (tmp_path / "bad.toml").write_text(bad)
     with pytest.raises(DataError, match="head 'knn' is not among the task's heads"):
         load_suite(tmp_path / "bad.toml")
+
+
+def test_a_task_may_name_the_datasets_it_runs_on(tmp_path):
+    text = (
+        '[[datasets]]\nname = "digits"\n[[datasets]]\nname = "copy-detection"\n'
+        '[[encoders]]\nname = "raw-pixels"\n[tasks.knn]\n'
+        '[tasks.instance-retrieval]\ndatasets = ["copy-detection"]\n'
+    )
+    (tmp_path / "s.toml").write_text(text)
+    suite = load_suite(tmp_path / "s.toml")
+    assert suite.size() == 3
+    assert [t.label for t in suite.tasks_for(suite.datasets[0])] == ["knn"]
+    (tmp_path / "s.toml").write_text(text.replace('["copy-detection"]', '["copydays"]'))
+    with pytest.raises(DataError, match="names dataset 'copydays'"):
+        load_suite(tmp_path / "s.toml")

@@ -117,13 +117,13 @@ def run_suite(
     if ray is not None:
         return _finish(BenchRun(suite, out, _ray_cells(suite, out, stores, ray, progress)))
     records: list[CellRecord] = []
-    total = len(suite.datasets) * len(suite.encoders) * len(suite.tasks)
+    total = suite.size()
     with progress_bar(progress) as bar:
         overall = bar.add_task("bench cells", total=total)
         for dataset in suite.datasets:
             for encoder in suite.encoders:
                 built = stores[dataset.label, encoder.label]
-                for task in suite.tasks:
+                for task in suite.tasks_for(dataset):
                     folder = cell_folder(out, dataset, encoder, task)
                     if isinstance(built, Exception):
                         record = failed(dataset, encoder, task, built, "building the store")
@@ -171,7 +171,7 @@ def _ray_cells(
     for dataset in suite.datasets:
         for encoder in suite.encoders:
             built = stores[dataset.label, encoder.label]
-            for task in suite.tasks:
+            for task in suite.tasks_for(dataset):
                 folder = cell_folder(out, dataset, encoder, task)
                 if isinstance(built, Exception):
                     record = failed(dataset, encoder, task, built, "building the store")
@@ -199,7 +199,7 @@ def load_run(out: str | Path, suite: Suite) -> BenchRun:
     records = []
     for dataset in suite.datasets:
         for encoder in suite.encoders:
-            for task in suite.tasks:
+            for task in suite.tasks_for(dataset):
                 record = read_record(cell_folder(out, dataset, encoder, task))
                 if record is not None:
                     records.append(record)

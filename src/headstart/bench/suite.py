@@ -20,6 +20,8 @@ before any work — an unknown name gets the registry's suggestions, a malformed
     heads = ["linear-probe", "prototype"]
     score = { head = "linear-probe", shots = 16 }   # the leaderboard's number (optional)
     [tasks.knn]
+    [tasks.instance-retrieval]
+    datasets = ["copy-detection"]   # only on these datasets (default: every one)
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class TaskSpec:
     protocol: str
     settings: dict[str, Any]  # keyword values of the protocol's settings, validated
     score: dict[str, Any] = field(default_factory=dict)  # metric / head / shots
+    datasets: tuple[str, ...] = ()  # dataset labels it runs on (empty: every dataset)
 
     def spec(self) -> dict[str, Any]:
         """What a cell's results depend on, besides the store: its protocol and settings."""
@@ -81,6 +84,14 @@ class Suite:
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def tasks_for(self, dataset: DatasetSpec) -> list[TaskSpec]:
+        """The tasks that run on `dataset` (a task may name the datasets it is for)."""
+        return [t for t in self.tasks if not t.datasets or dataset.label in t.datasets]
+
+    def size(self) -> int:
+        """How many cells the suite has."""
+        return len(self.encoders) * sum(len(self.tasks_for(d)) for d in self.datasets)
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -137,6 +148,14 @@ def suite_from_dict(data: dict[str, Any], where: str, default_name: str) -> Suit
         twice = sorted({label for label in labels if labels.count(label) > 1})
         if twice:
             raise DataError(f"{where}: {part} label {twice[0]!r} is used twice; give a `label`")
+    known = [d.label for d in suite.datasets]
+    for task in suite.tasks:
+        unknown = [d for d in task.datasets if d not in known]
+        if unknown:
+            raise DataError(
+                f"{where}: task {task.label!r} names dataset {unknown[0]!r}, which the suite "
+                f"does not hold; its datasets: {', '.join(known)}"
+            )
     return suite
 
 
@@ -181,6 +200,9 @@ def _task(label: str, entry: Any, shared: dict[str, Any], where: str) -> TaskSpe
             "a bench runs protocols on stores"
         )
     score = _table(entry.pop("score", {}), where, f"task {label!r} score")
+    only = entry.pop("datasets", [])
+    if not isinstance(only, list) or not all(isinstance(d, str) for d in only):
+        raise DataError(f"{where}: task {label!r} datasets must be a list of dataset labels")
     _known_keys(score, SCORE_KEYS, where, f"task {label!r} score")
     settings = {key.replace("-", "_"): value for key, value in entry.items()}
     takes = {f.name for f in dataclasses.fields(protocol.settings_type)}
@@ -190,7 +212,7 @@ def _task(label: str, entry: Any, shared: dict[str, Any], where: str) -> TaskSpe
     except (DataError, TypeError) as error:
         raise DataError(f"{where}: task {label!r}: {error}") from error
     _check_score(score, protocol, checked, f"{where}: task {label!r} score")
-    return TaskSpec(label, protocol_name, settings, score)
+    return TaskSpec(label, protocol_name, settings, score, tuple(only))
 
 
 def _check_score(score: dict[str, Any], protocol: Any, settings: Any, where: str) -> None:
