@@ -431,3 +431,61 @@ def test_a_task_may_name_the_datasets_it_runs_on(tmp_path):
     (tmp_path / "s.toml").write_text(text.replace('["copy-detection"]', '["copydays"]'))
     with pytest.raises(DataError, match="names dataset 'copydays'"):
         load_suite(tmp_path / "s.toml")
+
+
+def test_a_store_that_no_longer_builds_keeps_the_finished_cells(tmp_path):
+    """A rerun offline (or on an emptied cache) must not turn finished cells into failures;
+    results deleted by hand make their cell run again instead of stopping the bench."""
+    good = _store(tmp_path / "a", 0)
+    suite = _suite(["d"], ["a"], [("knn", "knn", {"ks": [5]}), ("cl", "clustering", {"seeds": 2})])
+    first = run_suite(suite, tmp_path / "out", lambda d, e: good, False)
+    assert not first.failures
+
+    def offline(dataset, encoder):
+        raise DataError("the hub is not reachable")
+
+    again = run_suite(suite, tmp_path / "out", offline, False)
+    assert [c.status for c in again.cells] == ["done", "done"]
+    assert all("kept the finished result" in c.reason for c in again.cells)
+    assert json.loads((tmp_path / "out/cells/d/a/knn/cell.json").read_text())["status"] == "done"
+    shutil.rmtree(tmp_path / "out/cells/d/a/cl/results")
+    third = run_suite(suite, tmp_path / "out", lambda d, e: good, False)
+    assert [c.status for c in third.cells] == ["done", "done"] and not third.failures
+
+
+def test_a_score_that_was_not_measured_is_named_not_silently_dropped(tmp_path):
+    good = _store(tmp_path / "a", 0)
+    task = TaskSpec("knn", "knn", {"ks": [5]}, {"head": "weighted"})
+    run = run_suite(Suite("t", *_parts(task)), tmp_path / "o", lambda d, e: good, False)
+    (board,) = build_boards(run.cells)
+    assert not board.overall and "'weighted' at all was not measured" in board.problems[0]
+    assert "knn-weighted k=5" in board.sentence()
+
+
+def _parts(task):
+    return [DatasetSpec("d", "d")], [EncoderSpec("a", "a")], [task]
+
+
+def test_without_a_friedman_rejection_every_encoder_ties_with_the_best():
+    """Demšar: the post-hoc test follows a rejected Friedman null only."""
+    matrix = np.array([[0.5, 0.51, 0.49], [0.52, 0.5, 0.51], [0.5, 0.52, 0.5], [0.49, 0.5, 0.5]])
+    ranks = np.vstack([np.argsort(np.argsort(-row)) + 1.0 for row in matrix])
+    found = friedman_nemenyi(matrix, ranks, ["a", "b", "c"], 1.0)
+    assert found["p_value"] >= 0.05 and found["no_difference"]
+    assert sorted(found["tied_with_best"]) == sorted({"a", "b", "c"} - {found["best"]})
+    same = friedman_nemenyi(np.ones((4, 3)), np.full((4, 3), 2.0), ["a", "b", "c"], 1.0, 1)
+    assert same["no_difference"] and same["best"] == "b" and same["tied_with_best"] == ["a", "c"]
+
+
+def test_the_leaderboard_json_has_no_nan(tmp_path, monkeypatch):
+    """One-value cells (kNN, retrieval) have no interval: null in JSON, never a bare NaN."""
+    monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path / "cache"))
+    suite = suite_from_names(["digits"], ["raw-pixels"], ["knn"], limit=60)
+    result = api.bench(suite, tmp_path / "out", progress=False)
+
+    def refuse(token):
+        raise AssertionError(f"{token} in the JSON")
+
+    data = json.loads((tmp_path / "out/leaderboard.json").read_text(), parse_constant=refuse)
+    assert data["tasks"][0]["overall"][0]["ci_low"] is None
+    assert result.as_dict() == data

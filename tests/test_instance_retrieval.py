@@ -110,3 +110,20 @@ def test_the_copy_detection_set_holds_its_ground_truth_in_its_ids():
     assert all(len(j) == 2 for j in motorcycle)  # the corner crop and the right camera
     assert sum(i.startswith("distractor/") for i in data.ids) == 314
     assert set(data.split[truth.queries]) == {"test"}
+
+
+def test_a_csv_whose_positive_is_junk_or_a_query_is_refused(tmp_path):
+    store = _store(tmp_path / "s")
+    cases = {
+        "copy/a/0,orig/a,orig/a": "both a positive and junk",
+        "copy/a/0,copy/a/1": "is a query and also",
+    }
+    for line, message in cases.items():
+        (tmp_path / "t.csv").write_text(f"query,positives,junk\n{line}\ncopy/a/1,orig/a\n")
+        with pytest.raises(DataError, match=message):
+            api.run_protocol(
+                "instance-retrieval",
+                store.root,
+                progress=False,
+                ground_truth=str(tmp_path / "t.csv"),
+            )

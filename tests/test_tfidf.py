@@ -87,3 +87,14 @@ def test_an_unfitted_tfidf_encoder_refuses_to_encode_and_bad_options_are_named()
         create_encoder("tfidf", dim=0)
     with pytest.raises(DataError, match="at least 3 training texts"):
         encoder.fit(["one", "two"], "a tiny set")
+
+
+def test_the_card_does_not_depend_on_the_blas_thread_count(tmp_path):
+    from threadpoolctl import threadpool_limits
+
+    data = api.prepare_dataset(str(_corpus(tmp_path / "texts.csv")))
+    train = [t for t, s in zip(data.items, data.split, strict=True) if s == "train"]
+    with threadpool_limits(1):
+        one = create_encoder("tfidf", dim=8).fit(train, "x").card.weights_sha256
+    two = create_encoder("tfidf", dim=8).fit(train, "x").card.weights_sha256
+    assert one == two

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from headstart.api.adapt import adapt, adapt_settings, transform
-from headstart.api.embedding import cache_root, embed, prepare_dataset
+from headstart.api.embedding import cache_root, embed
 from headstart.bench import (
     BenchRun,
     DatasetSpec,
@@ -27,8 +28,9 @@ from headstart.bench import (
     render_leaderboard,
     run_suite,
 )
+from headstart.datasets import load_dataset
 from headstart.exceptions import DataError
-from headstart.output import check_outputs
+from headstart.output import FolderLock, check_outputs
 from headstart.scale.engines import RaySettings
 from headstart.store import Store
 
@@ -80,20 +82,23 @@ def bench(
     def make_store(dataset: DatasetSpec, encoder: EncoderSpec) -> Store:
         return _store(dataset, encoder, root, progress)
 
-    run = run_suite(suite, out, make_store, progress, ray)
-    boards = build_boards(run.cells)
     out = Path(out)
-    board_file = out / "leaderboard.json"
-    board_file.write_text(json.dumps(_leaderboard(run, boards), indent=1, default=str))
-    page = out / "leaderboard.html"
-    page.write_text(render_leaderboard(run, boards), encoding="utf-8")
+    with FolderLock(out, "bench folder"):  # one bench writes a folder at a time
+        run = run_suite(suite, out, make_store, progress, ray)
+        boards = build_boards(run.cells)
+        board_file = out / "leaderboard.json"
+        text = json.dumps(_finite(_leaderboard(run, boards)), indent=1, default=str)
+        board_file.write_text(text)
+        page = out / "leaderboard.html"
+        page.write_text(render_leaderboard(run, boards), encoding="utf-8")
     return BenchResult(run, boards, page, board_file)
 
 
 def _store(dataset: DatasetSpec, encoder: EncoderSpec, root: Path, progress: bool) -> Store:
     """The store of one dataset × encoder: embedded (cache hits reused), then adapted when the
     encoder names an adapter."""
-    data = prepare_dataset(dataset.name, dataset.limit, **dataset.options)
+    data = load_dataset(dataset.name, **dataset.options)  # its own options, `seed` included
+    data = data.take(dataset.limit, 0) if dataset.limit else data
     options = encoder.options or None
     plain = embed(data, encoder.name, None, encoder_options=options, progress=progress).store
     if encoder.adapter is None:
@@ -109,6 +114,18 @@ def _store(dataset: DatasetSpec, encoder: EncoderSpec, root: Path, progress: boo
     options = {k: v for k, v in encoder.adapter.items() if k != "loss"}
     adapt(plain.root, adapter_dir, adapt_settings(encoder.adapter["loss"], options), progress)
     return transform(plain.root, adapter_dir, adapted_dir)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as None: JSON has no NaN (a one-seed interval has no
+    bounds), and a file with the bare token is not JSON to other readers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _leaderboard(run: BenchRun, boards: list[TaskBoard]) -> dict[str, Any]:

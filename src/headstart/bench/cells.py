@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from headstart.bench.suite import DatasetSpec, EncoderSpec, TaskSpec
+from headstart.exceptions import DataError, HeadstartError
 from headstart.protocol import PROTOCOLS, Results
 from headstart.protocol.results import versions
 
@@ -39,6 +40,7 @@ class CellRecord:
     store: str = ""
     store_key: str = ""
     items: str = ""  # the pairing fingerprint of the store's items
+    task_key: str = ""  # hash of the task spec and version alone (no store)
     seconds: float = 0.0
     reason: str = ""
     score: dict[str, Any] = field(default_factory=dict)  # metric / head / shots used
@@ -48,13 +50,21 @@ class CellRecord:
         return {k: v for k, v in self.__dict__.items() if k != "results"}
 
 
+FIELDS = {f for f in CellRecord.__dataclass_fields__ if f != "results"}
+
+
 def cell_key(store_key: str, task: TaskSpec) -> str:
     """Hash of what a cell's numbers depend on: the store, the task spec, the version."""
-    text = json.dumps(
-        {"store": store_key, "task": task.spec(), "headstart": versions()["headstart"]},
-        sort_keys=True,
-        default=str,
-    )
+    return _hash({"store": store_key, "task": task_key(task)})
+
+
+def task_key(task: TaskSpec) -> str:
+    """Hash of the task spec and the headstart version (a cell's key without its store)."""
+    return _hash({"task": task.spec(), "headstart": versions()["headstart"]})
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -66,30 +76,28 @@ def _safe(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", label).strip("._") or "_"
 
 
-def finished(folder: Path, key: str) -> CellRecord | None:
-    """The record of a finished cell with this key (None: it must run)."""
+def finished(folder: Path, key: str, field_name: str = "key") -> CellRecord | None:
+    """The record of a finished cell whose `key` (or `task_key`) matches, with its results;
+    None when it must run (no record, another key, or results that cannot be read)."""
+    record = read_record(folder)
+    if record is None or record.status != DONE or getattr(record, field_name) != key:
+        return None
+    return record
+
+
+def read_record(folder: Path) -> CellRecord | None:
+    """Whatever record a cell folder holds, with results when finished; None when there is
+    none or it cannot be read (a record from another version, results deleted by hand)."""
     path = folder / RECORD
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        record = CellRecord(**{k: v for k, v in data.items() if k in FIELDS})
+        if record.status == DONE:
+            record.results = Results.load(folder / "results")
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, HeadstartError):
         return None
-    if data.get("status") != DONE or data.get("key") != key:
-        return None
-    record = CellRecord(**data)
-    record.results = Results.load(folder / "results")
-    return record
-
-
-def read_record(folder: Path) -> CellRecord | None:
-    """Whatever record a cell folder holds (finished or failed), with results when finished."""
-    path = folder / RECORD
-    if not path.is_file():
-        return None
-    record = CellRecord(**json.loads(path.read_text(encoding="utf-8")))
-    if record.status == DONE:
-        record.results = Results.load(folder / "results")
     return record
 
 
@@ -99,6 +107,20 @@ def write_record(folder: Path, record: CellRecord) -> None:
     partial = folder / f".{RECORD}.partial"
     partial.write_text(json.dumps(record.describe(), indent=1, default=str), encoding="utf-8")
     os.replace(partial, folder / RECORD)
+
+
+def store_failed(
+    folder: Path, dataset: DatasetSpec, encoder: EncoderSpec, task: TaskSpec, error: Exception
+) -> CellRecord:
+    """A cell whose store could not be built: a finished result of the same task is kept
+    (the store was built before; its result stands, the reason is noted), else a failure."""
+    kept = finished(folder, task_key(task), "task_key")
+    problem = failed(dataset, encoder, task, error, "building the store")
+    if kept is not None:
+        kept.reason = f"kept the finished result; {problem.reason}"
+        return kept
+    write_record(folder, problem)
+    return problem
 
 
 def failed(
@@ -139,8 +161,10 @@ def run_cell(
         store=str(store.root),
         store_key=store.key,
         items=items,
+        task_key=task_key(task),
         score=task.score,
     )
+    (folder / RECORD).unlink(missing_ok=True)  # from here until done, the cell runs again
     scratch = folder / ".results.partial"
     shutil.rmtree(scratch, ignore_errors=True)
     start = time.perf_counter()
@@ -163,13 +187,23 @@ def run_cell(
 def score_of(record: CellRecord) -> dict[str, Any]:
     """The cell's leaderboard number per seed: the task's score metric (default the
     protocol's main metric) of its score head (default the first) at its score shot level
-    (default the last), as {"metric", "head", "shots", "values": {seed: value}}."""
+    (default the largest numbered level, over seeds; else the last), in the evaluation's own
+    store (not a label-noise condition beside it), as {"metric", "head", "shots", "values"};
+    a `DataError` naming what was measured when the score names something that was not."""
     results = record.results
     assert results is not None
     protocol = PROTOCOLS.create(record.protocol)
     metric = record.score.get("metric") or protocol.main_metric
     heads, shots = results.heads(), results.shots()
     head = record.score.get("head") or (heads[0] if heads else "")
-    level = str(record.score.get("shots", shots[-1] if shots else ""))
-    values = results.values(head, level, metric)
+    numbered = [s for s in shots if s.isdigit() and s != "0"]
+    default = max(numbered, key=int) if numbered else (shots[-1] if shots else "")
+    level = str(record.score.get("shots", default))
+    store = results.store if results.store in results.stores() else None
+    values = results.values(head, level, metric, store)
+    if not values:
+        raise DataError(
+            f"task {record.task!r}: the score {metric} of {head!r} at {level} was not "
+            f"measured; heads: {heads}, shots: {shots}, metrics: {results.metrics()}"
+        )
     return {"metric": metric, "head": head, "shots": level, "values": values}

@@ -14,6 +14,7 @@ from scipy import stats
 
 from headstart.bench.cells import DONE, CellRecord, score_of
 from headstart.bench.pairing import pairing_groups
+from headstart.exceptions import DataError
 from headstart.protocol.metrics import LOWER_IS_BETTER
 from headstart.protocol.statistics import mean_ci, metric_ci
 
@@ -37,11 +38,13 @@ class TaskBoard:
     per_dataset: list[dict[str, Any]] = field(default_factory=list)
     overall: list[dict[str, Any]] = field(default_factory=list)  # per encoder, best first
     friedman: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # finished cells without a score
 
     def sentence(self) -> str:
         """The leaderboard's one line on this task."""
         if not self.overall:
-            return f"{self.task}: no encoder finished this task."
+            why = f" ({self.problems[0]})" if self.problems else ""
+            return f"{self.task}: no encoder has a score on this task{why}."
         top = self.overall[0]
         n = self.friedman.get("datasets", 0)
         tied = self.friedman.get("tied_with_best")
@@ -50,6 +53,11 @@ class TaskBoard:
                 "no test across datasets (needs ≥ 3 datasets and ≥ 3 encoders)"
                 if self.friedman.get("skipped")
                 else ""
+            )
+        elif self.friedman.get("no_difference"):
+            tied_text = (
+                f"Friedman's test finds no difference among the encoders "
+                f"(p = {self.friedman['p_value']:.3g}), so no encoder is ahead"
             )
         elif tied:
             tied_text = f"not distinguishable from {', '.join(tied)} (Nemenyi, α = {ALPHA})"
@@ -68,12 +76,18 @@ def build_boards(cells: list[CellRecord]) -> list[TaskBoard]:
 
 
 def _board(task: str, cells: list[CellRecord]) -> TaskBoard:
-    done = [c for c in cells if c.status == DONE and c.results is not None]
-    metric = score_of(done[0])["metric"] if done else ""
-    board = TaskBoard(task, metric, metric in LOWER_IS_BETTER)
+    scored, problems = [], []
+    for cell in cells:
+        if cell.status != DONE or cell.results is None:
+            continue
+        try:
+            scored.append((cell, score_of(cell)))
+        except DataError as error:
+            problems.append(f"{cell.dataset} · {cell.encoder}: {error}")
+    metric = scored[0][1]["metric"] if scored else ""
+    board = TaskBoard(task, metric, metric in LOWER_IS_BETTER, problems=problems)
     sign = -1.0 if board.lower_is_better else 1.0
-    for cell in done:
-        score = score_of(cell)
+    for cell, score in scored:
         values = np.array(list(score["values"].values()), dtype=float)
         if not len(values):
             continue
@@ -147,16 +161,23 @@ def _across(board: TaskBoard, sign: float) -> None:
             }
         )
     board.overall = sorted(rows, key=lambda r: (r["average_rank"], -sign * r["mean"]))
-    board.friedman = friedman_nemenyi(matrix, ranks, encoders, sign)
+    best = encoders.index(board.overall[0]["encoder"])
+    board.friedman = friedman_nemenyi(matrix, ranks, encoders, sign, best)
     board.friedman["dropped_datasets"] = sorted(set(board.scores) - set(complete))
 
 
 def friedman_nemenyi(
-    matrix: np.ndarray, ranks: np.ndarray, encoders: list[str], sign: float
+    matrix: np.ndarray,
+    ranks: np.ndarray,
+    encoders: list[str],
+    sign: float,
+    best: int | None = None,
 ) -> dict[str, Any]:
-    """Friedman's test over datasets (rows) × encoders (columns) and Nemenyi's critical
-    difference CD = q_α √(k(k+1) / 6N); encoders whose average rank is within CD of the best
-    are not distinguishable from it. Needs ≥ 3 datasets and ≥ 3 encoders."""
+    """Friedman's test over datasets (rows) × encoders (columns), then — as Demšar 2006,
+    only when it rejects equal ranks at α — Nemenyi's critical difference
+    CD = q_α √(k(k+1) / 6N): encoders whose average rank is within CD of the best (`best`,
+    default the lowest average rank) are not distinguishable from it. When Friedman does not
+    reject (or every rank ties), every encoder is. Needs ≥ 3 datasets and ≥ 3 encoders."""
     n, k = matrix.shape
     out: dict[str, Any] = {"datasets": n, "encoders": k, "alpha": ALPHA}
     if n < 3 or k < 3:
@@ -165,8 +186,13 @@ def friedman_nemenyi(
     q = stats.studentized_range.ppf(1 - ALPHA, k, np.inf) / math.sqrt(2)
     cd = float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
     average = ranks.mean(axis=0)
-    best = int(np.argmin(average))
-    tied = [e for j, e in enumerate(encoders) if j != best and average[j] - average[best] <= cd]
+    best = int(np.argmin(average)) if best is None else best
+    no_difference = not p_value < ALPHA  # NaN (every rank tied) included
+    tied = [
+        e
+        for j, e in enumerate(encoders)
+        if j != best and (no_difference or average[j] - average[best] <= cd)
+    ]
     out |= {
         "statistic": float(statistic),
         "p_value": float(p_value),
@@ -174,6 +200,7 @@ def friedman_nemenyi(
         "average_ranks": dict(zip(encoders, map(float, average), strict=True)),
         "best": encoders[best],
         "tied_with_best": tied,
+        "no_difference": no_difference,
         "nemenyi_p": _nemenyi(sign * matrix, encoders),
         "caveat": FEW_DATASETS.format(n=n) if n < 10 else "",
     }

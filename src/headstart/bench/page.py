@@ -37,6 +37,14 @@ def render_leaderboard(run: BenchRun, boards: list[TaskBoard]) -> str:
         + "</ul>"
     )
     parts.append(_encoder_task_table(boards, encoders))
+    adapted = [e for e in suite.encoders if e.adapter]
+    if adapted:
+        names = ", ".join(f"{e.label} ({e.adapter['loss']})" for e in adapted)
+        parts.append(
+            f"<p class='method'>Adapted encoders — {html.escape(names)} — train their adapter "
+            "on every labelled training row of each dataset: their few-shot scores rest on "
+            "more labels than the shot count says, unlike the frozen encoders'.</p>"
+        )
     parts.append(
         f"<p class='method'>Mean: over datasets of each dataset's mean over seeds (95% t "
         f"interval over datasets). Rank 1 is best within a dataset; the average rank is "
@@ -107,6 +115,8 @@ def _task_section(board: TaskBoard, encoders: list[str], datasets: list[str]) ->
         parts.append(
             figure_html(heat_map(board, encoders, datasets), f"{board.task} per encoder × dataset")
         )
+    for problem in board.problems:
+        parts.append(f"<p class='problem'>No score: {html.escape(problem)}</p>")
     parts.append("<ul class='verdicts'>")
     for winner in board.per_dataset:
         parts.append(f"<li>{html.escape(_dataset_sentence(winner))}</li>")

@@ -15,12 +15,13 @@ from headstart.store import Store
 
 
 def items_fingerprint(store: Store) -> str:
-    """Hash of the item ids, their labels (by class name) and split, in row order."""
+    """Hash of the item ids, their labels (by class name), their split and the class order
+    (the sampler draws class by class in index order), in row order."""
     digest = hashlib.sha256()
     names = np.array([*store.class_names, ""], dtype=object)
     labels = names[np.where(store.labels >= 0, store.labels, len(names) - 1)]
     split = store.split if store.split is not None else np.array([""] * len(store))
-    for part in (store.ids, labels.tolist(), [str(s) for s in split]):
+    for part in (store.ids, labels.tolist(), [str(s) for s in split], store.class_names):
         digest.update("\x1f".join(map(str, part)).encode("utf-8"))
         digest.update(b"\x1e")
     return digest.hexdigest()[:16]

@@ -24,6 +24,7 @@ from headstart.bench.cells import (
     failed,
     read_record,
     run_cell,
+    store_failed,
     write_record,
 )
 from headstart.bench.pairing import items_fingerprint
@@ -62,7 +63,8 @@ class BenchRun:
 
     @property
     def failures(self) -> list[CellRecord]:
-        return [c for c in self.cells if c.status != DONE]
+        """Cells that failed, and finished ones kept although their store failed to build."""
+        return [c for c in self.cells if c.status != DONE or c.reason]
 
     def rows(self) -> pa.Table:
         """Tidy rows of every finished cell, keyed by store, cell key and version."""
@@ -126,8 +128,7 @@ def run_suite(
                 for task in suite.tasks_for(dataset):
                     folder = cell_folder(out, dataset, encoder, task)
                     if isinstance(built, Exception):
-                        record = failed(dataset, encoder, task, built, "building the store")
-                        write_record(folder, record)
+                        record = store_failed(folder, dataset, encoder, task, built)
                     else:
                         store, items = built
                         record = run_cell(
@@ -168,19 +169,20 @@ def _ray_cells(
     ray = start_ray(settings)
     remote = ray.remote(num_cpus=1)(_cell_task)
     slots: list[Any] = []
+    cells: dict[Any, tuple] = {}
     for dataset in suite.datasets:
         for encoder in suite.encoders:
             built = stores[dataset.label, encoder.label]
             for task in suite.tasks_for(dataset):
                 folder = cell_folder(out, dataset, encoder, task)
                 if isinstance(built, Exception):
-                    record = failed(dataset, encoder, task, built, "building the store")
-                    write_record(folder, record)
-                    slots.append(record)
+                    slots.append(store_failed(folder, dataset, encoder, task, built))
                 else:
                     store, items = built
                     args = (folder, str(store.root), items, dataset, encoder, task)
-                    slots.append(remote.remote(*args))
+                    ref = remote.remote(*args)
+                    cells[ref] = (folder, dataset, encoder, task)
+                    slots.append(ref)
     waiting = [s for s in slots if not isinstance(s, CellRecord)]
     done: dict[Any, CellRecord] = {}
     with progress_bar(progress) as bar:
@@ -188,7 +190,12 @@ def _ray_cells(
         bar.advance(overall, len(slots) - len(waiting))
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
-            done[ready[0]] = ray.get(ready[0])
+            try:
+                done[ready[0]] = ray.get(ready[0])
+            except Exception as error:  # a worker that died: this cell fails, not the bench
+                folder, dataset, encoder, task = cells[ready[0]]
+                done[ready[0]] = failed(dataset, encoder, task, error, "ray task")
+                write_record(folder, done[ready[0]])
             bar.advance(overall, 1)
     return [s if isinstance(s, CellRecord) else done[s] for s in slots]
 

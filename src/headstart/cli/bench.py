@@ -53,7 +53,7 @@ def bench(
     else:
         result = api.bench(suite, out, progress=not quiet, **run)
     if as_json:
-        print(json.dumps(result.as_dict(), indent=1, default=str))
+        print(json.dumps(result.as_dict(), indent=1, default=str))  # NaN already None
         return
     for board in result.boards:
         console.print(board.sentence(), highlight=False)

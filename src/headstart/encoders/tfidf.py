@@ -4,9 +4,9 @@ semantic analysis) and L2-normalised, fitted on the training split only.
 Unlike the pretrained encoders it learns from the data it embeds, so `embed` fits it first
 on the split rule's training rows and unlabelled pool (never a test row) and only then
 embeds every item. The card names what it was fitted on and carries a fingerprint of the
-fitted vocabulary, IDF weights and SVD components, so the store key changes whenever the
-fitted model does. Defaults: word unigrams and bigrams, sublinear TF, terms in ≥ 2 texts,
-512 dimensions (fewer when the vocabulary or the corpus is smaller)."""
+fitted vocabulary and IDF weights and of what the SVD was fitted from, so the store key
+changes whenever the fitted model does. Defaults: word unigrams and bigrams, sublinear TF,
+terms in ≥ 2 texts, 512 dimensions (fewer when the vocabulary or the corpus is smaller)."""
 
 from __future__ import annotations
 
@@ -72,15 +72,20 @@ class TfidfEncoder(Encoder):
             "explained_variance": float(self.svd.explained_variance_ratio_.sum()),
             "parameters": self.parameters,
         }
-        self.card = self._card(dim, f"fitted on {where}", self._fingerprint(), extra)
+        self.card = self._card(dim, f"fitted on {where}", self._fingerprint(texts), extra)
         return self
 
-    def _fingerprint(self) -> str:
+    def _fingerprint(self, texts: Sequence[str]) -> str:
+        """The fitted vocabulary and IDF weights, and what the SVD was fitted from (the
+        training texts, the parameters, scikit-learn's version): the SVD's float components
+        themselves differ in their last bits with the BLAS thread count."""
         digest = hashlib.sha256()
         terms = sorted(self.vectorizer.vocabulary_.items(), key=lambda item: item[1])
         digest.update("\x1f".join(term for term, _ in terms).encode("utf-8"))
-        digest.update(np.ascontiguousarray(self.vectorizer.idf_, np.float32).tobytes())
-        digest.update(np.ascontiguousarray(self.svd.components_, np.float32).tobytes())
+        digest.update(np.round(self.vectorizer.idf_, 6).astype(np.float64).tobytes())
+        for text in texts:
+            digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+        digest.update(f"{self.parameters}|{sklearn.__version__}|svd seed 0".encode())
         return digest.hexdigest()
 
     def _card(self, dim: int, weights: str, sha: str, extra: dict) -> EncoderCard:

@@ -99,13 +99,28 @@ def truth_from_csv(path: Path, ids: list[str]) -> Truth:
             found = rows("positives")
             if not len(found):
                 raise DataError(f"{path}, line {line}: query {entry['query']!r} has no positive")
+            ignored = rows("junk")
+            both = np.intersect1d(found, ignored)
+            if len(both):
+                raise DataError(
+                    f"{path}, line {line}: {ids[both[0]]!r} is both a positive and junk"
+                )
+            if int(query[0]) in found or int(query[0]) in ignored:
+                raise DataError(f"{path}, line {line}: the query is its own positive or junk")
             queries.append(int(query[0]))
             positives.append(found)
-            junk.append(rows("junk"))
+            junk.append(ignored)
     if not queries:
         raise DataError(f"ground truth {path} lists no query")
     if len(set(queries)) != len(queries):
         raise DataError(f"ground truth {path} lists a query twice")
+    listed = np.concatenate(positives + junk)
+    asked = np.intersect1d(listed, queries)
+    if len(asked):
+        raise DataError(
+            f"ground truth {path}: {ids[asked[0]]!r} is a query and also another query's "
+            "positive or junk; the gallery holds every row that is not a query"
+        )
     return Truth(np.array(queries), positives, junk)
 
 
