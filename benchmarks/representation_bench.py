@@ -11,6 +11,8 @@ class of R8's training split). Results: JSON with the leaderboards, per-cell sec
 times; the leaderboard pages stay in the output folders.
 
 Run: python benchmarks/representation_bench.py [--suites images,texts] [--ray]
+     python benchmarks/representation_bench.py --summarise   # tables + CD diagrams of the
+                                                              # warm runs, nothing rerun
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 
 from headstart import api
 from headstart.api.adapt import TuneSettings
+from headstart.bench import build_boards, load_run, load_suite
+from headstart.bench.figures import cd_diagram
 
 HERE = Path(__file__).parent
 TUNED = HERE / "out" / "minilm-tuned-r8"
@@ -48,18 +52,75 @@ def cells(result: api.BenchResult) -> list[dict]:
     ]
 
 
+def summarise(out: Path, names: list[str]) -> None:
+    """Markdown tables of the warm runs' boards (encoder × task, per dataset) and their CD
+    diagrams as PNGs in benchmarks/figures/ — read from the cells, nothing rerun."""
+    for name in names:
+        suite = load_suite(HERE / "suites" / f"{name}.toml")
+        run = load_run(out / f"{name}-warm", suite)
+        boards = build_boards(run.cells)
+        print(f"\n### {suite.name}: mean over datasets (average rank)\n")
+        print("| encoder | " + " | ".join(f"{b.task} ({b.metric})" for b in boards) + " |")
+        print("|---|" + "---|" * len(boards))
+        for encoder in [e.label for e in suite.encoders]:
+            cells = []
+            for b in boards:
+                row = next((r for r in b.overall if r["encoder"] == encoder), None)
+                cells.append(
+                    "—" if row is None else f"{row['mean']:.3f} ({row['average_rank']:.2f})"
+                )
+            print(f"| {encoder} | " + " | ".join(cells) + " |")
+        print()
+        for b in boards:
+            print(f"- {b.sentence()}")
+            test = b.friedman
+            if "p_value" in test:
+                print(
+                    f"  Friedman χ² = {test['statistic']:.2f}, p = {test['p_value']:.3g}, "
+                    f"CD = {test['critical_difference']:.2f}"
+                )
+            png = cd_diagram(b)
+            if png is not None:
+                path = HERE / "figures" / f"bench_{name}_{b.task}_cd.png"
+                path.write_bytes(png)
+                print(f"  ![{b.task} CD diagram](figures/{path.name})")
+            for problem in b.problems:
+                print(f"  no score: {problem}")
+        for b in boards:
+            print(f"\n{b.task} per dataset ({b.metric}, mean over seeds):\n")
+            print("| dataset | " + " | ".join(e.label for e in suite.encoders) + " | best |")
+            print("|---|" + "---|" * (len(suite.encoders) + 1))
+            for winner in b.per_dataset:
+                by = b.scores[winner["dataset"]]
+                values = [
+                    f"{by[e.label]['mean']:.3f}" if e.label in by else "—" for e in suite.encoders
+                ]
+                tied = f" (ties: {', '.join(winner['tied'])})" if winner["tied"] else ""
+                print(
+                    f"| {winner['dataset']} | "
+                    + " | ".join(values)
+                    + f" | {winner['best']}{tied} |"
+                )
+        for cell in run.failures:
+            print(f"- failed: {cell.dataset} · {cell.encoder} · {cell.task}: {cell.reason}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--suites", default="images,texts")
     parser.add_argument("--ray", action="store_true", help="also run the warm cells on Ray")
+    parser.add_argument("--summarise", action="store_true", help="tables of the warm runs")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "bench", help="bench folders")
     parser.add_argument(
         "--json", type=Path, default=HERE / "runs" / "representation_bench.json", help="summary"
     )
     args = parser.parse_args()
+    names = [n.strip() for n in args.suites.split(",") if n.strip()]
+    if args.summarise:
+        summarise(args.out, names)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict = {"machine": platform.processor() or platform.machine(), "suites": {}}
-    names = [n.strip() for n in args.suites.split(",") if n.strip()]
     if "texts" in names and not TUNED.exists():
         started = time.perf_counter()
         api.tune_encoder("reuters-r8", TUNED, shots=8, settings=TuneSettings(), progress=False)
