@@ -36,6 +36,7 @@ def cd_diagram(board: TaskBoard) -> bytes | None:
         f"{board.task}: average rank over {test['datasets']} datasets "
         f"(CD = {test['critical_difference']:.2f}, Friedman p = {test['p_value']:.3g})",
         fontsize=9,
+        pad=22,  # above the CD bar scikit-posthocs draws over the rank axis
     )
     return png_bytes(figure)
 
