@@ -22,6 +22,9 @@ before any work — an unknown name gets the registry's suggestions, a malformed
     [tasks.knn]
     [tasks.instance-retrieval]
     datasets = ["copy-detection"]   # only on these datasets (default: every one)
+
+Paths in a suite (dataset folders and CSVs, `tuned:` folders, files a task reads) are read from
+the working directory, as on the command line — not from the suite file's folder.
 """
 
 from __future__ import annotations
