@@ -1,0 +1,132 @@
+"""Image corruptions at severities 1–5 as Hendrycks & Dietterich define them for ImageNet-C
+("Benchmarking Neural Network Robustness to Common Corruptions and Perturbations", 2019), for
+images of any size (as the `imagecorruptions` package generalises them), written here because
+that package no longer runs whole with today's NumPy and scikit-image (its glass blur, Gaussian
+blur and fog fail, and it needs `pkg_resources`); tests compare every corruption with the
+package's outputs where it runs (`tests/data/corruption_reference.npz`).
+
+Each corruption takes an RGB uint8 array (H, W, 3), a severity and a seeded NumPy
+`RandomState` (the legacy generator: the same draws as the package under `np.random.seed`),
+and returns an RGB uint8 array of the same shape.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from headstart.exceptions import DataError
+from headstart.registry import Registry
+
+Corruption = Callable[[np.ndarray, int, np.random.RandomState], np.ndarray]
+CORRUPTIONS: Registry[Corruption] = Registry("corruption")
+SEVERITIES = (1, 2, 3, 4, 5)
+FAMILIES: dict[str, str] = {}  # corruption → noise, blur, weather, digital, extra
+
+
+def _register(name: str, family: str, summary: str):
+    def decorate(function: Corruption) -> Corruption:
+        FAMILIES[name] = family
+        CORRUPTIONS.register(name, summary)(lambda: function)
+        return function
+
+    return decorate
+
+
+def _unit(image: np.ndarray) -> np.ndarray:
+    return np.asarray(image, dtype=np.float64) / 255.0
+
+
+def _uint8(x: np.ndarray) -> np.ndarray:
+    """[0, 1] floats → uint8 as the package does: clip, scale, truncate."""
+    return (np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _rgb_to_hsv(x: np.ndarray) -> np.ndarray:
+    from skimage.color import rgb2hsv
+
+    return rgb2hsv(x)
+
+
+def _hsv_to_rgb(x: np.ndarray) -> np.ndarray:
+    from skimage.color import hsv2rgb
+
+    return hsv2rgb(x)
+
+
+@_register("gaussian-noise", "noise", "additive Gaussian noise, σ 0.08–0.38")
+def gaussian_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    scale = (0.08, 0.12, 0.18, 0.26, 0.38)[severity - 1]
+    x = _unit(image)
+    return _uint8(x + rng.normal(size=x.shape, scale=scale))
+
+
+@_register("shot-noise", "noise", "Poisson noise, 60 to 3 photons per unit intensity")
+def shot_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    photons = (60, 25, 12, 5, 3)[severity - 1]
+    return _uint8(rng.poisson(_unit(image) * photons) / photons)
+
+
+@_register("speckle-noise", "extra", "multiplicative Gaussian noise, σ 0.15–0.6")
+def speckle_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    scale = (0.15, 0.2, 0.35, 0.45, 0.6)[severity - 1]
+    x = _unit(image)
+    return _uint8(x + x * rng.normal(size=x.shape, scale=scale))
+
+
+@_register("contrast", "digital", "contrast towards each channel's mean, to 0.4–0.05")
+def contrast(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    factor = (0.4, 0.3, 0.2, 0.1, 0.05)[severity - 1]
+    x = _unit(image)
+    means = x.mean(axis=(0, 1), keepdims=True)
+    return _uint8((x - means) * factor + means)
+
+
+@_register("brightness", "weather", "HSV value raised by 0.1–0.5")
+def brightness(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    shift = (0.1, 0.2, 0.3, 0.4, 0.5)[severity - 1]
+    hsv = _rgb_to_hsv(_unit(image))
+    hsv[..., 2] = np.clip(hsv[..., 2] + shift, 0.0, 1.0)
+    return _uint8(_hsv_to_rgb(hsv))
+
+
+@_register("saturate", "extra", "HSV saturation scaled (0.3 to 20) and shifted")
+def saturate(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    scale, shift = ((0.3, 0.0), (0.1, 0.0), (2.0, 0.0), (5.0, 0.1), (20.0, 0.2))[severity - 1]
+    hsv = _rgb_to_hsv(_unit(image))
+    hsv[..., 1] = np.clip(hsv[..., 1] * scale + shift, 0.0, 1.0)
+    return _uint8(_hsv_to_rgb(hsv))
+
+
+@_register("jpeg-compression", "digital", "JPEG at quality 25 down to 7")
+def jpeg_compression(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    quality = (25, 18, 15, 10, 7)[severity - 1]
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.uint8)
+
+
+@_register("pixelate", "digital", "box-downsampled to 0.6–0.25 of the side and back")
+def pixelate(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    share = (0.6, 0.5, 0.4, 0.3, 0.25)[severity - 1]
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    width, height = picture.size
+    small = picture.resize((int(width * share), int(height * share)), Image.BOX)
+    return np.asarray(small.resize((width, height), Image.BOX), dtype=np.uint8)
+
+
+def corrupt(image: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:
+    """`image` (H, W, 3 uint8) under corruption `name` at `severity` (1–5), seeded."""
+    if severity not in SEVERITIES:
+        raise DataError(f"severity {severity!r}: corruption severities are 1 to 5")
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise DataError(
+            f"corruptions take RGB uint8 images (H, W, 3); got {image.dtype} {image.shape}"
+        )
+    function = CORRUPTIONS.create(name)
+    return function(image, severity, np.random.RandomState(seed))

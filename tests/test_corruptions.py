@@ -1,0 +1,48 @@
+"""Corruptions (issue 28): each one, at each severity, equal to the `imagecorruptions`
+package's output on the same image and seed (recorded in tests/data/corruption_reference.npz by
+tests/data/make_corruption_reference.py, since the package no longer imports beside today's
+setuptools and pulls in OpenCV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headstart.datasets.corruptions import CORRUPTIONS, FAMILIES, corrupt
+from headstart.exceptions import DataError, UnknownNameError
+
+REFERENCE = np.load(Path(__file__).parent / "data" / "corruption_reference.npz", allow_pickle=False)
+ORDER = [str(n) for n in REFERENCE["seed_index"]]
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS.names())
+@pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+def test_each_corruption_equals_the_package_on_the_same_image_and_seed(name, severity):
+    package = name.replace("-", "_")
+    key = f"{package}/{severity}"
+    assert key in REFERENCE.files, f"no package output for {package}"
+    seed = 1000 * ORDER.index(package) + severity
+    ours = corrupt(REFERENCE["image"], name, severity, seed)
+    theirs = REFERENCE[key]
+    assert ours.shape == theirs.shape and ours.dtype == np.uint8
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1  # float → uint8 rounding
+
+
+def test_severity_and_names_are_checked():
+    image = REFERENCE["image"]
+    with pytest.raises(DataError, match="severities are 1 to 5"):
+        corrupt(image, "contrast", 6)
+    with pytest.raises(UnknownNameError, match="gaussian-noise"):
+        corrupt(image, "gaussian-nose", 1)
+    with pytest.raises(DataError, match="RGB uint8"):
+        corrupt(image.astype(float), "contrast", 1)
+    assert set(FAMILIES) == set(CORRUPTIONS.names())
+
+
+def test_a_higher_severity_moves_the_image_further():
+    image = REFERENCE["image"]
+    for name in CORRUPTIONS.names():
+        distance = [np.abs(corrupt(image, name, s, 0).astype(float) - image).mean() for s in (1, 5)]
+        assert distance[1] > distance[0], name
