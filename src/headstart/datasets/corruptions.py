@@ -70,6 +70,61 @@ def shot_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> 
     return _uint8(rng.poisson(_unit(image) * photons) / photons)
 
 
+@_register("impulse-noise", "noise", "salt-and-pepper noise on 3% to 27% of the values")
+def impulse_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    """scikit-image's `random_noise(mode="s&p")` as the package calls it — each value flipped
+    with probability `amount`, to 1 or 0 with even odds — drawn from our seeded generator."""
+    amount = (0.03, 0.06, 0.09, 0.17, 0.27)[severity - 1]
+    x = _unit(image)
+    flipped = rng.random_sample(x.shape) <= amount
+    salted = rng.random_sample(x.shape) <= 0.5
+    x[flipped & salted], x[flipped & ~salted] = 1.0, 0.0
+    return _uint8(x)
+
+
+@_register("gaussian-blur", "extra", "Gaussian blur, σ 1 to 6 pixels")
+def gaussian_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    from skimage.filters import gaussian
+
+    sigma = (1, 2, 3, 4, 6)[severity - 1]
+    return _uint8(gaussian(_unit(image), sigma=sigma, channel_axis=-1))
+
+
+def _gaussian_kernel(size: int, sigma: float) -> np.ndarray:
+    """OpenCV's `getGaussianKernel`: exp(−i²/2σ²) over the `size` taps, normalised."""
+    taps = np.arange(size) - (size - 1) / 2
+    weights = np.exp(-(taps**2) / (2 * sigma**2))
+    return weights / weights.sum()
+
+
+def disk(radius: int, alias_blur: float) -> np.ndarray:
+    """ImageNet-C's defocus kernel: a disk of `radius` on a grid of at least 17 × 17,
+    normalised, then smoothed by a 3 × 3 (5 × 5 above radius 8) Gaussian of σ `alias_blur`
+    (reflect-101 borders, as OpenCV's GaussianBlur)."""
+    from scipy.ndimage import correlate1d
+
+    half, size = (8, 3) if radius <= 8 else (radius, 5)
+    grid = np.arange(-half, half + 1)
+    X, Y = np.meshgrid(grid, grid)
+    kernel = (radius**2 >= (X**2 + Y**2)).astype(np.float32)
+    kernel /= kernel.sum()
+    taps = _gaussian_kernel(size, alias_blur)
+    for axis in (0, 1):
+        kernel = correlate1d(kernel, taps, axis=axis, mode="mirror")
+    return kernel
+
+
+@_register("defocus-blur", "blur", "a disk kernel of radius 3 to 10 pixels")
+def defocus_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    from scipy.ndimage import correlate
+
+    radius, alias = ((3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5))[severity - 1]
+    kernel = disk(radius, alias)
+    x = _unit(image)
+    channels = [correlate(x[..., c], kernel, mode="mirror") for c in range(3)]
+    return _uint8(np.stack(channels, axis=-1))
+
+
 @_register("speckle-noise", "extra", "multiplicative Gaussian noise, σ 0.15–0.6")
 def speckle_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
     scale = (0.15, 0.2, 0.35, 0.45, 0.6)[severity - 1]
