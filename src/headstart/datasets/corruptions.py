@@ -125,6 +125,37 @@ def defocus_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -
     return _uint8(np.stack(channels, axis=-1))
 
 
+def _clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
+    """The centre 1/factor of `x` zoomed back up by `factor` (bilinear; may come out a pixel
+    smaller or larger than `x`, as ImageNet-C's own)."""
+    from scipy.ndimage import zoom
+
+    height = int(np.ceil(x.shape[0] / factor))
+    width = int(np.ceil(x.shape[1] / factor))
+    top, left = (x.shape[0] - height) // 2, (x.shape[1] - width) // 2
+    return zoom(x[top : top + height, left : left + width], (factor, factor, 1), order=1)
+
+
+ZOOMS = (  # the zoom factors averaged at each severity (ImageNet-C)
+    np.arange(1, 1.11, 0.01),
+    np.arange(1, 1.16, 0.01),
+    np.arange(1, 1.21, 0.02),
+    np.arange(1, 1.26, 0.02),
+    np.arange(1, 1.31, 0.03),
+)
+
+
+@_register("zoom-blur", "blur", "the mean of the image zoomed in by up to 1.1–1.3×")
+def zoom_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
+    factors = ZOOMS[severity - 1]
+    x = (np.asarray(image) / 255.0).astype(np.float32)
+    total = np.zeros_like(x)
+    for factor in factors:
+        layer = _clipped_zoom(x, float(factor))[: x.shape[0], : x.shape[1]]
+        total[: layer.shape[0], : layer.shape[1]] += layer
+    return _uint8((x + total) / (len(factors) + 1))
+
+
 @_register("speckle-noise", "extra", "multiplicative Gaussian noise, σ 0.15–0.6")
 def speckle_noise(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
     scale = (0.15, 0.2, 0.35, 0.45, 0.6)[severity - 1]
