@@ -8,7 +8,7 @@ this layer never reaches up to the verbs."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,24 +119,27 @@ def run_suite(
     if ray is not None:
         return _finish(BenchRun(suite, out, _ray_cells(suite, out, stores, ray, progress)))
     records: list[CellRecord] = []
-    total = suite.size()
     with progress_bar(progress) as bar:
-        overall = bar.add_task("bench cells", total=total)
-        for dataset in suite.datasets:
-            for encoder in suite.encoders:
-                built = stores[dataset.label, encoder.label]
-                for task in suite.tasks_for(dataset):
-                    folder = cell_folder(out, dataset, encoder, task)
-                    if isinstance(built, Exception):
-                        record = store_failed(folder, dataset, encoder, task, built)
-                    else:
-                        store, items = built
-                        record = run_cell(
-                            folder, store, items, dataset, encoder, task, run_protocol, bar
-                        )
-                    records.append(record)
-                    bar.advance(overall, 1)
+        overall = bar.add_task("bench cells", total=suite.size())
+        for folder, dataset, encoder, task, built in _grid(suite, out, stores):
+            if isinstance(built, Exception):
+                record = store_failed(folder, dataset, encoder, task, built)
+            else:
+                store, items = built
+                record = run_cell(folder, store, items, dataset, encoder, task, run_protocol, bar)
+            records.append(record)
+            bar.advance(overall, 1)
     return _finish(BenchRun(suite, out, records))
+
+
+def _grid(suite: Suite, out: Path, stores: dict) -> Iterator[tuple]:
+    """Every cell in suite order: (folder, dataset, encoder, task, its store and items
+    fingerprint — or the error that kept the store from being built)."""
+    for dataset in suite.datasets:
+        for encoder in suite.encoders:
+            built = stores[dataset.label, encoder.label]
+            for task in suite.tasks_for(dataset):
+                yield cell_folder(out, dataset, encoder, task), dataset, encoder, task, built
 
 
 def _finish(run: BenchRun) -> BenchRun:
@@ -170,19 +173,14 @@ def _ray_cells(
     remote = ray.remote(num_cpus=1)(_cell_task)
     slots: list[Any] = []
     cells: dict[Any, tuple] = {}
-    for dataset in suite.datasets:
-        for encoder in suite.encoders:
-            built = stores[dataset.label, encoder.label]
-            for task in suite.tasks_for(dataset):
-                folder = cell_folder(out, dataset, encoder, task)
-                if isinstance(built, Exception):
-                    slots.append(store_failed(folder, dataset, encoder, task, built))
-                else:
-                    store, items = built
-                    args = (folder, str(store.root), items, dataset, encoder, task)
-                    ref = remote.remote(*args)
-                    cells[ref] = (folder, dataset, encoder, task)
-                    slots.append(ref)
+    for folder, dataset, encoder, task, built in _grid(suite, out, stores):
+        if isinstance(built, Exception):
+            slots.append(store_failed(folder, dataset, encoder, task, built))
+        else:
+            store, items = built
+            ref = remote.remote(folder, str(store.root), items, dataset, encoder, task)
+            cells[ref] = (folder, dataset, encoder, task)
+            slots.append(ref)
     waiting = [s for s in slots if not isinstance(s, CellRecord)]
     done: dict[Any, CellRecord] = {}
     with progress_bar(progress) as bar:

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 from scipy import stats
+from sklearn.metrics.pairwise import rbf_kernel
 
 from headstart.vector_index import unit_rows
 
@@ -34,9 +35,8 @@ JITTER = 1e-6
 
 
 def rbf(A: np.ndarray, B: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """exp(−‖a − b‖² / 2σ²) for every row pair."""
-    squared = (A**2).sum(1)[:, None] + (B**2).sum(1)[None, :] - 2.0 * A @ B.T
-    return np.exp(-np.maximum(squared, 0.0) / (2.0 * sigma**2))
+    """exp(−‖a − b‖² / 2σ²) for every row pair (scikit-learn's RBF kernel)."""
+    return rbf_kernel(A, B, gamma=1.0 / (2.0 * sigma**2))
 
 
 def posterior(

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from headstart.exceptions import DataError
 from headstart.index.kinds import build_index, plan_index
+from headstart.index.tuning import exact_neighbours
 from headstart.protocol.base import (
     Metric,
     Protocol,
@@ -38,7 +38,6 @@ from headstart.protocol.results import Results
 from headstart.vector_index import unit_rows
 
 SEARCHES = ("exact", "flat", "ivf", "hnsw")
-SCORES = 1 << 25  # query × gallery similarities held at once (128 MB of float32)
 
 
 def ranked_relevance(
@@ -54,14 +53,8 @@ def ranked_relevance(
     unit_gallery = unit_rows(np.asarray(gallery, dtype=np.float32))
     unit_queries = unit_rows(np.asarray(queries, dtype=np.float32))
     depth = min(depth, len(unit_gallery))
-    if search == "exact":
-        base = torch.as_tensor(unit_gallery)
-        step = max(1, SCORES // max(1, len(base)))
-        found = []
-        for start in range(0, len(unit_queries), step):
-            block = torch.as_tensor(unit_queries[start : start + step]) @ base.T
-            found.append(torch.topk(block, depth, dim=1).indices.numpy())
-        order = np.concatenate(found) if found else np.empty((0, depth), np.int64)
+    if search == "exact":  # chunked inner products, the index's own exact search
+        order = exact_neighbours(unit_gallery, unit_queries, depth)
     else:
         index = build_index(unit_gallery, plan_index(len(unit_gallery), search))
         order = index.search(np.ascontiguousarray(unit_queries), depth)[1]
