@@ -610,6 +610,19 @@ OPEN_SET += [  # what a new user tried on the protocol commands (issue 26 review
     error("protocol options", "metric-not-measured", OPEN + "--metric nll", "not measured"),
     error("protocol options", "options-first", "eval --seeds 0 {s}", "Invalid value"),
     error("protocol options", "retrieval-index", "eval retrieval {s} --index lsh", "lsh"),
+    error("protocol options", "geometry-target", "eval geometry {s} --target-error 0", "> 0"),
+    ok(
+        "names",
+        "tfidf-from-the-cli",
+        "embed {t}/texts.csv -e tfidf -o {x} -q --encoder-option dim=4",
+        lambda x: _store(x) is not None and _store(x).card.extra["fitted_on"] != "",
+    ),
+    error(
+        "names",
+        "tfidf-dim",
+        "embed {t}/texts.csv -e tfidf -o {x} --encoder-option dim=0",
+        "dim must be an integer ≥ 1",
+    ),
     error(
         "protocol options",
         "instance-no-queries",

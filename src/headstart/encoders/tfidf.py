@@ -124,9 +124,16 @@ class TfidfEncoder(Encoder):
     "tfidf", "TF-IDF + truncated SVD (LSA), fitted on the training split: a classical text baseline"
 )
 def create_tfidf(
-    dim: int = 512, ngram_max: int = 2, min_df: int = 2, max_features: int = 200_000
+    dim: int = 512,
+    ngram_max: int = 2,
+    min_df: int = 2,
+    max_features: int = 200_000,
+    device: str = "cpu",
 ) -> TfidfEncoder:
-    """An unfitted TF-IDF + SVD encoder; `embed` fits it on the dataset's training rows."""
+    """An unfitted TF-IDF + SVD encoder; `embed` fits it on the dataset's training rows.
+    It runs on the CPU (scikit-learn); another `device` is refused."""
+    if device != "cpu":
+        raise ValueError(f"device must be cpu (tfidf is scikit-learn on the CPU), got {device!r}")
     for name, value, least in (
         ("dim", dim, 1),
         ("ngram_max", ngram_max, 1),
