@@ -57,6 +57,14 @@ def test_severity_and_names_are_checked():
     with pytest.raises(DataError, match="RGB uint8"):
         corrupt(image.astype(float), "contrast", 1)
     assert set(FAMILIES) == set(CORRUPTIONS.names())
+    families = sorted(FAMILIES.values())
+    assert [families.count(f) for f in ("noise", "blur", "weather", "digital", "extra")] == [
+        3,
+        4,
+        4,
+        4,
+        4,
+    ]  # ImageNet-C's 15 in four families, and its 4 extra
 
 
 def test_a_higher_severity_moves_the_image_further():
@@ -64,3 +72,14 @@ def test_a_higher_severity_moves_the_image_further():
     for name in CORRUPTIONS.names():
         distance = [np.abs(corrupt(image, name, s, 0).astype(float) - image).mean() for s in (1, 5)]
         assert distance[1] > distance[0], name
+
+
+def test_frost_without_its_pictures_names_the_extra(monkeypatch):
+    from headstart.datasets.corruptions import weather
+    from headstart.exceptions import MissingExtraError
+
+    weather._frost_picture.cache_clear()
+    monkeypatch.setattr(weather.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingExtraError, match=r"headstart\[robustness\]"):
+        corrupt(REFERENCE["image"], "frost", 1)
+    weather._frost_picture.cache_clear()

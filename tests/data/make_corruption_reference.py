@@ -8,7 +8,7 @@ It needs a separate environment (the package imports `pkg_resources`, removed in
 81, and pulls in OpenCV, which headstart does not install):
     python -m venv /tmp/icv && /tmp/icv/bin/pip install imagecorruptions "setuptools<81" \
         scikit-image && /tmp/icv/bin/python tests/data/make_corruption_reference.py
-Measured 2026-12-07 (imagecorruptions 1.1.2, NumPy 2.4.6, scikit-image 0.26.0): glass_blur and
+Measured 2026-12-07 (imagecorruptions 1.1.2, opencv-python 5.1, NumPy 2.4.6, scikit-image 0.26.0): glass_blur and
 gaussian_blur fail (scikit-image removed `multichannel`), fog fails (NumPy 2 removed
 `np.float_`); the other 16 run. Two shims, each restoring what the library renamed, let those
 three run too: `np.float_` as `np.float64`, and scikit-image's `gaussian` taking

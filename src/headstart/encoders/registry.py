@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from headstart.encoders.base import Encoder
-from headstart.exceptions import DataError, MissingExtraError
+from headstart.exceptions import DataError
+from headstart.extras import require  # noqa: F401  (encoders import it from here)
 from headstart.registry import Registry
 
 ENCODERS: Registry[Encoder] = Registry("encoder")
@@ -35,11 +35,3 @@ def create_encoder(name: str, **options: Any) -> Encoder:
 def list_encoders() -> list[tuple[str, str]]:
     """(name, one-line summary) for every registered encoder."""
     return [(n, e.summary) for n, e in zip(ENCODERS.names(), ENCODERS, strict=True)]
-
-
-def require(module: str, extra: str, what: str) -> None:
-    """Fail with the pip extra to install when optional `module` is missing."""
-    if importlib.util.find_spec(module) is None:
-        raise MissingExtraError(
-            f"{what} needs the '{module}' package: pip install 'headstart[{extra}]'"
-        )
