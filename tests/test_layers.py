@@ -15,6 +15,7 @@ LAYERS = {  # lower number = lower layer
     "output": 1,
     "vector_index": 1,
     "json_files": 1,
+    "extras": 1,
     "datasets": 2,
     "store": 2,
     "heads": 2,

@@ -83,6 +83,7 @@ OTHERS = {  # a setting of another protocol, given to each protocol
     "retrieval": {"seeds": 3},
     "geometry": {"heads": ["gda"]},
     "instance-retrieval": {"seeds": 2},
+    "corruptions": {"ks": [5]},
 }
 
 

@@ -203,3 +203,8 @@ def new_folder(
                     "space there (or choose another folder) and run the command again"
                 ) from error
             raise
+
+
+def cache_root() -> Path:
+    """Where stores go when no output folder is given (`$HEADSTART_CACHE` or ~/.cache)."""
+    return Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")

@@ -5,14 +5,14 @@ scikit-image, at severities 1–5, with NumPy's legacy global seed set to 1000·
 each call — the reference headstart's own corruptions are tested against.
 
 It needs a separate environment (the package imports `pkg_resources`, removed in setuptools
-81, and pulls in OpenCV, which headstart does not install):
+81; headstart reads only its frost pictures, as files):
     python -m venv /tmp/icv && /tmp/icv/bin/pip install imagecorruptions "setuptools<81" \
         scikit-image && /tmp/icv/bin/python tests/data/make_corruption_reference.py
-Measured 2026-12-07 (imagecorruptions 1.1.2, opencv-python 5.1, NumPy 2.4.6, scikit-image 0.26.0): glass_blur and
-gaussian_blur fail (scikit-image removed `multichannel`), fog fails (NumPy 2 removed
-`np.float_`); the other 16 run. Two shims, each restoring what the library renamed, let those
-three run too: `np.float_` as `np.float64`, and scikit-image's `gaussian` taking
-`multichannel=True` as `channel_axis=-1`. (`impulse_noise` draws from scikit-image's own
+Measured 2026-12-07 (imagecorruptions 1.1.2, opencv-python 5.1, NumPy 2.4.6, scikit-image
+0.26.0): glass_blur and gaussian_blur fail (scikit-image removed `multichannel`), fog fails
+(NumPy 2 removed `np.float_`); the other 16 run. Two shims, each restoring what the library
+renamed, let those three run too: `np.float_` as `np.float64`, and scikit-image's `gaussian`
+taking `multichannel=True` as `channel_axis=-1`. (`impulse_noise` draws from scikit-image's own
 unseeded generator, so it is compared by its statistics, not value by value.)
 """
 

@@ -3,7 +3,6 @@ stores go when no folder is given."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,9 @@ from headstart.datasets import Dataset, load_dataset
 from headstart.datasets.image_decoding import ItemError
 from headstart.embedding import EmbedResult, store_key, view_recipe
 from headstart.encoders import create_encoder
+from headstart.output import cache_root
 from headstart.scale import ENGINES
 from headstart.workflow.splits import split_rows
-
-
-def cache_root() -> Path:
-    """Where stores go when no output folder is given (`$HEADSTART_CACHE` or ~/.cache)."""
-    return Path(os.environ.get("HEADSTART_CACHE") or Path.home() / ".cache" / "headstart")
 
 
 def prepare_dataset(name: str, limit: int | None = None, seed: int = 0, **options: Any) -> Dataset:

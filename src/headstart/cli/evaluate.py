@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,19 @@ PLAIN = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 def _integers(text: str) -> list[int]:
-    """`"1,2,5"` → [1, 2, 5], or an error naming the part that is not an integer."""
-    parts = _split(text)
-    bad = [p for p in parts if not p.lstrip("-").isdigit()]
-    if bad:
-        raise DataError(f"expected integers separated by commas; got {bad[0]!r} in {text!r}")
-    return [int(p) for p in parts]
+    """`"1,2,5"` → [1, 2, 5] and `"1-5"` → [1, 2, 3, 4, 5], or an error naming the part
+    that is neither an integer nor a range."""
+    out: list[int] = []
+    for part in _split(text):
+        if part.lstrip("-").isdigit():
+            out.append(int(part))
+        elif (span := re.fullmatch(r"(\d+)-(\d+)", part)) and int(span[1]) <= int(span[2]):
+            out.extend(range(int(span[1]), int(span[2]) + 1))
+        else:
+            raise DataError(
+                f"expected integers or ranges (1-5) separated by commas; got {part!r} in {text!r}"
+            )
+    return out
 
 
 def _parameter(spec: dataclasses.Field) -> tuple[inspect.Parameter, Callable[[Any], Any]]:

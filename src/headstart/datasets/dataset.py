@@ -168,6 +168,10 @@ def _round_robin(groups: list[np.ndarray]) -> list[list[int]]:
 def _content_digest(path: Any) -> bytes:
     """sha256 of a file's bytes; an unreadable file hashes to its error so the run can list it
     (a device or FIFO is never opened: the read would never end)."""
+    from headstart.datasets.corrupted import CorruptedImage  # it builds on `Dataset`
+
+    if isinstance(path, CorruptedImage):
+        return path.digest()
     digest = hashlib.sha256()
     reason = unreadable_reason(path)
     if reason is not None:

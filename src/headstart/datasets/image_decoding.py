@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from headstart.datasets.corrupted import CorruptedImage
 from headstart.datasets.file_checks import unreadable_reason
 from headstart.exceptions import DataError
 
@@ -36,6 +37,8 @@ def load_rgb(item: Any, max_pixels: int = MAX_PIXELS, min_side: int | None = Non
     """
     if isinstance(item, np.ndarray):
         return _from_array(item)
+    if isinstance(item, CorruptedImage):  # a test item under an ImageNet-C corruption
+        return Image.fromarray(item.render())
     source = io.BytesIO(item) if isinstance(item, bytes | bytearray) else Path(item)
     if isinstance(source, Path) and (reason := unreadable_reason(source)) is not None:
         raise ItemError(reason)

@@ -4,6 +4,7 @@ and every registered protocol (one file each; the import lines below register th
 from headstart.protocol import (  # noqa: F401  (each import registers a protocol)
     base_novel,
     clustering,
+    common_corruptions,
     few_shot,
     geometry,
     incremental,

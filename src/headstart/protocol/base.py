@@ -96,6 +96,8 @@ class StoreInputs:
     views_train: np.ndarray | None = None
     side: dict[str, np.ndarray] = field(default_factory=dict)  # other stores' vectors by setting
     whole: Callable[[], tuple[np.ndarray, list[str]]] | None = None  # every row: vectors, ids
+    shifted: dict[str, np.ndarray] = field(default_factory=dict)  # condition → X_test under it
+    baseline: StoreInputs | None = None  # the same rows embedded by a baseline encoder
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(X_train, y_train, X_test, y_test)."""
@@ -142,6 +144,11 @@ class Protocol:
         self, inputs: Any, settings: Settings, progress: Callable[[int], None] | None = None
     ) -> Results:
         raise NotImplementedError
+
+    def shifts(self, settings: Settings) -> list[Any]:
+        """Corruption recipes of the test rows the workflow embeds for this run (default:
+        none); it fills `StoreInputs.shifted` (and the baseline's) with their vectors."""
+        return []
 
     def save_extras(self, folder: Any, inputs: Any, settings: Settings) -> None:
         """Anything saved beside the results besides rows and summary (default: nothing)."""

@@ -14,16 +14,18 @@ BOUNDED_METRICS = frozenset(
     | {"accuracy_base_per_class", "accuracy_new_per_class", "harmonic_mean_per_class"}
     | {"top5_accuracy", "nmi", "v_measure"}  # kNN and clustering on frozen features
     | {"map_at_r", "r_precision", "precision_at_1", "map", "map_oxford"}  # retrieval
+    | {"corruption_accuracy", "extra_corruption_accuracy", "baseline_corruption_accuracy"}
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}
     | {"inductive_bias_bits", "alignment", "uniformity", "sampled_mse", "posterior_mean_mse"}
+    | {"relative_drop", "mce", "relative_mce"}  # corruptions
 )
 
 
 def is_bounded(metric: str) -> bool:
     """Whether a metric lies in [0, 1] (its interval is then taken on the logit scale)."""
-    return metric in BOUNDED_METRICS or metric.startswith("recall_at_")
+    return metric in BOUNDED_METRICS or metric.startswith(("recall_at_", "accuracy/"))
 
 
 def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int) -> dict[str, list]:

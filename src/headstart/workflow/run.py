@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.progress import Progress
 
 from headstart.exceptions import DataError
@@ -22,6 +23,7 @@ from headstart.protocol import PROTOCOLS, Results, Settings
 from headstart.protocol.base import Protocol, StoreInputs
 from headstart.protocol.results import store_label
 from headstart.store import Store
+from headstart.workflow.corrupted import baseline_store, corrupted_tests, rebuild_encoder
 from headstart.workflow.models import build_model
 from headstart.workflow.provenance import build_provenance, stamp
 from headstart.workflow.splits import train_test_rows
@@ -56,9 +58,11 @@ def run_protocol(
         inputs, split = store_inputs(source_of, protocol, settings)
         label = inputs.label
     if bar is not None:
+        shifted_inputs(bar, source_of, protocol, settings, inputs)
         results = _run_on(bar, protocol, inputs, settings, f"{name} · {label}", remove=True)
     else:
         with progress_bar(progress) as own:
+            shifted_inputs(own, source_of, protocol, settings, inputs)
             results = _run_on(own, protocol, inputs, settings, protocol.name)
     common = build_provenance(protocol, settings, source_of, split, label)
     results.provenance = stamp(results.provenance, common)
@@ -124,6 +128,36 @@ def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[
         whole=lambda: (vectors, store.ids),
     )
     return inputs, split
+
+
+def shifted_inputs(
+    bar: Progress, store: Any, protocol: Protocol, settings: Settings, inputs: Any
+) -> None:
+    """Fill `inputs.shifted` with the test rows' vectors under each corruption the protocol
+    asks for (corrupted stores, cached), and `inputs.baseline` with the same rows embedded by
+    the baseline encoder a setting names (clean and corrupted)."""
+    recipes = protocol.shifts(settings)
+    if not recipes:
+        return
+    baseline_name = getattr(settings, "baseline", None)
+    _, test, _ = train_test_rows(store)
+    task = bar.add_task("corrupted test sets", total=len(recipes) * (2 if baseline_name else 1))
+    try:
+        if baseline_name:  # checked first: a wrong name fails before the long part
+            baseline = baseline_store(store, baseline_name)
+            other, _ = store_inputs(baseline, protocol, settings)
+            if other.label == inputs.label or not np.array_equal(other.y_test, inputs.y_test):
+                raise DataError(f"baseline {baseline_name!r} did not give the store's rows")
+            encoder = rebuild_encoder(baseline, "a baseline encoder")
+            other.shifted = corrupted_tests(store, test, recipes, encoder, advance(bar, task))
+            inputs.baseline = other
+        inputs.shifted = corrupted_tests(store, test, recipes, advance=advance(bar, task))
+    finally:
+        bar.remove_task(task)
+
+
+def advance(bar: Progress, task: Any) -> Any:
+    return lambda n: bar.advance(task, n)
 
 
 def side_store(store: Store, other: Store, setting: str) -> Store:
