@@ -84,6 +84,7 @@ OTHERS = {  # a setting of another protocol, given to each protocol
     "geometry": {"heads": ["gda"]},
     "instance-retrieval": {"seeds": 2},
     "corruptions": {"ks": [5]},
+    "groups": {"severities": [1]},
 }
 
 

@@ -216,8 +216,9 @@ def demo(
         data, "efficientnet-lite0", out / f"{data.name}-efficientnet-lite0", progress=progress
     )
     plain = [n for n, _ in list_heads() if not needs_class_texts(n)]
-    # the demo's labels are clean and balanced: the session and noisy-label heads sit out
-    special = ("incremental", "robust")
+    # the demo's labels are clean and balanced and carry no groups: the session, noisy-label
+    # and group-aware heads sit out
+    special = ("incremental", "robust", "groups")
     names = list(heads or [n for n in plain if head_tags(create_head(n)).family not in special])
     results = evaluate(
         embedded.store.root, names, shots, seeds, progress=progress, head_params=DEMO_HEAD_PARAMS

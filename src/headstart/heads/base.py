@@ -29,12 +29,21 @@ class Head(ClassifierMixin, BaseEstimator):
         """What this head can do (see `heads.tags`); subclasses change what differs."""
         return HeadTags()
 
-    def fit(self, X: Any, y: Any, views: Any = None) -> Head:
+    def fit(self, X: Any, y: Any, views: Any = None, groups: Any = None) -> Head:
         """Fit on embeddings `X` (n, d) and labels `y` (any hashable labels).
 
         `views` (n, v, d), for heads tagged `views`: augmented views of each row of X
         (view 0 is the row itself), as `headstart embed --views` stores them.
+        `groups` (n,), for heads tagged `groups` (and required by them): each row's group
+        (class × attribute, e.g. "waterbird|land").
         """
+        tags = self.__headstart_tags__()
+        if (groups is not None) != tags.groups:
+            raise ValueError(
+                f"{type(self).__name__} learns from the group of each row: fit(X, y, groups=...)"
+                if tags.groups
+                else f"{type(self).__name__} does not learn from groups; fit it without them"
+            )
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         with warnings.catch_warnings():  # one item per class is the few-shot norm, not a
             warnings.filterwarnings("ignore", message=FEW_SHOT_WARNING)  # regression target
@@ -45,7 +54,12 @@ class Head(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{self.classes_[0]!r}"
             )
-        if views is None:
+        if groups is not None:
+            groups = np.asarray(groups).astype(str)
+            if groups.shape != (len(X),):
+                raise ValueError(f"{len(groups)} groups for {len(X)} rows")
+            self._fit_groups(X, y_index, groups)
+        elif views is None:
             self._fit(X, y_index)  # float32 stays float32: embeddings are, and copies cost
         else:
             self._fit_views(X, y_index, self._checked_views(views, X))
@@ -95,6 +109,9 @@ class Head(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     def _fit_views(self, X: np.ndarray, y: np.ndarray, views: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _fit_groups(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
         raise NotImplementedError
 
     def _scores(self, X: np.ndarray) -> np.ndarray:

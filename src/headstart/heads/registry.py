@@ -26,6 +26,11 @@ def needs_class_texts(name: str) -> bool:
     return head_tags(HEADS.entry(name)[0].factory()).text_conditioned
 
 
+def learns_from_groups(name: str) -> bool:
+    """Whether head `name` learns from the group of each training row (DFR, reweighting)."""
+    return head_tags(HEADS.entry(name)[0].factory()).groups
+
+
 def register_head(name: str, cls: type[Head], variant: str = "") -> type[Head]:
     """Register head class `cls` under `name`; its docstring's first line is the summary,
     `variant` how it differs from its paper (if it does)."""

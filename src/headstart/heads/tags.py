@@ -20,6 +20,7 @@ FAMILIES = {  # how reports group heads, with the title of each group's panel
     "adapter": "training-free adapters",
     "incremental": "class-incremental prototypes",
     "robust": "robust to noisy, long-tailed labels",
+    "groups": "robust to spurious correlations (group-aware)",
     "other": "other heads",
 }
 
@@ -30,7 +31,8 @@ class HeadTags:
     texts); `transductive`: learns from the unlabelled items of the training split too;
     `text_conditioned`: takes class text embeddings (its `class_embeddings` parameter);
     `views`: learns from augmented views; `incremental`: `extend` adds classes without a
-    refit; `family`: the report's group (a key of `FAMILIES`)."""
+    refit; `groups`: learns from the group of each training row (`fit(X, y, groups=...)`);
+    `family`: the report's group (a key of `FAMILIES`)."""
 
     family: str = "other"
     label_free: bool = False
@@ -38,6 +40,7 @@ class HeadTags:
     text_conditioned: bool = False
     views: bool = False
     incremental: bool = False
+    groups: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -7,6 +7,7 @@ from headstart.protocol import (  # noqa: F401  (each import registers a protoco
     common_corruptions,
     few_shot,
     geometry,
+    groups,
     incremental,
     instance_retrieval,
     knn,

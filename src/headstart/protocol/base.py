@@ -98,6 +98,10 @@ class StoreInputs:
     whole: Callable[[], tuple[np.ndarray, list[str]]] | None = None  # every row: vectors, ids
     shifted: dict[str, np.ndarray] = field(default_factory=dict)  # condition → X_test under it
     baseline: StoreInputs | None = None  # the same rows embedded by a baseline encoder
+    ids_train: list[str] = field(default_factory=list)  # item ids of the training rows
+    ids_test: list[str] = field(default_factory=list)
+    groups_train: np.ndarray | None = None  # the store's group column on those rows, if any
+    groups_test: np.ndarray | None = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(X_train, y_train, X_test, y_test)."""

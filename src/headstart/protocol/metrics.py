@@ -15,11 +15,12 @@ BOUNDED_METRICS = frozenset(
     | {"top5_accuracy", "nmi", "v_measure"}  # kNN and clustering on frozen features
     | {"map_at_r", "r_precision", "precision_at_1", "map", "map_oxford"}  # retrieval
     | {"corruption_accuracy", "extra_corruption_accuracy", "baseline_corruption_accuracy"}
+    | {"worst_group_accuracy", "group_gap"}  # groups
 )
 LOWER_IS_BETTER = frozenset(
     {"nll", "ece", *CALIBRATED_METRICS, "fit_seconds", "fpr95", "far_fpr95"}
     | {"inductive_bias_bits", "alignment", "uniformity", "sampled_mse", "posterior_mean_mse"}
-    | {"relative_drop", "mce", "relative_mce"}  # corruptions
+    | {"relative_drop", "mce", "relative_mce", "group_gap"}  # corruptions, groups
 )
 
 

@@ -9,15 +9,18 @@ encoder, rows in the same order.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from headstart.datasets import Dataset
+from headstart.datasets import Dataset, ItemError
 from headstart.datasets.corrupted import CorruptionRecipe, corrupted_dataset
-from headstart.embedding import embed_dataset, store_key
+from headstart.embedding import EmbedResult, embed_dataset, store_key
 from headstart.encoders import Encoder, create_encoder
 from headstart.exceptions import DataError, HeadstartError
 from headstart.output import cache_root
@@ -66,10 +69,34 @@ def source_positions(store: Store, rows: Sequence[int], what: str) -> tuple[Data
     return source, np.array([where[store.ids[r]] for r in rows], dtype=np.int64)
 
 
-def _embed_cached(data: Dataset, encoder: Encoder, kind: str, label: str) -> Store:
+SHARED_RENDER_LIMIT = 2000  # items rendered once in memory for several encoders
+
+
+def _store_path(data: Dataset, encoder: Encoder, kind: str, label: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{data.name}-{encoder.name}-{label}")
-    out = Path(cache_root()) / "stores" / kind / f"{safe}-{store_key(data, encoder)[:12]}"
-    return embed_dataset(data, encoder, out, progress=False).store
+    return Path(cache_root()) / "stores" / kind / f"{safe}-{store_key(data, encoder)[:12]}"
+
+
+def _embed_cached(data: Dataset, encoder: Encoder, kind: str, label: str) -> EmbedResult:
+    return embed_dataset(data, encoder, _store_path(data, encoder, kind, label), progress=False)
+
+
+def _rendered(data: Dataset) -> Dataset:
+    """`data` with its corrupted images rendered once, in memory, by a thread per core (same
+    record and fingerprint, so the same store key); `data` itself when an item cannot be
+    rendered (the lazy path then records it as a failure) or the set is large."""
+    if len(data) > SHARED_RENDER_LIMIT:
+        return data
+    try:
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            images = list(pool.map(lambda item: item.render(), data.items))
+    except ItemError:
+        return data
+    if len({image.shape for image in images}) > 1:
+        return data  # images of their own sizes: rendered again per encoder
+    rendered = replace(data, items=np.stack(images))
+    rendered.__dict__["fingerprint"] = data.fingerprint  # the recipe's key, not the pixels'
+    return rendered
 
 
 def _aligned(store: Store, ids: list[str], where: str) -> np.ndarray:
@@ -89,22 +116,35 @@ def corrupted_tests(
     store: Store,
     test_rows: np.ndarray,
     recipes: Sequence[CorruptionRecipe],
-    encoder: Encoder | None = None,
+    encoders: Sequence[Encoder] = (),
     advance: Callable[[int], None] | None = None,
-) -> dict[str, np.ndarray]:
-    """{"corruption/severity": the test rows' vectors under it}, rows as `test_rows`, embedded
-    by the store's own encoder (or `encoder`, a baseline's)."""
-    encoder = encoder or rebuild_encoder(store, "corruptions")
+) -> list[dict[str, np.ndarray]]:
+    """For each encoder (default: the store's own), {"corruption/severity": the test rows'
+    vectors under it}, rows as `test_rows`. Each corrupted image is made once for all the
+    encoders that still need it."""
+    encoders = list(encoders) or [rebuild_encoder(store, "corruptions")]
     source, positions = source_positions(store, test_rows, "corruptions")
     ids = [store.ids[r] for r in test_rows]
-    out = {}
+    out: list[dict[str, np.ndarray]] = [{} for _ in encoders]
     for recipe in recipes:
         data = corrupted_dataset(source, positions, recipe)
-        corrupted = _embed_cached(data, encoder, "corrupted", recipe.label())
-        out[recipe.label()] = _aligned(corrupted, ids, f"{recipe.label()} of {store.root}")
-        if advance:
-            advance(1)
+        label = recipe.label()
+        done = [_is_complete(_store_path(data, e, "corrupted", label)) for e in encoders]
+        if not all(done):
+            data = _rendered(data)
+        for vectors, encoder in zip(out, encoders, strict=True):
+            corrupted = _embed_cached(data, encoder, "corrupted", label).store
+            vectors[label] = _aligned(corrupted, ids, f"{label} of {store.root}")
+            if advance:
+                advance(1)
     return out
+
+
+def _is_complete(folder: Path) -> bool:
+    try:
+        return Store(folder).manifest.complete
+    except (HeadstartError, OSError):
+        return False
 
 
 def baseline_store(store: Store, encoder_name: str) -> Store:
@@ -114,7 +154,7 @@ def baseline_store(store: Store, encoder_name: str) -> Store:
     encoder = create_encoder(encoder_name)
     if encoder.card.modality != "image":
         raise DataError(f"baseline encoder {encoder_name!r} takes {encoder.card.modality} items")
-    baseline = _embed_cached(source.subset(positions), encoder, "baseline", "rows")
+    baseline = _embed_cached(source.subset(positions), encoder, "baseline", "rows").store
     if list(baseline.ids) != list(store.ids):
         lost = sorted(set(store.ids) - set(baseline.ids))
         raise DataError(

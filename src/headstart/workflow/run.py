@@ -14,7 +14,7 @@ import numpy as np
 from rich.progress import Progress
 
 from headstart.exceptions import DataError
-from headstart.heads import needs_class_texts
+from headstart.heads import learns_from_groups, needs_class_texts
 from headstart.mil import load_bags
 from headstart.output import check_outputs
 from headstart.progress import progress_bar
@@ -101,11 +101,21 @@ def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[
         head_params: dict[str, dict[str, Any]] | None = None,
         transforms: Sequence[str] = (),
         texts: ClassTexts | None = None,
+        groups: bool = False,
     ) -> dict[str, Any]:
+        grouped = [h for h in heads if learns_from_groups(h)]
+        if grouped and not groups:
+            raise DataError(
+                f"head {grouped[0]!r} learns from the group of each training row; run it "
+                "under the groups protocol (headstart eval groups STORE --heads ...)"
+            )
         if any(needs_class_texts(h) for h in heads):
             head_params = with_class_texts(store, heads, head_params, texts or ClassTexts())
         return {h: build_model(h, (head_params or {}).get(h), transforms) for h in heads}
 
+    store_groups = store.groups
+    if store_groups is not None and all(g is None or str(g) == "" for g in store_groups):
+        store_groups = None  # an empty group column: no groups
     side = {}
     for setting in protocol.side_stores:
         path = getattr(settings, setting)
@@ -126,6 +136,10 @@ def store_inputs(store: Store, protocol: Protocol, settings: Settings) -> tuple[
         else None,
         side=side,
         whole=lambda: (vectors, store.ids),
+        ids_train=[store.ids[r] for r in train],
+        ids_test=[store.ids[r] for r in test],
+        groups_train=store_groups[train] if store_groups is not None else None,
+        groups_test=store_groups[test] if store_groups is not None else None,
     )
     return inputs, split
 
@@ -143,15 +157,18 @@ def shifted_inputs(
     _, test, _ = train_test_rows(store)
     task = bar.add_task("corrupted test sets", total=len(recipes) * (2 if baseline_name else 1))
     try:
+        encoders = [rebuild_encoder(store, "corruptions")]
         if baseline_name:  # checked first: a wrong name fails before the long part
             baseline = baseline_store(store, baseline_name)
             other, _ = store_inputs(baseline, protocol, settings)
             if other.label == inputs.label or not np.array_equal(other.y_test, inputs.y_test):
                 raise DataError(f"baseline {baseline_name!r} did not give the store's rows")
-            encoder = rebuild_encoder(baseline, "a baseline encoder")
-            other.shifted = corrupted_tests(store, test, recipes, encoder, advance(bar, task))
+            encoders.append(rebuild_encoder(baseline, "a baseline encoder"))
+        shifted = corrupted_tests(store, test, recipes, encoders, advance(bar, task))
+        inputs.shifted = shifted[0]
+        if baseline_name:
+            other.shifted = shifted[1]
             inputs.baseline = other
-        inputs.shifted = corrupted_tests(store, test, recipes, advance=advance(bar, task))
     finally:
         bar.remove_task(task)
 
