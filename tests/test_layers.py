@@ -24,6 +24,7 @@ LAYERS = {  # lower number = lower layer
     "quality": 3,
     "encoders": 3,
     "mil": 3,
+    "attributions": 3,
     "adapt": 3,
     "embedding": 4,
     "workflow": 4,

@@ -21,6 +21,7 @@ from headstart.api.adapt import (
 from headstart.api.bench import BenchResult, bench
 from headstart.api.embedding import cache_root, embed, prepare_dataset
 from headstart.api.evaluation import class_texts, evaluate, learning_curve, rank_templates
+from headstart.api.explain import explain
 from headstart.api.index import build_index
 from headstart.api.index import search as search_index
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
@@ -93,6 +94,7 @@ __all__ = [
     "evaluate_adapted",
     "evaluate_incremental",
     "evaluate_open_set",
+    "explain",
     "extend",
     "fit",
     "grid_tables",

@@ -216,6 +216,21 @@ def predict(
 
 
 @app.command()
+def explain(
+    model: Path,
+    images: list[Path] = typer.Argument(..., help="image files or folders of images"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the heat maps"),
+    methods: str = typer.Option(
+        "gradient,input-x-gradient,integrated-gradients,smoothgrad", help="attribution methods"
+    ),
+    seed: int = typer.Option(0, help="SmoothGrad's noise"),
+) -> None:
+    """Heat maps of what a fitted model looks at in each image (input attributions)."""
+    folder = api.explain(model, images, out, _split(methods), seed)
+    console.print(f"heat maps and {folder / 'index.html'} written to {folder}", markup=False)
+
+
+@app.command()
 def prompts(
     store: Path,
     templates: str = typer.Option(..., help="candidate templates with {}: a file or 'a|b|c'"),

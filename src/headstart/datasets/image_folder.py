@@ -49,6 +49,11 @@ def _image_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
     return files
 
 
+def list_image_files(folder: str | Path) -> list[Path]:
+    """Every image file under `folder` (sub-folders included), sorted by folder then name."""
+    return _image_files(Path(folder), IMAGE_EXTENSIONS)
+
+
 def _loops_back(folder: Path, root: Path) -> bool:
     """A folder (typically a symlink) that resolves to the root or one of its ancestors:
     reading it would list the root's classes again as a class of their own."""
