@@ -1,6 +1,7 @@
 """Datasets: loaders registered by name, each returning a `Dataset` (items, labels, split)."""
 
 from headstart.datasets import (  # noqa: F401  (registers the loaders)
+    block_mnist,
     colored_mnist,
     copy_detection,
     csv_manifest,
