@@ -124,7 +124,7 @@ class Protocol:
     inputs: ClassVar[str] = "store"
     side_stores: ClassVar[tuple[str, ...]] = ()  # settings naming stores of the same encoder
     composes: ClassVar[str] = ""  # in words: what else it runs under (shown in its help)
-    figure: ClassVar[str] = "shots"  # the report's main figure: "shots" or "sessions"
+    figure: ClassVar[str] = "shots"  # the report's figure: shots, sessions, severity, groups
     uses_views: ClassVar[bool] = False  # hands heads the stored augmented views (read if so)
     title: ClassVar[str] = "Heads fitted on {encoder} features"  # the report section's heading
 

@@ -161,6 +161,7 @@ class Corruptions(Protocol):
         Metric("baseline_corruption_accuracy"),
     )
     main_metric = "corruption_accuracy"
+    figure = "severity"  # the report's main figure
     composes = "the store's test rows, corrupted (derived stores, cached)"
 
     def total(self, settings: CorruptionSettings) -> int:

@@ -118,6 +118,7 @@ class Groups(Protocol):
         Metric("group_gap", lower_is_better=True),
     )
     main_metric = "worst_group_accuracy"
+    figure = "groups"  # the report's main figure
 
     def total(self, settings: GroupSettings) -> int:
         return len(settings.heads) * len(settings.shots) * settings.seeds

@@ -21,7 +21,7 @@ from headstart.exceptions import DataError
 from headstart.protocol import Results, protocol_of
 from headstart.protocol.mil_cv import load_attention
 from headstart.protocol.results import FIT_SECONDS
-from headstart.report import figures
+from headstart.report import figures, robustness_figures
 from headstart.report.methods import variants_section
 from headstart.report.selector import SCRIPT, selector
 from headstart.report.summary import compact_table, level_name, provenance_line, verdict
@@ -157,7 +157,28 @@ def store_section(
         f"<h2>{_store_heading(results, families)}</h2><p class='store'>store {title}</p>",
     ]
     overall = max((b for b in best), key=lambda b: (b["shots"] != "0", b["mean"]), default=None)
-    if protocol_of(provenance).figure == "sessions":
+    kind = protocol_of(provenance).figure
+    if kind == "severity":
+        parts.append(
+            figure_html(
+                robustness_figures.severity_curves(
+                    results, f"accuracy under corruptions — {label}"
+                ),
+                "accuracy against corruption severity per family (mean over the family's "
+                f"corruptions, thin grey: each corruption, first head) — {label}",
+                label,
+            )
+        )
+    elif kind == "groups":
+        parts.append(
+            figure_html(
+                robustness_figures.group_bars(results, f"accuracy per group — {label}"),
+                "accuracy per group, 95% CI over seeds; outlined: each head's worst group — "
+                f"{label}",
+                label,
+            )
+        )
+    elif kind == "sessions":
         parts.append(
             figure_html(
                 figures.session_panels(results, f"class-incremental sessions — {label}"),
