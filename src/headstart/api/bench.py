@@ -28,6 +28,7 @@ from headstart.bench import (
     render_leaderboard,
     run_suite,
 )
+from headstart.bench.robustness import corruption_points, effective_robustness
 from headstart.datasets import load_dataset
 from headstart.exceptions import DataError
 from headstart.output import FolderLock, check_outputs
@@ -147,6 +148,10 @@ def _leaderboard(run: BenchRun, boards: list[TaskBoard]) -> dict[str, Any]:
                 },
             }
             for b in boards
+        ],
+        "effective_robustness": [
+            {"task": task, "dataset": dataset, "encoders": effective_robustness(points)}
+            for (task, dataset), points in corruption_points(run).items()
         ],
         "failed": [c.describe() for c in run.failures],
         "cells": len(run.cells),

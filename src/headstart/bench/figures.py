@@ -63,3 +63,30 @@ def heat_map(board: TaskBoard, encoders: list[str], datasets: list[str]) -> byte
     figure.colorbar(image, ax=ax, fraction=0.05, label=board.metric)
     ax.set_title(f"{board.task}: {board.metric} per encoder × dataset", fontsize=9)
     return png_bytes(figure)
+
+
+def shift_scatter(rows: dict[str, dict[str, Any]], title: str) -> bytes:
+    """Mean corruption accuracy against clean accuracy, a point per encoder, and the logit
+    line through all of them (effective robustness: the distance above it, each encoder's
+    own measured against the line of the others)."""
+    from headstart.bench.robustness import predicted, trend
+
+    figure, ax = subplots((4.6, 3.6))
+    points = {e: (r["clean"], r["shifted"]) for e, r in rows.items()}
+    for encoder, (clean, shifted) in points.items():
+        ax.scatter(clean, shifted, s=30)
+        ax.annotate(
+            encoder, (clean, shifted), fontsize=7, xytext=(4, 3), textcoords="offset points"
+        )
+    line = trend(points)
+    if line:
+        xs = np.linspace(0.02, 0.99, 100)
+        ax.plot(xs, [predicted(line, x) for x in xs], color="grey", lw=1, ls="--")
+    ax.plot([0, 1], [0, 1], color="black", lw=0.5, alpha=0.4)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("clean accuracy", fontsize=8)
+    ax.set_ylabel("mean corruption accuracy", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return png_bytes(figure)

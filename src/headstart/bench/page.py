@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 from headstart.bench.cells import DONE
-from headstart.bench.figures import cd_diagram, heat_map
+from headstart.bench.figures import cd_diagram, heat_map, shift_scatter
 from headstart.bench.leaderboard import ALPHA, TaskBoard
+from headstart.bench.robustness import corruption_points, effective_robustness
 from headstart.bench.run import BenchRun
 from headstart.protocol import Results
 from headstart.report.html import SELF_CHECK, STYLE, figure_html, store_section
@@ -55,6 +56,7 @@ def render_leaderboard(run: BenchRun, boards: list[TaskBoard]) -> str:
     for board in boards:
         parts.append(_task_section(board, encoders, datasets))
     parts.append(_failures(run))
+    parts.append(_robustness(run))
     parts.append(_datasets(run, boards))
     parts.append("<details><summary>Suite (JSON)</summary>")
     parts.append(f"<pre>{html.escape(json.dumps(suite.describe(), indent=1, default=str))}")
@@ -148,6 +150,48 @@ def _failures(run: BenchRun) -> str:
         f"<tr><th>dataset</th><th>encoder</th><th>task</th><th>reason</th></tr>{rows}</table>"
         "<p>A rerun of the same command runs these again and skips the finished ones.</p></section>"
     )
+
+
+def _robustness(run: BenchRun) -> str:
+    """Effective robustness per corruptions task and dataset: a table and the scatter."""
+    found = corruption_points(run)
+    if not found:
+        return ""
+    parts = [
+        "<section id='robustness'><h2>Robustness to corruptions</h2><p class='method'>"
+        "Effective robustness (Taori et al. 2020): an encoder's mean corruption accuracy minus "
+        "what the logit-linear trend of the other encoders (at least two) predicts from its "
+        "clean accuracy; positive: more robust than its clean accuracy explains.</p>"
+    ]
+    for (task, dataset), points in found.items():
+        rows = effective_robustness(points)
+        body = "".join(
+            f"<tr><td>{html.escape(e)}</td><td>{r['clean']:.3f}</td><td>{r['shifted']:.3f}</td>"
+            f"<td>{_number(r['predicted'])}</td><td>{_number(r['effective_robustness'], True)}"
+            "</td></tr>"
+            for e, r in sorted(rows.items(), key=lambda kv: -kv[1]["shifted"])
+        )
+        title = f"{task} · {dataset}"
+        parts.append(
+            f"<h3>{html.escape(title)}</h3><table><tr><th>encoder</th><th>clean</th>"
+            "<th>corruptions</th><th>predicted</th><th>effective robustness</th></tr>"
+            f"{body}</table>"
+        )
+        parts.append(
+            figure_html(
+                shift_scatter(rows, title),
+                f"mean corruption accuracy against clean accuracy; dashed: the logit-linear "
+                f"trend of all encoders — {title}",
+            )
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def _datasets(run: BenchRun, boards: list[TaskBoard]) -> str:
