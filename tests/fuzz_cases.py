@@ -822,8 +822,108 @@ BENCH = [  # issue 27: suites checked before any work; a store that cannot be bu
     ),
 ]
 
+CORRUPT = "eval corruptions {s} -o {x}"
+GROUPS = "eval groups {s} --heads prototype -o {x} --groups {t}/groups/"
+EXPLAIN = "explain {t}/models/text {t}/explain-img -o {x}"
+ROBUSTNESS = [  # issue 28: corruptions, groups and attributions refuse what they cannot do
+    error(
+        "robustness",
+        "unknown-corruption",
+        CORRUPT + " --corruptions gaussian-nose",
+        "Did you mean 'gaussian-noise'",
+    ),
+    error(
+        "robustness",
+        "unknown-family",
+        CORRUPT + " --corruptions weathr",
+        "unknown corruption 'weathr'",
+    ),
+    error("robustness", "severity-0-6", CORRUPT + " --severities 0-6", "severities are 1 to 5"),
+    error("robustness", "severity-6", CORRUPT + " --severities 6", "severities are 1 to 5"),
+    error("robustness", "severity-range-backwards", CORRUPT + " --severities 5-1", "ranges (1-5)"),
+    error("robustness", "severity-word", CORRUPT + " --severities high", "ranges (1-5)"),
+    error("robustness", "corruption-size-16", CORRUPT + " --corruption-size 16", "at least 32"),
+    error(
+        "robustness",
+        "corruptions-vectors",
+        "eval corruptions {t}/stores/d8 -o {x}",
+        "apply to images",
+    ),
+    error(
+        "robustness",
+        "corruptions-text",
+        "eval corruptions {t}/text-store -o {x}",
+        "apply to images",
+    ),
+    error(
+        "robustness",
+        "baseline-text-encoder",
+        CORRUPT + " --baseline minilm --corruptions fog --severities 1",
+        "takes text items",
+    ),
+    error(
+        "robustness",
+        "baseline-unknown",
+        CORRUPT + " --baseline raw-pixel --corruptions fog --severities 1",
+        "Did you mean 'raw-pixels'",
+    ),
+    error("robustness", "groups-missing-items", GROUPS + "missing.csv", "misses"),
+    error("robustness", "groups-unknown-ids", GROUPS + "unknown.csv", "'ghost'"),
+    error("robustness", "groups-blank-value", GROUPS + "blank.csv", "has no 'site'"),
+    error(
+        "robustness", "groups-no-attributes", GROUPS + "no-attributes.csv", "no attribute columns"
+    ),
+    error("robustness", "groups-no-file", GROUPS + "none.csv", "does not exist"),
+    error(
+        "robustness",
+        "groups-no-column",
+        "eval groups {s} --heads prototype -o {x}",
+        "no group column",
+    ),
+    error(
+        "robustness",
+        "dfr-outside-groups",
+        "eval {s} --heads dfr -o {x}",
+        "under the groups protocol",
+    ),
+    error("robustness", "explain-text-model", EXPLAIN, "fitted on text features"),
+    error(
+        "robustness",
+        "explain-vectors-model",
+        EXPLAIN.replace("models/text", "models/d8"),
+        "computed on images",
+    ),
+    error(
+        "robustness", "explain-distance-head", "explain {m} {t}/explain-img -o {x}", "linear heads"
+    ),
+    error(
+        "robustness",
+        "explain-unknown-method",
+        EXPLAIN + " --methods gradients",
+        "Did you mean 'gradient'",
+    ),
+    error(
+        "robustness",
+        "explain-no-images",
+        EXPLAIN.replace("explain-img", "nowhere"),
+        "does not exist",
+    ),
+    error(
+        "robustness",
+        "colored-source",
+        "embed colored-mnist --dataset-option source=shoes -o {x}",
+        "one of digits, clothing",
+    ),
+    error(
+        "robustness",
+        "colored-rate",
+        "embed colored-mnist --dataset-option train_rate=1.5 -o {x}",
+        "a share between 0 and 1",
+    ),
+]
+
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE + BENCH
+CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE + BENCH + ROBUSTNESS
 
 
 # ---- running and sorting ---------------------------------------------------------------------

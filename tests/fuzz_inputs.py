@@ -371,6 +371,22 @@ def bench_inputs(t: Path) -> None:
     (b / "not-utf8.toml").write_bytes(b"name = '\xff\xfe'\n")
 
 
+def robustness_inputs(t: Path) -> None:
+    """Groups files, a text model and images for the robustness rows (issue 28)."""
+    from headstart.store import Store
+
+    ids = Store(t / "s").ids
+    g = t / "groups"
+    g.mkdir()
+    (g / "missing.csv").write_text("id,site\n" + "".join(f"{i},a\n" for i in ids[:10]))
+    (g / "unknown.csv").write_text("id,site\n" + "".join(f"{i},a\n" for i in ids) + "ghost,b\n")
+    blank = "".join(f"{i},{'' if k == 3 else 'a'}\n" for k, i in enumerate(ids))
+    (g / "blank.csv").write_text("id,site\n" + blank)
+    (g / "no-attributes.csv").write_text("id\n" + "".join(f"{i}\n" for i in ids))
+    api.fit(t / "text-store", "linear-probe", t / "models" / "text")
+    _classes(t / "explain-img")
+
+
 def build_inputs(t: Path) -> Path:
     """Every input of the fuzz table under `t` (about 10 s)."""
     api.embed("digits", "raw-pixels", t / "s", limit=200, progress=False)
@@ -385,4 +401,5 @@ def build_inputs(t: Path) -> Path:
     model_inputs(t)
     mil_inputs(t)
     bench_inputs(t)
+    robustness_inputs(t)
     return t

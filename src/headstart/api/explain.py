@@ -69,6 +69,7 @@ def explain(
     check_outputs(out)
     for method in methods:
         ATTRIBUTIONS.entry(method)  # an unknown method fails before any work
+    files = _images(images)  # a missing image fails before the model is loaded
     model_dir = Path(model)
     encoder, provenance = _model_encoder(model_dir)
     fitted = load_model(model_dir)
@@ -77,7 +78,7 @@ def explain(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     records, skipped = [], []
-    for path in _images(images):
+    for path in files:
         try:
             pixels = prepared_pixels(encoder, [path])
         except ItemError as error:
