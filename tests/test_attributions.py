@@ -108,6 +108,18 @@ def test_explain_writes_heat_maps_and_refuses_text_and_vector_models(tmp_path, s
     record = json.loads((out / "explanations.json").read_text())
     assert len(record["images"]) == 2 and (out / "index.html").is_file()
     assert all((out / f).is_file() for r in record["images"] for f in r["maps"].values())
+    results = api.run_protocol(
+        "few-shot",
+        store.root,
+        tmp_path / "r",
+        progress=False,
+        heads=["prototype"],
+        shots=[2],
+        seeds=2,
+    )
+    page = api.report(tmp_path / "r", tmp_path / "r.html", explanations=out).read_text()
+    assert page.count("class='figure heat'") == 4 and "What the model looks at" in page
+    assert results.rows
     with pytest.raises(UnknownNameError, match="Did you mean 'gradient'"):
         api.explain(tmp_path / "m", [folder], tmp_path / "y", methods=["gradients"])
     vectors = write_vectors(tmp_path / "v", np.eye(4)[np.arange(40) % 4], labels=np.arange(40) % 2)

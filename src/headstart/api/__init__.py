@@ -312,7 +312,9 @@ def report(
     out: str | Path,
     learning_curve: str | Path | None = None,
     confusion_for: tuple[str, str] | None = None,
+    explanations: str | Path | None = None,
 ) -> Path:
-    """Write the self-contained HTML report of saved evaluation results."""
+    """Write the self-contained HTML report of saved evaluation results (with the heat maps
+    `explain` wrote to `explanations`, when given)."""
     check_outputs(out)
-    return write_report(results, out, learning_curve, confusion_for)
+    return write_report(results, out, learning_curve, confusion_for, explanations)

@@ -260,10 +260,13 @@ def report(
         None, help="results of headstart eval learning-curve"
     ),
     confusion: str | None = typer.Option(None, help="head,shots for the confusion matrix"),
+    explanations: Path | None = typer.Option(
+        None, help="a folder of heat maps written by headstart explain"
+    ),
 ) -> None:
     """Write one self-contained HTML report of an evaluation."""
     choice = tuple(_split(confusion)) if confusion else None
-    path = api.report(results, out, learning_curve, choice)
+    path = api.report(results, out, learning_curve, choice, explanations)
     console.print(f"report: {path.resolve()}")
 
 

@@ -251,8 +251,10 @@ def render_report(
     confusion_for: tuple[str, str] | None = None,
     title: str = "",
     attention: tuple[str, dict[str, Any]] | None = None,
+    gallery: str = "",
 ) -> str:
-    """The report as one HTML string: the summary first, then one section per store."""
+    """The report as one HTML string: the summary first, then one section per store (and an
+    attribution `gallery`, HTML, when given)."""
     metric = results.main_metric
     stores = [results.on(store) for store in results.stores()]
     parts = [f"<h1>{html.escape(title or 'headstart report')}</h1>", "<section id='summary'>"]
@@ -292,6 +294,7 @@ def render_report(
                 results.store,
             )
         )
+    parts.append(gallery)
     if learning_curve is not None:
         names = results.provenance.get("class_names", [])
         parts.append("<h2>Naive Bayes vs logistic regression: learning curves</h2>")
@@ -313,13 +316,52 @@ def render_report(
     )
 
 
+def attribution_gallery(folder: str | Path) -> str:
+    """The heat maps `headstart explain` wrote to `folder`, inlined: one row per image, one
+    column per method."""
+    folder = Path(folder)
+    index = folder / "explanations.json"
+    if not index.is_file():
+        raise DataError(
+            f"{folder} holds no explanations.json; write one with headstart explain MODEL "
+            "IMAGES -o FOLDER"
+        )
+    record = json.loads(index.read_text())
+    methods = [str(m) for m in record.get("methods", [])]
+    rows = []
+    for image in record.get("images", []):
+        cells = []
+        for method in methods:
+            path = folder / Path(str(image["maps"][method])).name  # inside the folder only
+            data = base64.b64encode(path.read_bytes()).decode()
+            cells.append(
+                f"<td><img class='figure heat' alt='{html.escape(method)}' "
+                f"src='data:image/png;base64,{data}'></td>"
+            )
+        caption = (
+            f"{html.escape(Path(image['image']).name)}<br>{html.escape(str(image['predicted']))}"
+            f" ({float(image['probability']):.2f})"
+        )
+        rows.append(f"<tr><td>{caption}</td>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in methods)
+    return (
+        "<section id='attributions'><h2>What the model looks at</h2><p class='method'>"
+        f"Input attributions of the predicted class of {html.escape(str(record.get('model')))}"
+        " through its encoder (captum); each cell: the image as the encoder sees it and the "
+        "magnitude of the attribution over it.</p>"
+        f"<table><tr><th>image</th>{head}</tr>{''.join(rows)}</table></section>"
+    )
+
+
 def write_report(
     results_dir: str | Path,
     out: str | Path,
     learning_curve_dir: str | Path | None = None,
     confusion_for: tuple[str, str] | None = None,
+    explanations: str | Path | None = None,
 ) -> Path:
-    """Read saved results (and optional learning-curve results), write the HTML file."""
+    """Read saved results (and optional learning-curve results and `headstart explain`
+    heat maps), write the HTML file."""
     results = Results.load(results_dir)
     curve = Results.load(learning_curve_dir) if learning_curve_dir else None
     if curve is not None and protocol_of(curve.provenance).name != "learning-curve":
@@ -330,5 +372,6 @@ def write_report(
     attention = load_attention(results_dir)
     out = Path(out)
     title = f"headstart: {results.provenance.get('dataset', '')}"
-    out.write_text(render_report(results, curve, confusion_for, title, attention))
+    gallery = attribution_gallery(explanations) if explanations else ""
+    out.write_text(render_report(results, curve, confusion_for, title, attention, gallery))
     return out
