@@ -83,3 +83,24 @@ def test_frost_without_its_pictures_names_the_extra(monkeypatch):
     with pytest.raises(MissingExtraError, match=r"headstart\[robustness\]"):
         corrupt(REFERENCE["image"], "frost", 1)
     weather._frost_picture.cache_clear()
+
+
+@pytest.mark.parametrize("reach", [1, 2, 4])
+def test_glass_blurs_vectorised_walk_equals_the_sequential_copies(reach):
+    """ImageNet-C's loop, one position at a time, against the pointer-jumping version."""
+    from headstart.datasets.corruptions.blur import _copy_walk
+
+    rng = np.random.default_rng(reach)
+    height = width = 40
+    rows, cols = range(height - reach, reach, -1), range(width - reach, reach, -1)
+    walk = np.array([h * width + w for h in rows for w in cols])
+    taken = (
+        walk
+        + rng.integers(-reach, reach, len(walk)) * width
+        + rng.integers(-reach, reach, len(walk))
+    )
+    expected = list(rng.permutation(height * width))
+    source = np.array(expected)
+    for p, q in zip(walk, taken, strict=True):
+        expected[p] = expected[q]
+    assert np.array_equal(_copy_walk(source, walk, taken), np.array(expected))

@@ -55,6 +55,24 @@ def defocus_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -
     return to_uint8(np.stack(channels, axis=-1))
 
 
+def _copy_walk(source: np.ndarray, walk: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """`source[walk[i]] = source[taken[i]]` for i in order, without the Python loop: positions
+    are visited in decreasing index, so a position taking from a larger, already visited one
+    gets that one's new value (a chain, resolved by pointer jumping), any other the old value."""
+    visited = np.zeros(len(source), dtype=bool)
+    visited[walk] = True
+    link = np.arange(len(source))
+    value = source.copy()
+    chained = visited[taken] & (taken > walk)
+    link[walk[chained]] = taken[chained]
+    value[walk[~chained]] = source[taken[~chained]]
+    while True:
+        jumped = link[link]
+        if np.array_equal(jumped, link):
+            return value[link]
+        link = jumped
+
+
 @register("glass-blur", "blur", "Gaussian blur, pixels moved up to 1–4 away, blurred again")
 def glass_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> np.ndarray:
     """ImageNet-C's glass blur as its code runs: blur, then walk the pixels bottom-right to
@@ -66,16 +84,13 @@ def glass_blur(image: np.ndarray, severity: int, rng: np.random.RandomState) -> 
     ]
     x = to_uint8(skimage_gaussian(unit(image), sigma, channel_axis=-1))
     height, width = x.shape[:2]
-    rows, cols = range(height - reach, reach, -1), range(width - reach, reach, -1)
-    offsets = rng.randint(-reach, reach, size=(rounds * len(rows) * len(cols), 2)).tolist()
-    source = list(range(height * width))  # the pixel each position now holds
-    step = 0
-    for _ in range(rounds):
-        for h in rows:
-            for w in cols:
-                dx, dy = offsets[step]
-                step += 1
-                source[h * width + w] = source[(h + dy) * width + w + dx]
+    rows, cols = np.arange(height - reach, reach, -1), np.arange(width - reach, reach, -1)
+    walk = (rows[:, None] * width + cols[None, :]).reshape(-1)  # the visiting order
+    offsets = rng.randint(-reach, reach, size=(rounds * len(walk), 2))
+    source = np.arange(height * width)  # the pixel each position now holds
+    for step in range(rounds):
+        dx, dy = offsets[step * len(walk) : (step + 1) * len(walk)].T
+        source = _copy_walk(source, walk, walk + dy * width + dx)
     moved = x.reshape(height * width, -1)[source].reshape(x.shape)
     return to_uint8(skimage_gaussian(moved / 255.0, sigma, channel_axis=-1))
 
