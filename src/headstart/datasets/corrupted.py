@@ -21,6 +21,8 @@ from headstart.datasets.dataset import Dataset
 from headstart.exceptions import DataError
 
 IMAGENET_C_SIZE = 224  # ImageNet-C corrupts 224 × 224 centre crops of the validation images
+# in every corrupted item's digest (so in store keys): change it when a definition changes
+DEFINITION = "ImageNet-C corruptions, equal to imagecorruptions 1.1.2 (headstart 2026-12)"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class CorruptedImage:
 
     def digest(self) -> bytes:
         """sha256 of the recipe, the seed and the source's content (for fingerprints)."""
-        digest = hashlib.sha256(repr((self.recipe.to_dict(), self.seed)).encode())
+        digest = hashlib.sha256(repr((DEFINITION, self.recipe.to_dict(), self.seed)).encode())
         if isinstance(self.source, np.ndarray):
             digest.update(np.ascontiguousarray(self.source).tobytes())
         else:
