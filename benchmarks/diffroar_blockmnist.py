@@ -1,14 +1,16 @@
 """Issue 28's DiffROAR on BlockMNIST (Shah, Jain & Netrapalli 2021): do input attributions of a
 standard head highlight the discriminative digit block or the null block?
 
-For a linear probe on two encoders — raw pixels (56 × 56 grey: the head is the whole model,
-linear) and efficientnet-lite0 (a frozen ImageNet CNN, the head ∘ encoder headstart fits) —
-and for each attribution (gradient, input × gradient, and integrated gradients on raw pixels;
-a random ranking as reference): DiffROAR(k) for k in 5, 10, 20, 50% of pixels kept, over
-seeds (the train/test draw), and the share of saliency mass on the null block (feature
-inversion if it is above the digit block's). Also times it.
+Three models: an MLP trained on raw pixels (the paper's kind of standard model), a linear
+probe on raw pixels (its input gradient is its class weights), and a linear probe on
+efficientnet-lite0 (a frozen ImageNet CNN: the head ∘ encoder headstart fits). For each
+attribution (gradient, input × gradient, integrated gradients where cheap; a random ranking as
+reference): DiffROAR(k) for k in 5, 10, 20, 50% of pixels kept, removed pixels black (the
+background: a mean fill would draw each mask, and with it the predicted class, into the
+image), over seeds (the train/test draw); and the share of saliency mass on the null block
+(feature inversion if above half). Also times it.
 
-Run: python benchmarks/diffroar_blockmnist.py [--train 600] [--test 300] [--seeds 2]
+Run: python benchmarks/diffroar_blockmnist.py [--train 400] [--test 200] [--seeds 2]
 """
 
 from __future__ import annotations
@@ -24,16 +26,30 @@ import numpy as np
 from headstart.attributions.diffroar import diffroar, prepared
 from headstart.datasets import load_dataset
 from headstart.encoders import create_encoder
-from headstart.heads import LinearProbe
+from headstart.heads import MLP, LinearProbe
 
 HERE = Path(__file__).parent
-SETUPS = {  # encoder (and options) → attribution methods
-    "raw-pixels": (
+SETUPS = {  # label → (encoder, options, head, attribution methods)
+    "raw-pixels + mlp": (
+        "raw-pixels",
         {"size": 56},
+        "mlp",
         ["gradient", "input-x-gradient", "integrated-gradients", "random"],
     ),
-    "efficientnet-lite0": ({}, ["gradient", "input-x-gradient", "random"]),  # IG: 50× the cost
+    "raw-pixels + linear-probe": (
+        "raw-pixels",
+        {"size": 56},
+        "linear-probe",
+        ["gradient", "input-x-gradient", "random"],
+    ),
+    "efficientnet-lite0 + linear-probe": (  # integrated gradients: 50× the cost
+        "efficientnet-lite0",
+        {},
+        "linear-probe",
+        ["gradient", "input-x-gradient", "random"],
+    ),
 }
+HEADS = {"mlp": lambda: MLP(hidden=128, epochs=150), "linear-probe": lambda: LinearProbe(C=1.0)}
 KS = (5, 10, 20, 50)
 
 
@@ -46,8 +62,8 @@ def null_share(maps: np.ndarray, digit_top: np.ndarray, side: int) -> np.ndarray
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=int, default=600)
-    parser.add_argument("--test", type=int, default=300)
+    parser.add_argument("--train", type=int, default=400)
+    parser.add_argument("--test", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "diffroar.json")
     args = parser.parse_args()
@@ -60,8 +76,8 @@ def main() -> None:
         "ks": list(KS),
         "results": [],
     }
-    for name, (options, methods) in SETUPS.items():
-        encoder = create_encoder(name, **options)
+    for name, (encoder_name, options, head, methods) in SETUPS.items():
+        encoder = create_encoder(encoder_name, **options)
         for seed in range(args.seeds):
             rng = np.random.default_rng(seed)
             train = rng.choice(np.flatnonzero(data.split == "train"), args.train, replace=False)
@@ -72,7 +88,7 @@ def main() -> None:
             top = data.groups[test] == "digit-top"
             for method in methods:
                 started = time.perf_counter()
-                found = diffroar(encoder, lambda: LinearProbe(C=1.0), *parts, method, KS, seed)
+                found = diffroar(encoder, HEADS[head], *parts, method, KS, seed, fill=0.0)
                 share = null_share(found["test_maps"], top, arrays.shape[1])
                 row = {
                     "encoder": name,

@@ -18,7 +18,7 @@ from headstart.attributions import attribute, differentiable_model, keep_mask, s
 from headstart.attributions.differentiable import prepared_pixels
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError, UnknownNameError
-from headstart.heads import LinearProbe, Prototype
+from headstart.heads import MLP, LinearProbe, Prototype
 from headstart.heads.transforms import L2Normalize
 from headstart.store import write_vectors
 from headstart.workflow.models import fit_store
@@ -56,6 +56,22 @@ def test_a_linear_head_on_raw_pixels_has_closed_form_attributions(raw):
     # and noise leaves a constant gradient unchanged
     np.testing.assert_allclose(
         attribute(network, pixels, target, "smoothgrad"), expected, rtol=1e-4, atol=1e-9
+    )
+
+
+def test_an_mlp_heads_gradient_is_its_closed_form(raw, small_digits):
+    encoder, _, pixels, X = raw
+    head = MLP(hidden=8, epochs=30).fit(X, small_digits.labels)
+    network = differentiable_model(encoder, head)
+    with torch.no_grad():
+        np.testing.assert_allclose(network(pixels).numpy(), head.scores(X[:5]), atol=1e-4)
+    target = np.arange(5)
+    active = (X[:5] @ head.W1_.T + head.b1_) > 0  # ReLU's derivative per hidden unit
+    expected = np.stack(
+        [(head.W2_[t] * active[i]) @ head.W1_ / 255.0 for i, t in enumerate(target)]
+    ).reshape(5, 1, 28, 28)
+    np.testing.assert_allclose(
+        attribute(network, pixels, target, "gradient"), expected, rtol=1e-3, atol=1e-8
     )
 
 

@@ -1,7 +1,8 @@
 """Head ∘ encoder as one torch module, from the encoder's prepared pixels (B, C, S, S; floats
 0–255, what the encoder's preprocessing hands it) to class scores: the function attributions
 differentiate. Encoders: torch image models and raw pixels; heads: linear ones (linear probe,
-GDA, naive Bayes, DFR, group reweighting) behind l2-normalize, center or pca-whiten."""
+GDA, naive Bayes, DFR, group reweighting) and the MLP, behind l2-normalize, center or
+pca-whiten."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from headstart.encoders.raw_pixels import RawPixels
 from headstart.encoders.torch_image import TorchImageEncoder
 from headstart.exceptions import DataError
 from headstart.heads.base import LinearHead
+from headstart.heads.mlp import MLP
 from headstart.heads.transforms import Center, L2Normalize, PCAWhiten
 from headstart.heads.views import final_step
 
@@ -30,17 +32,21 @@ class DifferentiableModel(torch.nn.Module):
         super().__init__()
         self.encoder = encoder
         head = final_step(model)
-        if not isinstance(head, LinearHead):
+        if not isinstance(head, LinearHead | MLP):
             raise DataError(
                 f"attributions are computed for linear heads (linear-probe, gda, gaussian-nb, "
-                f"dfr, group-reweighted); this model's head is {type(head).__name__}"
+                f"dfr, group-reweighted) and the mlp; this model's head is {type(head).__name__}"
             )
         self.steps = list(model.steps[:-1]) if hasattr(model, "steps") else []
         for name, step in self.steps:
             if not isinstance(step, L2Normalize | Center | PCAWhiten):
                 raise DataError(f"attributions cannot pass through transform {name!r}")
-        self.coef = _tensor(head.coef_)
-        self.intercept = _tensor(head.intercept_)
+        if isinstance(head, MLP):  # one hidden ReLU layer, then the output layer
+            self.hidden = (_tensor(head.W1_), _tensor(head.b1_))
+            self.coef, self.intercept = _tensor(head.W2_), _tensor(head.b2_)
+        else:
+            self.hidden = None
+            self.coef, self.intercept = _tensor(head.coef_), _tensor(head.intercept_)
         if isinstance(encoder, TorchImageEncoder):
             encoder.module.float()
         elif not isinstance(encoder, RawPixels):
@@ -66,6 +72,9 @@ class DifferentiableModel(torch.nn.Module):
                 z = z - _tensor(step.mean_)
             else:
                 z = (z - _tensor(step.mean_)) @ _tensor(step.components_).T * _tensor(step.scale_)
+        if self.hidden is not None:
+            weight, bias = self.hidden
+            z = torch.relu(z @ weight.T + bias)
         return z @ self.coef.T + self.intercept
 
 

