@@ -70,3 +70,16 @@ def test_diffroar_of_input_gradients_equals_a_computation_by_hand(blocks):
     )
     assert row["diffroar"] == pytest.approx(accuracy["top"] - accuracy["bottom"])
     assert found["test_maps"].shape == (test.sum(), 56, 56)
+
+
+def test_a_region_limits_the_ranking_and_keeps_the_rest():
+    from headstart.attributions.diffroar import _keep
+
+    maps = np.random.default_rng(0).random((3, 8, 8))
+    inside = np.zeros((8, 8), dtype=bool)
+    inside[:, 2:6] = True
+    keep = _keep(maps, inside, 0.25, top=True)
+    assert keep[:, ~inside].all() and (keep[:, inside].sum(axis=1) == 8).all()
+    for image in range(3):  # the kept inside pixels are the largest inside ones
+        values = maps[image][inside]
+        assert values[keep[image][inside]].min() >= np.sort(values)[-8]
