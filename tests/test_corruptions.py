@@ -79,7 +79,11 @@ def test_frost_without_its_pictures_names_the_extra(monkeypatch):
     from headstart.exceptions import MissingExtraError
 
     weather._frost_picture.cache_clear()
-    monkeypatch.setattr(weather.importlib.util, "find_spec", lambda name: None)
+    real = weather.importlib.util.find_spec
+    hidden = {"imagecorruptions": None}
+    monkeypatch.setattr(
+        weather.importlib.util, "find_spec", lambda name: hidden.get(name, real(name))
+    )
     with pytest.raises(MissingExtraError, match="pip install --no-deps imagecorruptions"):
         corrupt(REFERENCE["image"], "frost", 1)
     weather._frost_picture.cache_clear()
