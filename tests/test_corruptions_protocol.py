@@ -50,30 +50,35 @@ def test_accuracies_equal_an_independent_computation_and_training_rows_stay_clea
     encoder = create_encoder("raw-pixels")
     where = {item_id: i for i, item_id in enumerate(digits.ids)}
     values = {r["metric"]: r["value"] for r in results.rows}
-    assert values["accuracy"] == pytest.approx(np.mean(head.predict(vectors[test]) == labels[test]))
+    clean = np.mean(head.predict(vectors[test]) == labels[test])
+    assert values["store_accuracy"] == pytest.approx(clean)
+
+    def crop(row):  # shorter side to round(32 / 0.875), then the centre 32 × 32
+        image = load_rgb(digits.items[where[digit_store.ids[row]]])
+        return np.asarray(image.resize((37, 37), Image.Resampling.BILINEAR).crop((2, 2, 34, 34)))
+
+    reference = np.mean(head.predict(encoder.encode([crop(r) for r in test])) == labels[test])
+    assert values["accuracy"] == pytest.approx(reference, abs=0.04)  # the same crop, clean
     for name in CONDITIONS["corruptions"]:
         for severity in CONDITIONS["severities"]:
             recipe = CorruptionRecipe(name, severity, 32, 0)
             images = []
             for row in test:
-                item_id = digit_store.ids[row]
-                image = load_rgb(digits.items[where[item_id]]).resize(
-                    (37, 37), Image.Resampling.BILINEAR
-                )  # shorter side to round(32 / 0.875), then the centre 32 × 32
-                crop = np.asarray(image.crop((2, 2, 34, 34)))
-                images.append(corrupt(crop, name, severity, item_seed(recipe, item_id)))
+                seed = item_seed(recipe, digit_store.ids[row])
+                images.append(corrupt(crop(row), name, severity, seed))
             X = encoder.encode(images)
             expected = np.mean(head.predict(X) == labels[test])
             assert values[f"accuracy/{name}/{severity}"] == pytest.approx(expected, abs=0.04)
     stores = sorted(p for p in (cache / "stores" / "corrupted").iterdir() if p.name[0] != ".")
-    assert len(stores) == 4
+    assert len(stores) == 5  # the clean reference and four corrupted test sets
     test_ids = sorted(digit_store.ids[r] for r in test)
     for folder in stores:  # test rows only, the recipe recorded
         corrupted = Store(folder)
         assert sorted(corrupted.ids) == test_ids and set(corrupted.split) == {"test"}
         recipe = corrupted.manifest.dataset["options"]["corruption"]
-        assert recipe["corruption"] in CONDITIONS["corruptions"] and recipe["size"] == 32
-    assert len({Store(f).key for f in stores}) == 4
+        assert recipe["corruption"] in [*CONDITIONS["corruptions"], "clean"]
+        assert recipe["size"] == 32
+    assert len({Store(f).key for f in stores}) == 5
 
 
 def test_corrupted_stores_are_cached_and_a_stopped_run_embeds_only_what_is_missing(
@@ -98,10 +103,10 @@ def test_corrupted_stores_are_cached_and_a_stopped_run_embeds_only_what_is_missi
     assert [hit for _, hit in made] == [False, False]
     stop, made[:] = False, []
     first = _run(digit_store)
-    assert [hit for _, hit in made] == [True, True, False, False]  # resumed
+    assert [hit for _, hit in made] == [True, True, False, False, False]  # resumed
     made.clear()
     again = _run(digit_store)
-    assert [hit for _, hit in made] == [True] * 4  # all cached
+    assert [hit for _, hit in made] == [True] * 5  # all cached
     assert [r["value"] for r in again.rows] == [r["value"] for r in first.rows]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from headstart.attributions import attribute, differentiable_model, heat_map, saliency
 from headstart.attributions.differentiable import prepared_pixels
 from headstart.attributions.methods import ATTRIBUTIONS
+from headstart.cards import EncoderCard
 from headstart.datasets import ItemError
 from headstart.datasets.image_folder import list_image_files
 from headstart.encoders import create_encoder
@@ -53,7 +54,14 @@ def _model_encoder(model_dir: Path) -> Any:
             f"model {model_dir} was fitted on a store of imported vectors (no encoder recipe): "
             "attributions need the encoder that turns images into its features"
         )
-    return create_encoder(recipe["name"], **recipe.get("options", {})), provenance
+    encoder = create_encoder(recipe["name"], **recipe.get("options", {}))
+    if encoder.card.digest() != EncoderCard.from_dict(card).digest():
+        raise DataError(
+            f"encoder {recipe['name']!r} today has another card than the one model {model_dir} "
+            "was fitted on (weights or preprocessing changed): its attributions would explain "
+            "another model"
+        )
+    return encoder, provenance
 
 
 def explain(

@@ -20,6 +20,7 @@ from headstart.datasets.corruptions import CORRUPTIONS, SEVERITIES
 from headstart.datasets.dataset import Dataset
 from headstart.exceptions import DataError
 
+CLEAN = "clean"  # the recipe of the reference: rendered the same way, not corrupted
 IMAGENET_C_SIZE = 224  # ImageNet-C corrupts 224 × 224 centre crops of the validation images
 # in every corrupted item's digest (so in store keys): change it when a definition changes
 DEFINITION = "ImageNet-C corruptions, equal to imagecorruptions 1.1.2 (headstart 2026-12)"
@@ -35,8 +36,12 @@ class CorruptionRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        CORRUPTIONS.entry(self.corruption)  # an unknown name fails with suggestions
-        if self.severity not in SEVERITIES:
+        if self.corruption == CLEAN:  # the same path, uncorrupted: the clean reference
+            if self.severity != 0:
+                raise DataError(f"the clean reference has severity 0, not {self.severity}")
+        else:
+            CORRUPTIONS.entry(self.corruption)  # an unknown name fails with suggestions
+        if self.corruption != CLEAN and self.severity not in SEVERITIES:
             raise DataError(f"severity {self.severity!r}: corruption severities are 1 to 5")
         if self.size is not None and self.size < 32:
             raise DataError(
@@ -67,7 +72,8 @@ class CorruptedImage:
 
     def render(self) -> np.ndarray:
         """The corrupted RGB uint8 image: decoded, brought to the recipe's size (shorter side
-        to size / 0.875, centre crop, as ImageNet-C's validation images), corrupted."""
+        to size / 0.875, centre crop, as ImageNet-C's validation images), corrupted (not for
+        the clean reference)."""
         from headstart.datasets.corruptions import corrupt
         from headstart.datasets.image_decoding import load_rgb
 
@@ -80,6 +86,8 @@ class CorruptedImage:
                 "corruptions are defined for; give a corruption size"
             )
         array = np.asarray(image, dtype=np.uint8)
+        if self.recipe.corruption == CLEAN:
+            return array
         return corrupt(array, self.recipe.corruption, self.recipe.severity, self.seed)
 
     def digest(self) -> bytes:

@@ -121,7 +121,7 @@ class Groups(Protocol):
     figure = "groups"  # the report's main figure
 
     def total(self, settings: GroupSettings) -> int:
-        return len(settings.heads) * len(settings.shots) * settings.seeds
+        return len(settings.heads) * sum(1 if s == ALL else settings.seeds for s in settings.shots)
 
     def run(
         self,
@@ -165,7 +165,7 @@ class Groups(Protocol):
             training_groups="class × " + " × ".join(attributes),
         )
         for shots in settings.shots:
-            for seed in range(settings.seeds):
+            for seed in range(1 if shots == ALL else settings.seeds):  # all: one fit
                 rows = k_shot_indices(inputs.y_train, shots, seed)
                 models = inputs.build(
                     settings.heads, settings.head_params, settings.transforms, groups=True

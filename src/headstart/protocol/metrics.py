@@ -15,6 +15,7 @@ BOUNDED_METRICS = frozenset(
     | {"top5_accuracy", "nmi", "v_measure"}  # kNN and clustering on frozen features
     | {"map_at_r", "r_precision", "precision_at_1", "map", "map_oxford"}  # retrieval
     | {"corruption_accuracy", "extra_corruption_accuracy", "baseline_corruption_accuracy"}
+    | {"store_accuracy"}
     | {"worst_group_accuracy", "group_gap"}  # groups
 )
 LOWER_IS_BETTER = frozenset(
