@@ -4,10 +4,10 @@ reweighting — raise worst-group accuracy above the plain linear probe on froze
 
 Per source and encoder (efficientnet-lite0; raw pixels in colour as the no-model baseline):
 the groups protocol with linear-probe, dfr and group-reweighted at 100 and 500 training items
-per class, 10 seeds (each seed draws the training items), and the paired difference of
+per class, 5 seeds (each seed draws the training items), and the paired difference of
 worst-group accuracy (DFR − probe, reweighting − probe) over the same seeds, 95% t interval.
 
-Run: python benchmarks/groups_colored.py [--clothing-limit 2000] [--seeds 10]
+Run: python benchmarks/groups_colored.py [--clothing-limit 2000] [--seeds 5]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ HEADS = ["linear-probe", "dfr", "group-reweighted"]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clothing-limit", type=int, default=2000, help="items per split")
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "groups")
     args = parser.parse_args()
     record = {
