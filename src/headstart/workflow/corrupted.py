@@ -25,7 +25,7 @@ from headstart.encoders import Encoder, create_encoder
 from headstart.exceptions import DataError, HeadstartError
 from headstart.output import cache_root
 from headstart.store import Store
-from headstart.workflow.items import reload_source
+from headstart.workflow.items import reload_for
 
 
 def rebuild_encoder(store: Store, what: str) -> Encoder:
@@ -52,13 +52,7 @@ def rebuild_encoder(store: Store, what: str) -> Encoder:
 
 def source_positions(store: Store, rows: Sequence[int], what: str) -> tuple[Dataset, np.ndarray]:
     """The store's source dataset, and the positions in it of the store's `rows`."""
-    try:
-        source = reload_source(store)
-    except (HeadstartError, OSError, TypeError) as error:
-        raise DataError(
-            f"{what} need the source images of {store.root}, which could not be reloaded from "
-            f"{store.manifest.dataset.get('source')!r} ({error})"
-        ) from error
+    source = reload_for(store, what)
     where = {item_id: i for i, item_id in enumerate(source.ids)}
     missing = [store.ids[r] for r in rows if store.ids[r] not in where]
     if missing:

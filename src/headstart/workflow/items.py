@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from headstart.datasets import DATASETS, Dataset, load_dataset
-from headstart.exceptions import HeadstartError
+from headstart.exceptions import DataError, HeadstartError
 from headstart.store import Store
 
 THUMBNAIL = 72  # pixels, longest side
@@ -37,6 +37,18 @@ def reload_source(store: Store) -> Dataset:
     }
     name = record.get("name", "")
     return load_dataset(name if name in DATASETS.names() else record.get("source", ""), **options)
+
+
+def reload_for(store: Store, what: str) -> Dataset:
+    """`reload_source`, or an error saying that `what` needs the store's source images and
+    why they could not be reloaded."""
+    try:
+        return reload_source(store)
+    except (HeadstartError, OSError, TypeError) as error:
+        raise DataError(
+            f"{what} need the source images of {store.root}, which could not be reloaded from "
+            f"{store.manifest.dataset.get('source')!r} ({error})"
+        ) from error
 
 
 def source_previews(store: Store, rows: list[int]) -> tuple[dict[int, str], str]:
@@ -75,13 +87,7 @@ def image_statistics(store: Store) -> dict[str, np.ndarray]:
     record = store.manifest.dataset
     if record.get("modality") != "image":
         raise HeadstartError(f"{store.root} is not an image store: no image statistics")
-    try:
-        dataset = reload_source(store)
-    except (HeadstartError, OSError, TypeError) as error:
-        raise HeadstartError(
-            f"image statistics need the source images of {store.root}, which could not be "
-            f"reloaded from {record.get('source')!r} ({error})"
-        ) from error
+    dataset = reload_for(store, "image statistics")
     where = {item_id: i for i, item_id in enumerate(dataset.ids)}
     out = np.full((len(store), 2), np.nan)
     for row, item_id in enumerate(store.ids):
