@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from headstart.datasets.corruptions import CORRUPTIONS, SEVERITIES
 from headstart.datasets.dataset import Dataset
@@ -75,11 +74,11 @@ class CorruptedImage:
         to size / 0.875, centre crop, as ImageNet-C's validation images), corrupted (not for
         the clean reference)."""
         from headstart.datasets.corruptions import corrupt
-        from headstart.datasets.image_decoding import load_rgb
+        from headstart.datasets.image_decoding import load_rgb, resize_image
 
         image = load_rgb(self.source)
-        if self.recipe.size is not None:
-            image = _centre_crop(image, self.recipe.size)
+        if self.recipe.size is not None:  # ImageNet-C's crop: shorter side to size / 0.875
+            image = resize_image(image, self.recipe.size, "center-crop", 0.875, "bilinear")
         elif min(image.size) < 32:
             raise DataError(
                 f"a {image.size[0]}×{image.size[1]} image is below the 32 × 32 pixels the "
@@ -99,15 +98,6 @@ class CorruptedImage:
             with open(self.source, "rb") as handle:
                 digest.update(hashlib.file_digest(handle, "sha256").digest())
         return digest.digest()
-
-
-def _centre_crop(image: Image.Image, size: int) -> Image.Image:
-    width, height = image.size
-    scale = round(size / 0.875) / min(width, height)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    box = (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
-    return image.resize((size, size), Image.Resampling.BILINEAR, box=box)
 
 
 def corrupted_dataset(dataset: Dataset, positions: np.ndarray, recipe: CorruptionRecipe) -> Dataset:

@@ -9,38 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from headstart.cards import RESIZE_POLICIES, EncoderCard
-from headstart.datasets.image_decoding import MAX_PIXELS, load_rgb
-
-INTERPOLATIONS = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-    "lanczos": Image.Resampling.LANCZOS,
-}
-
-
-def resize_image(
-    image: Image.Image, size: int, policy: str, crop_pct: float, interpolation: str
-) -> Image.Image:
-    """Resize by policy: `center-crop` (shorter side to size/crop_pct, crop) or `squash`.
-
-    The center crop is taken in source coordinates (`resize(box=...)`), so only the kept
-    pixels are resampled: the same result as resize-then-crop, in about 70% of the time.
-    """
-    method = INTERPOLATIONS[interpolation]
-    if policy == "squash":
-        return image.resize((size, size), method)
-    if policy != "center-crop":
-        raise ValueError(f"resize policy must be one of {RESIZE_POLICIES}, got {policy!r}")
-    width, height = image.size
-    scale = max(size, round(size / crop_pct)) / min(width, height)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    box = (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
-    return image.resize((size, size), method, box=box)
+from headstart.cards import EncoderCard
+from headstart.datasets.image_decoding import (  # noqa: F401  (resizing lives below)
+    INTERPOLATIONS,
+    MAX_PIXELS,
+    load_rgb,
+    resize_image,
+)
 
 
 def decode_side(card: EncoderCard) -> int:
