@@ -25,6 +25,7 @@ LAYERS = {  # lower number = lower layer
     "encoders": 3,
     "mil": 3,
     "attributions": 3,
+    "slides": 3,  # readers, tissue, patch grids, heat-map painting
     "adapt": 3,
     "embedding": 4,
     "workflow": 4,

@@ -27,6 +27,7 @@ from headstart.api.index import search as search_index
 from headstart.api.mil import mil_evaluate, mil_fit, mil_predict
 from headstart.api.open_set import evaluate_incremental, evaluate_open_set, extend
 from headstart.api.quality import DETECTORS, FIXES, AuditResult, audit
+from headstart.api.slides import embed_slides, make_slides, slide_heatmaps
 from headstart.bench import suite_from_names
 from headstart.datasets import list_datasets, load_dataset
 from headstart.encoders import ENCODERS, create_encoder, list_encoders
@@ -88,6 +89,7 @@ __all__ = [
     "class_texts",
     "demo",
     "embed",
+    "embed_slides",
     "encoder_card",
     "encoder_cards",
     "evaluate",
@@ -102,6 +104,7 @@ __all__ = [
     "learning_curve",
     "list_datasets",
     "list_encoders",
+    "make_slides",
     "mil_evaluate",
     "mil_fit",
     "mil_predict",
@@ -114,6 +117,7 @@ __all__ = [
     "report",
     "run_protocol",
     "search_index",
+    "slide_heatmaps",
     "store_info",
     "suite_from_names",
     "transform",
@@ -313,8 +317,9 @@ def report(
     learning_curve: str | Path | None = None,
     confusion_for: tuple[str, str] | None = None,
     explanations: str | Path | None = None,
+    slides: str | Path | None = None,
 ) -> Path:
     """Write the self-contained HTML report of saved evaluation results (with the heat maps
     `explain` wrote to `explanations`, when given)."""
     check_outputs(out)
-    return write_report(results, out, learning_curve, confusion_for, explanations)
+    return write_report(results, out, learning_curve, confusion_for, explanations, slides)

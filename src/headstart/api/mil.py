@@ -27,7 +27,7 @@ def mil_evaluate(
     """Cross-validate every aggregator × regularizer combination on one bag set (plug-ins
     that read attention are left out for aggregators without it). With `out`, the first
     attention model's weights on a few held-out bags are saved for the report's figure."""
-    known = {"epochs", "encoder"}
+    known = {"epochs", "encoder", "labels"}
     return run_protocol(
         "mil-cv",
         dataset,
@@ -47,21 +47,26 @@ def mil_fit(
     out: str | Path,
     model: str = "attention",
     regularizers: Sequence[str] = (),
+    labels: str | Path | None = None,
     **params: Any,
 ) -> Path:
-    """Fit a MIL model on every labelled bag of `dataset` and save it (JSON + safetensors)."""
+    """Fit a MIL model on every labelled bag of `dataset` and save it (JSON + safetensors);
+    `labels`: the slide label CSV of a bag store or feature folder."""
     check_outputs(out)
-    bags = load_bags(dataset)
+    bags = load_bags(dataset, **({"labels": labels} if labels else {}))
     return MILClassifier(model, regularizers=tuple(regularizers), **params).fit(bags).save(out)
 
 
 def mil_predict(
-    model_dir: str | Path, dataset: str, out: str | Path | None = None
+    model_dir: str | Path,
+    dataset: str,
+    out: str | Path | None = None,
+    labels: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Bag predictions (id, predicted class, its probability, label) of a saved MIL model."""
     check_outputs(out)
     model = MILClassifier.load(model_dir)
-    bags = load_bags(dataset)
+    bags = load_bags(dataset, **({"labels": labels} if labels else {}))
     proba = model.predict_proba(bags)
     rows = [
         {

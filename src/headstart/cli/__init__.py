@@ -263,10 +263,13 @@ def report(
     explanations: Path | None = typer.Option(
         None, help="a folder of heat maps written by headstart explain"
     ),
+    slides: Path | None = typer.Option(
+        None, help="a folder of slide heat maps written by headstart slides heatmap"
+    ),
 ) -> None:
     """Write one self-contained HTML report of an evaluation."""
     choice = tuple(_split(confusion)) if confusion else None
-    path = api.report(results, out, learning_curve, choice, explanations)
+    path = api.report(results, out, learning_curve, choice, explanations, slides)
     console.print(f"report: {path.resolve()}")
 
 
@@ -277,6 +280,7 @@ from headstart.cli import index as _index_commands  # noqa: E402,F401
 from headstart.cli import mil as _mil_commands  # noqa: E402,F401
 from headstart.cli import quality as _quality_commands  # noqa: E402,F401
 from headstart.cli import serve as _serve_commands  # noqa: E402,F401
+from headstart.cli import slides as _slides_commands  # noqa: E402,F401
 from headstart.cli import store as _store_commands  # noqa: E402,F401
 
 

@@ -12,9 +12,12 @@ from headstart.cli.common import _split, console, mil_app
 BAG_SET = typer.Option(
     ...,
     help="bag set (musk1, elephant, mnist-bags, ...), a classic CSV, a Parquet of instances, "
-    "or a CLAM/TRIDENT folder of <slide>.h5 files with labels.csv (slide_id,label[,group])",
+    "a bag store (headstart slides embed), or a CLAM/TRIDENT folder of <slide>.h5 files",
 )
 ENCODER = typer.Option("mlp", help="instance encoder: mlp (vectors) or lenet (28×28 images)")
+LABELS = typer.Option(
+    None, help="slide labels (slide_id,label[,patient]) of a bag store or feature folder"
+)
 
 
 @mil_app.command("fit")
@@ -24,10 +27,13 @@ def mil_fit(
     regularizers: str = typer.Option("", help="plug-ins: aem,mhim,scmil (optionally name:value)"),
     epochs: int = typer.Option(100, min=1),
     encoder: str = ENCODER,
+    labels: Path | None = LABELS,
     out: Path = typer.Option(..., "--out", "-o", help="folder for the fitted model"),
 ) -> None:
     """Fit a MIL model on all bags of a set; saves JSON + safetensors (never pickle)."""
-    folder = api.mil_fit(dataset, out, model, _split(regularizers), epochs=epochs, encoder=encoder)
+    folder = api.mil_fit(
+        dataset, out, model, _split(regularizers), labels, epochs=epochs, encoder=encoder
+    )
     console.print(f"saved {model} to {folder}")
 
 
@@ -36,7 +42,8 @@ def mil_predict(
     model: Path,
     dataset: str = typer.Option(..., help="bag set or classic CSV to predict"),
     out: Path | None = typer.Option(None, "--out", "-o", help="CSV of bag predictions"),
+    labels: Path | None = LABELS,
 ) -> None:
     """Predict every bag of a set with a saved MIL model."""
-    rows = api.mil_predict(model, dataset, out)
+    rows = api.mil_predict(model, dataset, out, labels)
     console.print(f"{len(rows)} bags predicted" + (f" → {out}" if out else ""))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from headstart.datasets.file_checks import unreadable_reason
+from headstart.datasets.rendered import RenderedItem
 from headstart.exceptions import DataError
 from headstart.filenames import printable
 
@@ -168,9 +169,7 @@ def _round_robin(groups: list[np.ndarray]) -> list[list[int]]:
 def _content_digest(path: Any) -> bytes:
     """sha256 of a file's bytes; an unreadable file hashes to its error so the run can list it
     (a device or FIFO is never opened: the read would never end)."""
-    from headstart.datasets.corrupted import CorruptedImage  # it builds on `Dataset`
-
-    if isinstance(path, CorruptedImage):
+    if isinstance(path, RenderedItem):  # a corrupted image, a slide patch
         return path.digest()
     digest = hashlib.sha256()
     reason = unreadable_reason(path)

@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from headstart.cards import RESIZE_POLICIES
-from headstart.datasets.corrupted import CorruptedImage
 from headstart.datasets.file_checks import unreadable_reason
+from headstart.datasets.rendered import RenderedItem
 from headstart.exceptions import DataError
 
 MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold
@@ -38,7 +38,7 @@ def load_rgb(item: Any, max_pixels: int = MAX_PIXELS, min_side: int | None = Non
     """
     if isinstance(item, np.ndarray):
         return _from_array(item)
-    if isinstance(item, CorruptedImage):  # a test item under an ImageNet-C corruption
+    if isinstance(item, RenderedItem):  # a corrupted test image, a slide patch
         return Image.fromarray(item.render())
     source = io.BytesIO(item) if isinstance(item, bytes | bytearray) else Path(item)
     if isinstance(source, Path) and (reason := unreadable_reason(source)) is not None:

@@ -2,7 +2,8 @@
 
 All instances live in one (N, D) float32 matrix; bag b is rows offsets[b]:offsets[b+1]. Bags
 carry a label (−1 = unknown), an id, optionally a group (e.g. the patient, for grouped
-cross-validation) and per-instance labels when the source has them (for evaluating attention).
+cross-validation), per-instance labels when the source has them (for evaluating attention) and,
+for slides, each instance's level-0 patch coordinates (for heat maps).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Bags:
     groups: np.ndarray | None = None
     instance_labels: np.ndarray | None = None
     class_names: list[str] = field(default_factory=lambda: ["negative", "positive"])
+    coords: np.ndarray | None = None  # (N, 2) level-0 (x, y) of slide patches
 
     def __post_init__(self) -> None:
         self.instances = np.asarray(self.instances, dtype=np.float32)
@@ -66,6 +68,12 @@ class Bags:
             self.instance_labels = np.asarray(self.instance_labels, dtype=np.int64)
             if len(self.instance_labels) != len(self.instances):
                 raise DataError(f"{where}: instance labels do not match the instances")
+        if self.coords is not None:
+            self.coords = np.asarray(self.coords, dtype=np.int64)
+            if self.coords.shape != (len(self.instances), 2):
+                raise DataError(
+                    f"{where}: coords of shape {self.coords.shape} do not match the instances"
+                )
 
     @classmethod
     def from_list(
@@ -105,11 +113,7 @@ class Bags:
         """The bags at `index`, in that order."""
         index = np.asarray(index, dtype=np.int64)
         pieces = [self.bag(i) for i in index]
-        kept = None
-        if self.instance_labels is not None:
-            kept = np.concatenate(
-                [self.instance_labels[self.offsets[i] : self.offsets[i + 1]] for i in index]
-            )
+        kept = None if self.instance_labels is None else self._rows(self.instance_labels, index)
         return Bags(
             np.concatenate(pieces),
             np.concatenate([[0], np.cumsum([len(p) for p in pieces])]),
@@ -119,7 +123,12 @@ class Bags:
             None if self.groups is None else self.groups[index],
             kept,
             list(self.class_names),
+            None if self.coords is None else self._rows(self.coords, index),
         )
+
+    def _rows(self, per_instance: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The rows of a per-instance array that belong to bags `index`, in that order."""
+        return np.concatenate([per_instance[self.offsets[i] : self.offsets[i + 1]] for i in index])
 
     def packed(
         self, index: Sequence[int] | np.ndarray, device: str | torch.device = "cpu"

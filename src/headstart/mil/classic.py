@@ -83,12 +83,23 @@ SLIDE_LABELS = "labels.csv"  # slide_id,label[,group] beside the .h5 files of a 
 
 def load_bags(name: str, **options) -> Bags:
     """A registered bag set by name (`musk1`, ...), a CSV path in the classic format, a
-    Parquet file of instances (see `parquet_bags`), or a CLAM / TRIDENT feature folder of
-    `<slide>.h5` files with its `labels.csv` (option `labels` names another file)."""
+    Parquet file of instances (see `parquet_bags`), a bag store written by `headstart slides
+    embed`, or a CLAM / TRIDENT feature folder of `<slide>.h5` files. Slide labels come from
+    option `labels` (a CSV), else the folder's `labels.csv`."""
+    labels = options.pop("labels", None)
     if name not in BAG_SETS and Path(name).is_dir():
+        from headstart.mil.bag_store import is_bag_store, read_bag_store
+
+        if is_bag_store(name):
+            return read_bag_store(name, labels)
         from headstart.mil.feature_folder import read_feature_folder
 
-        return read_feature_folder(name, options.get("labels") or Path(name) / SLIDE_LABELS)
+        return read_feature_folder(name, labels or Path(name) / SLIDE_LABELS)
+    if labels:
+        raise DataError(
+            f"slide labels ({labels}) apply to a bag store or a feature folder; {name!r} is "
+            "neither (its labels are inside it)"
+        )
     if name not in BAG_SETS and Path(name).suffix == ".csv":
         return read_classic(name)
     if name not in BAG_SETS and Path(name).suffix == ".parquet":

@@ -115,6 +115,14 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise DataError(f"training bags have a single class ({self.classes_[0]}); need two")
         self.n_features_in_ = bags.dim
+        self.class_names_ = (
+            [
+                str(bags.class_names[c]) if 0 <= c < len(bags.class_names) else str(c)
+                for c in self.classes_
+            ]
+            if y is None
+            else [str(c) for c in self.classes_]
+        )
         self._fit_statistics(bags.instances)
         data = self._prepared(bags)
         train, held = self._split(y_index)
@@ -311,6 +319,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
             "params": self.get_params(),
             "classes": self.classes_.tolist(),
             "n_features_in": int(self.n_features_in_),
+            "class_names": list(getattr(self, "class_names_", map(str, self.classes_))),
         }
         (folder / "mil.json").write_text(json.dumps(meta, indent=1))
         return folder
@@ -324,6 +333,7 @@ class MILClassifier(ClassifierMixin, BaseEstimator):
         model = cls(**meta["params"])
         model.classes_ = np.asarray(meta["classes"])
         model.n_features_in_ = meta["n_features_in"]
+        model.class_names_ = meta.get("class_names") or [str(c) for c in model.classes_]
         arrays = load_file(str(folder / "weights.safetensors"))
         model.mean_, model.scale_ = arrays.pop("mean"), arrays.pop("scale")
         model.model_ = model._network().to(model.device)

@@ -1,6 +1,6 @@
 """Whole-slide bags from a CLAM / TRIDENT feature folder: one `<slide>.h5` per slide with a
-`features` dataset (patches × dims) and usually `coords`, plus a CSV of slide labels
-(`slide_id,label[,group]`, e.g. group = patient for grouped cross-validation).
+`features` dataset (patches × dims) and usually `coords` (CLAM keeps them in `h5_files/`), plus
+a CSV of slide labels (`slide_id,label[,patient]`, see `slide_labels`).
 
 Every problem (a slide listed twice or without its file, a file that is not HDF5 or has no
 `features`, dimensions that disagree, an empty slide, non-finite features) is collected and
@@ -14,54 +14,29 @@ from pathlib import Path
 
 import numpy as np
 
-from headstart.datasets.csv_manifest import sort_labels
-from headstart.datasets.csv_rows import read_csv_rows
-from headstart.exceptions import DataError, MissingExtraError, raise_problems
+from headstart.exceptions import DataError, raise_problems
 from headstart.mil.bags import Bags
+from headstart.mil.slide_labels import read_slide_labels, slide_bags
+from headstart.slides.h5_files import read_h5
 
 
 def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
     """Bags of patch features, one per slide listed in `labels_csv`, in its order."""
-    try:
-        import h5py
-    except ImportError as error:
-        raise MissingExtraError(
-            "reading .h5 feature files needs h5py: pip install 'headstart[mil]'"
-        ) from error
-    folder, labels_csv = Path(folder), Path(labels_csv)
-    if not labels_csv.is_file():
-        raise DataError(f"slide label file {labels_csv} does not exist")
-    rows = read_csv_rows(labels_csv, ("slide_id", "label"), "slide_id,label[,group]")
-    if not rows:
-        raise DataError(f"{labels_csv}: expected a header with slide_id,label[,group] and rows")
-    problems, bags, dims, seen = [], [], set(), {}
-    for line, row in enumerate(rows, start=2):
-        slide, label = (row.get("slide_id") or "").strip(), (row.get("label") or "").strip()
-        if not slide or not label:
-            problems.append(f"line {line}: empty slide_id or label")
-            continue
-        if slide in seen:  # the same slide twice would become two bags (or two labels)
-            problems.append(
-                f"line {line}: slide {slide!r} is listed again (first on line {seen[slide]})"
-            )
-            continue
-        seen[slide] = line
-        path = folder / f"{slide}.h5"
+    folder = Path(folder)
+    if not any(folder.glob("*.h5")) and (folder / "h5_files").is_dir():
+        folder = folder / "h5_files"  # CLAM's FEATURES_DIRECTORY layout
+    problems: list[str] = []
+    rows = read_slide_labels(labels_csv, problems)
+    bags, coords, kept, dims = [], [], [], set()
+    for row in rows:
+        path = folder / f"{row.slide}.h5"
         if not path.is_file():
-            problems.append(f"line {line}: {path} does not exist")
+            problems.append(f"line {row.line}: {path} does not exist")
             continue
         try:
-            with h5py.File(path, "r") as h5:
-                if "features" not in h5:
-                    problems.append(f"{path} has no 'features' dataset (found {sorted(h5)})")
-                    continue
-                features = np.asarray(h5["features"], dtype=np.float32)
-        except OSError as error:  # truncated or not HDF5 at all
-            problems.append(f"{path} cannot be read as HDF5: {error}")
-            continue
-        features = features.reshape(-1, features.shape[-1]) if features.ndim == 3 else features
-        if features.ndim != 2 or len(features) == 0:
-            problems.append(f"{path}: features of shape {features.shape} are not (patches, dims)")
+            features, where, _ = read_h5(path)
+        except DataError as error:
+            problems.append(str(error))
             continue
         bad = np.flatnonzero(~np.isfinite(features).all(axis=1))
         if len(bad):
@@ -71,16 +46,9 @@ def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
             continue
         dims.add(features.shape[1])
         bags.append(features)
+        coords.append(where)
+        kept.append(row)
     if len(dims) > 1:
         problems.append(f"slides disagree on the feature dimension: {sorted(dims)}")
     raise_problems(folder, problems)
-    class_names = sort_labels({row["label"] for row in rows})
-    index = {name: k for k, name in enumerate(class_names)}
-    return Bags.from_list(
-        bags,
-        [index[row["label"]] for row in rows],
-        [row["slide_id"] for row in rows],
-        name=folder.name,
-        groups=np.array([row.get("group") or row["slide_id"] for row in rows], dtype=object),
-        class_names=class_names,
-    )
+    return slide_bags(rows, kept, bags, coords, folder.name)

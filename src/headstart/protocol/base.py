@@ -154,6 +154,10 @@ class Protocol:
         none); it fills `StoreInputs.shifted` (and the baseline's) with their vectors."""
         return []
 
+    def bag_options(self, settings: Settings) -> dict[str, Any]:
+        """Options for reading a bag protocol's source (default: none), e.g. slide labels."""
+        return {}
+
     def save_extras(self, folder: Any, inputs: Any, settings: Settings) -> None:
         """Anything saved beside the results besides rows and summary (default: nothing)."""
 

@@ -188,6 +188,9 @@ class MILSettings(Settings):
     repeats: int = option(5, "repetitions, each with its own folds", minimum=1)
     epochs: int = option(100, "training epochs of every model", minimum=1)
     encoder: str = option("mlp", "instance encoder: mlp (vectors) or lenet (28×28 images)")
+    labels: str = option(
+        "", "slide labels (slide_id,label[,patient]) of a bag store or feature folder"
+    )
     params: dict[str, Any] = option({}, "more MILClassifier parameters (Python)", cli=False)
 
     def validate(self) -> None:
@@ -219,6 +222,9 @@ class MILCrossValidation(Protocol):
         return cross_validate_mil(
             inputs, settings.estimators(), settings.folds, settings.repeats, progress
         )
+
+    def bag_options(self, settings: MILSettings) -> dict[str, Any]:
+        return {"labels": settings.labels} if settings.labels else {}
 
     def save_extras(self, folder: Path, inputs: Bags, settings: MILSettings) -> None:
         """The first attention model's weights on a few held-out bags, for the report."""

@@ -24,6 +24,7 @@ from headstart.protocol.results import FIT_SECONDS
 from headstart.report import figures, robustness_figures
 from headstart.report.methods import variants_section
 from headstart.report.selector import SCRIPT, selector
+from headstart.report.slide_gallery import png_cell, slide_section
 from headstart.report.summary import compact_table, level_name, provenance_line, verdict
 
 STYLE = """
@@ -333,11 +334,7 @@ def attribution_gallery(folder: str | Path) -> str:
         cells = []
         for method in methods:
             path = folder / Path(str(image["maps"][method])).name  # inside the folder only
-            data = base64.b64encode(path.read_bytes()).decode()
-            cells.append(
-                f"<td><img class='figure heat' alt='{html.escape(method)}' "
-                f"src='data:image/png;base64,{data}'></td>"
-            )
+            cells.append(png_cell(path, method))
         caption = (
             f"{html.escape(Path(image['image']).name)}<br>{html.escape(str(image['predicted']))}"
             f" ({float(image['probability']):.2f})"
@@ -359,9 +356,10 @@ def write_report(
     learning_curve_dir: str | Path | None = None,
     confusion_for: tuple[str, str] | None = None,
     explanations: str | Path | None = None,
+    slides: str | Path | None = None,
 ) -> Path:
-    """Read saved results (and optional learning-curve results and `headstart explain`
-    heat maps), write the HTML file."""
+    """Read saved results (and optional learning-curve results, `headstart explain` heat maps
+    and `headstart slides heatmap` slides), write the HTML file."""
     results = Results.load(results_dir)
     curve = Results.load(learning_curve_dir) if learning_curve_dir else None
     if curve is not None and protocol_of(curve.provenance).name != "learning-curve":
@@ -373,5 +371,6 @@ def write_report(
     out = Path(out)
     title = f"headstart: {results.provenance.get('dataset', '')}"
     gallery = attribution_gallery(explanations) if explanations else ""
+    gallery += slide_section(slides) if slides else ""
     out.write_text(render_report(results, curve, confusion_for, title, attention, gallery))
     return out

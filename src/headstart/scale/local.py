@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from headstart.embedding import EmbedResult, embed_dataset
 from headstart.encoders import Encoder
 from headstart.scale.engines import ENGINES
 from headstart.workflow.models import SavedModel
+from headstart.workflow.slides import SlideRecipe, embed_slide
 
 
 @ENGINES.register("local", "threads in this process (the default)")
@@ -42,3 +43,17 @@ class LocalEngine:
         self, model_dir: str | Path, vectors: np.ndarray, ids: Sequence[str], top_k: int
     ) -> list[dict[str, Any]]:
         return SavedModel(model_dir).rows(vectors, ids, top_k)
+
+    def slides(
+        self,
+        paths: Sequence[Path],
+        encoder: Encoder,
+        out: Path,
+        recipe: SlideRecipe,
+        mpps: dict[str, float],
+        progress: bool,
+    ) -> Iterator[dict[str, Any]]:
+        """Each slide's record, one slide after another (the encoder's threads per slide)."""
+        for path in paths:
+            options = {k: v for k, v in self.options.items() if v is not None}
+            yield embed_slide(path, encoder, out, recipe, mpps.get(path.stem), progress, **options)

@@ -7,7 +7,7 @@ either engine may finish it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,13 @@ class RayEngine:
         self, model_dir: str | Path, vectors: np.ndarray, ids: Sequence[str], top_k: int
     ) -> list[dict[str, Any]]:
         return predict_with_ray(model_dir, vectors, ids, top_k, self.settings)
+
+    def slides(self, paths: Sequence[Path], encoder: Encoder, out: Path, *args: Any) -> Iterator:
+        """One Ray task per slide (see `ray_slides`); records as the tasks finish."""
+        from headstart.scale.ray_slides import slides_with_ray
+
+        recipe, mpps, _progress = args
+        return slides_with_ray(paths, encoder, out, recipe, mpps, self.settings)
 
 
 def embed_with_ray(

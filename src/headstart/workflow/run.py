@@ -51,7 +51,7 @@ def run_protocol(
     if out is not None and Path(out).is_file():
         raise DataError(f"results folder {out} is a file; give a folder for the results")
     if protocol.inputs == "bags":
-        inputs = source_of = load_bags(str(source))
+        inputs = source_of = load_bags(str(source), **protocol.bag_options(settings))
         split, label = None, inputs.name
     else:
         source_of = Store(source)
