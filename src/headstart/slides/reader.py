@@ -64,6 +64,7 @@ class Slide:
             raise DataError(f"mpp {mpp!r}: microns per pixel must be a positive number")
         self.mpp = float(found if found is not None else mpp)
         self.mpp_source = "metadata" if found is not None else "given"
+        self.thumbnail_gaps = 0  # thumbnail chunks whose tiles failed to decode
 
     @property
     def dimensions(self) -> tuple[int, int]:
@@ -109,11 +110,30 @@ class Slide:
                 y1 = height if top + h >= level_h else math.floor((top + h) * factor)
                 if x1 <= x0 or y1 <= y0:
                     continue
-                chunk = self.read(round(left * scale), round(top * scale), level, w, h)
-                out[y0:y1, x0:x1] = cv2.resize(
-                    chunk, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA
-                )
+                x, y = round(left * scale), round(top * scale)
+                chunk = self._chunk(x, y, level, w, h, (x1 - x0, y1 - y0))
+                out[y0:y1, x0:x1] = chunk
         return out
+
+    def _chunk(
+        self, x: int, y: int, level: int, w: int, h: int, size: tuple[int, int]
+    ) -> np.ndarray:
+        """One thumbnail chunk; a region that fails to decode (a corrupt tile) is read from
+        the next coarser level that can give it, else left as glass, and counted."""
+        import cv2
+
+        for source in range(level, len(self.level_dimensions)):
+            scale = self.level_downsamples[level] / self.level_downsamples[source]
+            sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+            try:
+                region = self.read(x, y, source, sw, sh)
+            except Exception:  # the backends raise their own decode errors
+                self.thumbnail_gaps += source == level
+                self._handle.close()  # OpenSlide refuses every read after an error
+                self._handle = open_handle(self.path, self.backend)
+                continue
+            return cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+        return np.full((size[1], size[0], 3), 255, np.uint8)
 
     def describe(self) -> dict[str, Any]:
         """What a bag store records of the slide."""
@@ -125,6 +145,7 @@ class Slide:
             "mpp": self.mpp,
             "mpp_source": self.mpp_source,
             "magnification": self.magnification,
+            "thumbnail_gaps": self.thumbnail_gaps,
         }
 
     def close(self) -> None:

@@ -212,6 +212,19 @@ def planted_share(layout: Layout, coords: np.ndarray, size0: int) -> np.ndarray:
     return np.asarray(shares)
 
 
+def planted_labels(layout: Layout, coords: np.ndarray, size0: int) -> np.ndarray:
+    """1 for a patch at least half planted, 0 for one with no planted pixel, −1 in between
+    (boundary patches, left out when scoring attention against the truth)."""
+    share = planted_share(layout, coords, size0)
+    return np.where(share >= 0.5, 1, np.where(share == 0, 0, -1))
+
+
+def read_layout(folder: str | Path, slide: str) -> Layout:
+    """The truth `make_slide_set` saved for `slide` (its region codes; no ink)."""
+    regions = np.load(Path(folder) / "truth" / f"{slide}.npy", allow_pickle=False)
+    return Layout(regions, np.zeros_like(regions), np.ones(3, np.float32), (0, 0))
+
+
 def make_slide_set(
     folder: str | Path,
     slides: int = 24,

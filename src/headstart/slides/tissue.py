@@ -4,9 +4,9 @@ holes) kept by area. Areas are in CLAM's unit: multiples of a reference patch of
 `ref_patch_size`² level-0 pixels.
 
 Presets are CLAM's (`clam` = create_patches_fp.py's defaults; `bwh_biopsy`, `bwh_resection`,
-`tcga` = its preset files) plus `default`, a variant: CLAM's defaults with area thresholds of 4
-and 1 reference patches (CLAM's 100 drops all tissue of a biopsy or a small slide) and pen ink
-removed before thresholding (saturated blue or green pixels are not tissue). The mask is saved
+`tcga` = its preset files) plus `default`, a variant: CLAM's defaults with bwh_biopsy's area
+thresholds of 1 reference patch (CLAM's 100 drops all tissue of a biopsy or a small slide) and
+pen ink removed before thresholding (saturated blue or green pixels are not tissue). The mask is saved
 as GeoJSON (level-0 polygons with holes, which QuPath opens) and as a preview PNG.
 """
 
@@ -57,7 +57,7 @@ PRESETS: dict[str, TissuePreset] = {
     "bwh_biopsy": TissuePreset(15, 255, 11, 2, False, 1, 1, 2),
     "bwh_resection": TissuePreset(15, 255, 11, 4, False, 100, 16, 8),
     "tcga": TissuePreset(8, 255, 7, 4, False, 16, 4, 8),
-    "default": TissuePreset(a_t=4, a_h=1, pen_saturation=100),
+    "default": TissuePreset(a_t=1, a_h=1, pen_saturation=100),
 }
 
 

@@ -99,6 +99,7 @@ def embed_slide(
             record |= {"slide": slide.describe(), "sha256": file_digest(path)}
             grid = _tissue_and_grid(slide, name, out, recipe)
             record |= {
+                "slide": slide.describe(),  # again: with the thumbnail's gaps, if any
                 "level": grid.level,
                 "read_size": grid.read_size,
                 "patch_size_level0": grid.size0,
