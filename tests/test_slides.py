@@ -20,7 +20,6 @@ from headstart.slides.patch_item import SlidePatch
 from headstart.slides.synthetic import (
     TISSUE,
     SlideSpec,
-    make_layout,
     planted_labels,
     read_layout,
     write_slide,

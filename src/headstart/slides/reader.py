@@ -94,7 +94,6 @@ class Slide:
     def thumbnail(self, downsample: float) -> np.ndarray:
         """The slide shrunk `downsample` times from level 0, built from the best level one
         chunk at a time (never a whole level in memory)."""
-        import cv2
 
         level = self.best_level(downsample)
         level_w, level_h = self.level_dimensions[level]
