@@ -922,8 +922,104 @@ ROBUSTNESS = [  # issue 28: corruptions, groups and attributions refuse what the
     ),
 ]
 
+EMBED_SLIDES = "slides embed {t}/wsi/good --encoder raw-pixels --size 64 --mpp 1 -o {x} -q"
+MIXED = EMBED_SLIDES.replace("wsi/good", "wsi/mixed")
+WSI_EVAL = "mil eval --dataset {t}/wsi/bags --folds 2 --repeats 1 --epochs 2 -o {x}"
+HEATMAP = "slides heatmap {t}/wsi/attention {t}/wsi/bags -o {x}"
+
+
+def _slide_status(x: Path) -> dict[str, str]:
+    record = json.loads((x / "bags.json").read_text())
+    return {s["id"]: s["status"] for s in record["slides"]}
+
+
+SLIDES = [  # issue 29: slides, bag stores and heat maps
+    error("slides", "no-folder", EMBED_SLIDES.replace("wsi/good", "wsi/nowhere"), "does not exist"),
+    error("slides", "no-slides", EMBED_SLIDES.replace("wsi/good", "wsi/empty"), "no slide files"),
+    skip(
+        "slides",
+        "unusable-slides",
+        MIXED,
+        "skipped fake: fake.svs cannot be read as a whole-slide image",
+        lambda x: (
+            _slide_status(x)
+            == {"blank": "skipped", "fake": "skipped", "good": "done", "nompp": "skipped"}
+        ),
+    ),
+    skip("slides", "no-tissue", MIXED, "skipped blank: no tissue found"),
+    skip("slides", "missing-mpp", MIXED, "skipped nompp: slide nompp.tiff has no microns per"),
+    ok(
+        "slides",
+        "mpp-given",
+        MIXED + " --slide-mpp 0.5",
+        lambda x: _slide_status(x)["nompp"] == "done",
+    ),
+    error("slides", "mpp-word", MIXED + " --slide-mpp half", "neither a number nor"),
+    error("slides", "mpp-csv-word", MIXED + " --slide-mpp {t}/wsi/mpp.csv", "is not a number"),
+    skip("slides", "upsampling", EMBED_SLIDES.replace("--mpp 1", "--mpp 0.25"), "coarser than"),
+    skip(
+        "slides",
+        "corrupt-tile",
+        EMBED_SLIDES.replace("wsi/good", "wsi/corrupt"),
+        "unreadable patches skipped",
+        lambda x: json.loads((x / "bags.json").read_text())["slides"][0]["unreadable"] >= 1,
+    ),
+    error("slides", "preset-unknown", EMBED_SLIDES + " --preset tcg", "choose one of"),
+    error("slides", "tissue-even-median", EMBED_SLIDES + " --tissue mthresh=4", "must be odd"),
+    error("slides", "tissue-unknown", EMBED_SLIDES + " --tissue thresh=4", "unknown parameter"),
+    error("slides", "min-tissue", EMBED_SLIDES + " --min-tissue 1.5", "between 0 and 1"),
+    error("slides", "size-4", EMBED_SLIDES.replace("--size 64", "--size 4"), "at least 8"),
+    error("slides", "mpp-0", EMBED_SLIDES.replace("--mpp 1", "--mpp 0"), "must be positive"),
+    error("slides", "text-encoder", EMBED_SLIDES.replace("raw-pixels", "minilm"), "takes text"),
+    error("slides", "backend", EMBED_SLIDES + " --backend pyvips", "choose auto"),
+    error("slides", "concurrency-local", EMBED_SLIDES + " --concurrency 2", "--engine ray only"),
+    error(
+        "slides",
+        "other-recipe",
+        "slides embed {t}/wsi/good --encoder raw-pixels --size 96 --mpp 1 -o {t}/wsi/bags -q",
+        "another encoder or patching recipe",
+    ),
+    ok(
+        "slides",
+        "mil-eval",
+        WSI_EVAL + " --models mean --labels {t}/wsi/labels.csv",
+        lambda x: (x / "summary.json").is_file(),
+    ),
+    error("slides", "mil-eval-no-labels", WSI_EVAL, "has no labels.csv"),
+    error(
+        "slides",
+        "mil-eval-ghost-slide",
+        WSI_EVAL + " --labels {t}/wsi/ghost.csv",
+        "'ghost' is not in bag store",
+    ),
+    error(
+        "slides",
+        "labels-for-musk",
+        WSI_EVAL.replace("{t}/wsi/bags", "musk1") + " --labels {t}/wsi/labels.csv",
+        "apply to a bag store or a feature folder",
+    ),
+    ok(
+        "slides",
+        "heatmap",
+        HEATMAP + " --top 2",
+        lambda x: len(json.loads((x / "heatmaps.json").read_text())["slides"]) == 4,
+    ),
+    error("slides", "heatmap-mean", HEATMAP.replace("attention", "mean"), "has no attention"),
+    error("slides", "heatmap-ghost", HEATMAP + " --slides ghost", "not embedded"),
+    error("slides", "heatmap-top-0", HEATMAP + " --top 0", "top must be"),
+    error(
+        "slides",
+        "heatmap-moved",
+        HEATMAP + " --slides-dir {t}/wsi/empty",
+        "give the folder it moved to",
+    ),
+    error(
+        "slides", "report-no-heatmaps", "report {t}/wsi/run -o {x}.html --slides {t}", "no heatmaps"
+    ),
+]
+
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
-CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE + BENCH + ROBUSTNESS
+CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE + BENCH + ROBUSTNESS + SLIDES
 
 
 # ---- running and sorting ---------------------------------------------------------------------

@@ -387,6 +387,55 @@ def robustness_inputs(t: Path) -> None:
     _classes(t / "explain-img")
 
 
+def slide_inputs(t: Path) -> None:
+    """Generated slides (issue 29): a good pair, a folder mixing unusable files with a good
+    slide, one with a corrupt tile; a bag store with labels, a model without attention."""
+    import tifffile
+
+    from headstart.slides.synthetic import SlideSpec, write_slide
+
+    w = t / "wsi"
+    for i in range(4):
+        write_slide(w / "good" / f"g{i}.tiff", SlideSpec(1536, 1536, 0.5, i % 2 == 1, seed=i))
+    (w / "mixed").mkdir(parents=True)
+    write_slide(w / "mixed" / "good.tiff", SlideSpec(1536, 1536, 0.5, seed=3))
+    write_slide(w / "mixed" / "nompp.tiff", SlideSpec(1536, 1536, None, seed=3))
+    tifffile.imwrite(
+        w / "mixed" / "blank.tiff",
+        np.full((512, 512, 3), 242, np.uint8),
+        tile=(256, 256),
+        resolution=(2e4, 2e4),
+        resolutionunit="CENTIMETER",
+    )
+    (w / "mixed" / "fake.svs").write_text("not a slide")
+    write_slide(w / "corrupt" / "c.tiff", SlideSpec(1536, 1536, 0.5, seed=4))
+    with tifffile.TiffFile(w / "corrupt" / "c.tiff") as tiff:
+        page = tiff.pages[1]  # level 1, where patches at 1 µm/px are read
+        offset, count = page.dataoffsets[4], page.databytecounts[4]
+    with open(w / "corrupt" / "c.tiff", "r+b") as handle:
+        handle.seek(offset + count // 3)
+        handle.write(b"\xff\xd9" + bytes(range(256)) * 2)
+    (w / "empty").mkdir()
+    (w / "empty" / "notes.txt").write_text("no slides here")
+    api.embed_slides(w / "good", "raw-pixels", w / "bags", size=64, mpp=1.0, progress=False)
+    rows = "".join(f"g{i},{'ab'[i % 2]},p{i}\n" for i in range(4))
+    (w / "labels.csv").write_text("slide_id,label,patient\n" + rows)
+    (w / "ghost.csv").write_text("slide_id,label\ng0,a\nghost,b\n")
+    (w / "mpp.csv").write_text("slide_id,mpp\nnompp,zero\n")
+    api.mil_fit(str(w / "bags"), w / "mean", "mean", labels=w / "labels.csv", epochs=2)
+    api.mil_fit(str(w / "bags"), w / "attention", "attention", labels=w / "labels.csv", epochs=2)
+    api.mil_evaluate(
+        str(w / "bags"),
+        ("mean",),
+        folds=2,
+        repeats=1,
+        epochs=2,
+        out=w / "run",
+        labels=str(w / "labels.csv"),
+        progress=False,
+    )
+
+
 def build_inputs(t: Path) -> Path:
     """Every input of the fuzz table under `t` (about 10 s)."""
     api.embed("digits", "raw-pixels", t / "s", limit=200, progress=False)
@@ -402,4 +451,5 @@ def build_inputs(t: Path) -> Path:
     mil_inputs(t)
     bench_inputs(t)
     robustness_inputs(t)
+    slide_inputs(t)
     return t

@@ -178,13 +178,13 @@ def test_missing_mpp_is_a_clear_error_unless_given(tmp_path):
         Slide(tmp_path / "n.tiff")
     assert Slide(tmp_path / "n.tiff", mpp=0.25).mpp == 0.25
     write_slide(tmp_path / "m.tiff", SlideSpec(1024, 1024, 0.5, seed=1))
-    with pytest.raises(DataError, match="records 0.5 µm/px but 0.25 was given"):
+    with pytest.raises(DataError, match=r"records 0\.5 µm/px but 0\.25 was given"):
         Slide(tmp_path / "m.tiff", mpp=0.25)
 
 
 def test_a_non_slide_file_is_named(tmp_path):
     (tmp_path / "notes.tif").write_text("not an image")
-    with pytest.raises(DataError, match="notes.tif cannot be read as a whole-slide image"):
+    with pytest.raises(DataError, match=r"notes\.tif cannot be read as a whole-slide image"):
         Slide(tmp_path / "notes.tif")
 
 

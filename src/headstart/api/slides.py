@@ -14,6 +14,7 @@ from headstart.extras import require
 from headstart.output import FolderLock
 from headstart.scale import ENGINES
 from headstart.slides.patching import PatchSpec
+from headstart.slides.reader import available_backend
 from headstart.slides.synthetic import make_slide_set
 from headstart.slides.tissue import tissue_preset
 from headstart.workflow.heatmaps import slide_heatmaps
@@ -53,6 +54,7 @@ def embed_slides(
     bag store's record (each slide done or skipped with its reason)."""
     require("cv2", "slides", "tissue segmentation")
     require("h5py", "slides", "writing CLAM/TRIDENT .h5 files")
+    available_backend(backend)  # an unknown or missing reader fails before any slide
     recipe = SlideRecipe(
         PatchSpec(size, mpp, stride, min_tissue),
         tissue_preset(preset, **(tissue_options or {})),

@@ -168,6 +168,7 @@ def write_slide(path: str | Path, spec: SlideSpec) -> Layout:
     import tifffile
 
     layout = make_layout(spec)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     big = spec.width * spec.height * 3 > 2**31
     options = {"compressionargs": {"level": spec.quality}} if spec.compression == "jpeg" else {}
     with tifffile.TiffWriter(path, bigtiff=big) as tiff:

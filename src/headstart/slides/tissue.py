@@ -6,8 +6,8 @@ holes) kept by area. Areas are in CLAM's unit: multiples of a reference patch of
 Presets are CLAM's (`clam` = create_patches_fp.py's defaults; `bwh_biopsy`, `bwh_resection`,
 `tcga` = its preset files) plus `default`, a variant: CLAM's defaults with bwh_biopsy's area
 thresholds of 1 reference patch (CLAM's 100 drops all tissue of a biopsy or a small slide) and
-pen ink removed before thresholding (saturated blue or green pixels are not tissue). The mask is saved
-as GeoJSON (level-0 polygons with holes, which QuPath opens) and as a preview PNG.
+pen ink removed before thresholding (saturated blue or green pixels are not tissue). The mask
+is saved as GeoJSON (level-0 polygons with holes, which QuPath opens) and as a preview PNG.
 """
 
 from __future__ import annotations
