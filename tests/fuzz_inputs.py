@@ -392,7 +392,7 @@ def slide_inputs(t: Path) -> None:
     slide, one with a corrupt tile; a bag store with labels, a model without attention."""
     import tifffile
 
-    from headstart.slides.synthetic import SlideSpec, write_slide
+    from headstart.slides.synthetic import SlideSpec, damage_tile, write_slide
 
     w = t / "wsi"
     for i in range(4):
@@ -409,12 +409,7 @@ def slide_inputs(t: Path) -> None:
     )
     (w / "mixed" / "fake.svs").write_text("not a slide")
     write_slide(w / "corrupt" / "c.tiff", SlideSpec(1536, 1536, 0.5, seed=4))
-    with tifffile.TiffFile(w / "corrupt" / "c.tiff") as tiff:
-        page = tiff.pages[1]  # level 1, where patches at 1 µm/px are read
-        offset, count = page.dataoffsets[4], page.databytecounts[4]
-    with open(w / "corrupt" / "c.tiff", "r+b") as handle:
-        handle.seek(offset + count // 3)
-        handle.write(b"\xff\xd9" + bytes(range(256)) * 2)
+    damage_tile(w / "corrupt" / "c.tiff", 1, 4)  # level 1: where 1 µm/px patches are read
     (w / "empty").mkdir()
     (w / "empty" / "notes.txt").write_text("no slides here")
     api.embed_slides(w / "good", "raw-pixels", w / "bags", size=64, mpp=1.0, progress=False)

@@ -20,6 +20,7 @@ from headstart.slides.patch_item import SlidePatch
 from headstart.slides.synthetic import (
     TISSUE,
     SlideSpec,
+    damage_tile,
     planted_labels,
     read_layout,
     write_slide,
@@ -314,13 +315,7 @@ def test_a_corrupt_tile_is_a_listed_skip(tmp_path):
     folder = tmp_path / "slides"
     folder.mkdir()
     write_slide(folder / "s.tiff", SlideSpec(2048, 2048, 0.5, seed=6, compression="jpeg"))
-    with tifffile.TiffFile(folder / "s.tiff") as tiff:  # level 1 tile in the middle
-        page = tiff.pages[1]
-        index = (page.imagelength // 256 // 2) * (-(-page.imagewidth // 256)) + 2
-        offset, count = page.dataoffsets[index], page.databytecounts[index]
-    with open(folder / "s.tiff", "r+b") as handle:
-        handle.seek(offset + count // 3)
-        handle.write(b"\xff\xd9" + bytes(range(256)) * 2)
+    damage_tile(folder / "s.tiff", 1, 10)  # a level-1 tile in the middle (4 × 4 tiles)
     record = api.embed_slides(
         folder,
         "raw-pixels",

@@ -198,6 +198,19 @@ def _tiles(spec: SlideSpec, layout: Layout, down: int, width: int, height: int) 
             yield render_tile(spec, layout, down, top, left, spec.tile)
 
 
+def damage_tile(path: str | Path, level: int, tile: int) -> None:
+    """Overwrite part of one compressed tile of a written slide (for corrupt-tile tests):
+    its decoder then fails on that tile, as on a damaged file."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[level]
+        offset, count = page.dataoffsets[tile], page.databytecounts[tile]
+    with open(path, "r+b") as handle:
+        handle.seek(offset + count // 3)
+        handle.write(b"\xff\xd9" + bytes(range(256)) * 2)
+
+
 def planted_share(layout: Layout, coords: np.ndarray, size0: int) -> np.ndarray:
     """The share of each patch (level-0 top-left `coords`, side `size0`) that is planted."""
     planted = (layout.regions == PLANTED).astype(np.float64)
