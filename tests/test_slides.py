@@ -84,6 +84,34 @@ def test_tissue_mask_matches_a_hand_made_mask():
     assert segment_tissue(image, 16, tissue_preset("default", a_t=0.5, a_h=1)).mask[50, 70]
 
 
+def test_an_island_in_a_hole_stays_and_a_holes_outline_is_tissue():
+    image = np.full((120, 160, 3), WHITE, np.uint8)
+    image[10:110, 10:150] = PINK
+    image[30:90, 40:120] = WHITE  # a large hole (a lumen) ...
+    image[50:70, 70:90] = PINK  # ... with tissue inside it
+    mask = segment_tissue(image, 16, tissue_preset("default", a_t=0.1, a_h=0.1, close=0))
+    assert mask.mask[60, 80]  # the island (CLAM keeps it: it tests each contour's own holes)
+    assert not mask.mask[40, 50]  # the hole
+    # OpenCV traces a hole along the tissue pixels around it: they stay tissue
+    assert mask.mask[29, 50:110].all() and mask.mask[60, 39] and not mask.mask[31, 60]
+
+
+def test_dense_haematoxylin_is_not_taken_for_pen_ink():
+    image = np.full((120, 160, 3), WHITE, np.uint8)
+    image[20:100, 20:140] = (90, 70, 150)  # dense haematoxylin, OpenCV hue ≈ 128
+    image[40:80, 40:120] = (60, 50, 140)
+    mask = segment_tissue(image, 16, tissue_preset("default", a_t=0.5))
+    assert mask.mask[60, 80] and mask.mask[30, 30]
+
+
+def test_preset_overrides_from_the_command_line_are_typed():
+    preset = tissue_preset("default", use_otsu="False", sthresh="15", pen_saturation="none")
+    assert preset.use_otsu is False and preset.sthresh == 15 and preset.pen_saturation is None
+    for bad, message in (({"use_otsu": "maybe"}, "true or false"), ({"mthresh": "x"}, "whole")):
+        with pytest.raises(DataError, match=message):
+            tissue_preset("default", **bad)
+
+
 def test_tissue_geojson_is_level0_polygons_with_holes():
     image, _ = _hand_drawn()
     geojson = segment_tissue(image, 16, tissue_preset("default", a_t=0.5, a_h=0.2)).to_geojson()
@@ -163,6 +191,20 @@ def test_patch_coordinates_round_trip_at_every_level(tmp_path, backend, mpp, lev
         assert tuple(patch[-1, -1, :2]) == (far[0] % 256, far[1] % 256)
 
 
+def test_a_slide_a_little_coarser_than_asked_is_read_at_level_0(tmp_path):
+    # a "40×" scan at 0.2525 µm/px asked for 0.25: 1% upsampling, read at level 0
+    whole = TissueMask(np.ones((64, 64), bool), 16.0, [], [])
+    grid = patch_grid((1024, 1024), 0.2525, [1.0, 2.0, 4.0], whole, PatchSpec(256, 0.25))
+    assert (grid.level, grid.read_size, grid.size0) == (0, 253, 253)
+    # 40× at 0.2525 asked for 256 px at 0.5: read 507 px at level 0, the footprint exactly that
+    grid = patch_grid((4096, 4096), 0.2525, [1.0, 4.0], whole, PatchSpec(256, 0.5))
+    assert (grid.level, grid.read_size, grid.size0) == (0, 507, 507)
+    with pytest.raises(DataError, match="coarser than"):
+        patch_grid((1024, 1024), 0.5, [1.0], whole, PatchSpec(256, 0.25))
+    with pytest.raises(DataError, match="between 1 and the patch size"):
+        PatchSpec(256, 0.5, stride=300)
+
+
 def test_thumbnail_is_built_in_chunks_from_the_best_level(tmp_path):
     _coordinate_slide(tmp_path / "c.tiff")
     with Slide(tmp_path / "c.tiff") as slide:
@@ -179,8 +221,19 @@ def test_missing_mpp_is_a_clear_error_unless_given(tmp_path):
         Slide(tmp_path / "n.tiff")
     assert Slide(tmp_path / "n.tiff", mpp=0.25).mpp == 0.25
     write_slide(tmp_path / "m.tiff", SlideSpec(1024, 1024, 0.5, seed=1))
-    with pytest.raises(DataError, match=r"records 0\.5 µm/px but 0\.25 was given"):
-        Slide(tmp_path / "m.tiff", mpp=0.25)
+    assert Slide(tmp_path / "m.tiff", mpp=0.25).mpp == 0.5  # a given mpp only fills in
+    overridden = Slide(tmp_path / "m.tiff", mpp=0.25, override=True)
+    assert overridden.mpp == 0.25 and "metadata says 0.5" in overridden.mpp_source
+    # a 72-dpi default resolution tag is no scan's resolution: treated as missing
+    tifffile.imwrite(
+        tmp_path / "dpi.tiff",
+        np.zeros((512, 512, 3), np.uint8),
+        tile=(256, 256),
+        resolution=(72, 72),
+        resolutionunit="INCH",
+    )
+    with pytest.raises(DataError, match="no microns per pixel"):
+        Slide(tmp_path / "dpi.tiff")
 
 
 def test_a_non_slide_file_is_named(tmp_path):
@@ -207,9 +260,14 @@ def test_bag_store_and_h5_files_agree(slide_set):
             attrs["patch_size"] * attrs["level0_magnification"] // attrs["target_magnification"]
         )
         assert round(trident) == attrs["patch_size_level0"] == 256 == footprint(attrs)
-        # CLAM: patch_size × custom_downsample pixels read at patch_level
-        clam = attrs["patch_size"] * attrs["custom_downsample"] * attrs["downsample"][0]
-        assert clam == 256 and attrs["patch_level"] == slide["level"]
+        # CLAM: patch_size pixels read at patch_level
+        clam = attrs["patch_size"] * attrs["downsample"][0]
+        assert clam == 256 and attrs["patch_level"] == slide["level"] == 1
+        assert attrs["patch_size"] == slide["read_size"] == 128 and attrs["output_size"] == 128
+        with h5py.File(slide_set / "bags" / slide["coords_h5"], "r") as h5:  # CLAM's patches/
+            assert (
+                np.array_equal(h5["coords"][:], coords) and h5["coords"].attrs["patch_level"] == 1
+            )
     with h5py.File(slide_set / "bags" / done[0]["h5"], "r") as h5:
         assert h5["features"].dtype == np.float32 and h5["coords"].shape[1] == 2
         assert h5["features"].attrs["encoder"] == "raw-pixels"
@@ -233,46 +291,58 @@ def test_an_h5_folder_in_clam_layout_reads_here(tmp_path):
     assert footprint({"patch_size": 256, "downsample": [2.0, 2.0]}) == 512
 
 
-def test_a_killed_slide_run_resumes_to_the_same_bags(tmp_path, monkeypatch):
+KILLER = """
+import os, signal, sys
+from headstart import api
+import headstart.api.slides as slides_api
+from headstart.encoders import create_encoder
+
+calls = 0
+
+def killing(name, **options):
+    encoder = create_encoder(name, **options)
+    original = encoder.encode_batch
+
+    def encode_batch(batch):
+        global calls
+        calls += 1
+        if calls == int(sys.argv[3]):  # a real SIGKILL in the middle of a slide
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(batch)
+
+    encoder.encode_batch = encode_batch
+    return encoder
+
+slides_api.create_encoder = killing
+api.embed_slides(sys.argv[1], "raw-pixels", sys.argv[2], size=64, mpp=1.0, progress=False)
+"""
+
+
+def test_a_killed_slide_run_resumes_to_the_same_bags(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
     api.make_slides(tmp_path / "slides", slides=3, size=2048, seed=4)
-    api.embed_slides(
-        tmp_path / "slides", "raw-pixels", tmp_path / "fresh", size=64, mpp=1.0, progress=False
+    options = {"size": 64, "mpp": 1.0, "progress": False}
+    api.embed_slides(tmp_path / "slides", "raw-pixels", tmp_path / "fresh", **options)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(tmp_path / "slides"), str(tmp_path / "bags"), "40"],
+        timeout=300,
+        check=False,
     )
-    import headstart.api.slides as slides_api
-    from headstart.encoders import create_encoder
-
-    calls = {"n": 0}
-
-    def failing(name, **options):
-        encoder = create_encoder(name, **options)
-        original = encoder.encode_batch
-
-        def encode_batch(batch):
-            calls["n"] += 1
-            if calls["n"] == 40:  # inside the second slide
-                raise KeyboardInterrupt
-            return original(batch)
-
-        encoder.encode_batch = encode_batch
-        return encoder
-
-    monkeypatch.setattr(slides_api, "create_encoder", failing)
-    with pytest.raises(KeyboardInterrupt):
-        api.embed_slides(
-            tmp_path / "slides", "raw-pixels", tmp_path / "bags", size=64, mpp=1.0, progress=False
-        )
+    assert killed.returncode == -signal.SIGKILL
     first = read_bag_record(tmp_path / "bags")["slides"]
     assert 1 <= len(first) < 3 and {s["status"] for s in first} == {"done"}  # finished ones
     before = (tmp_path / "bags" / "stores" / "slide-000" / "manifest.json").read_text()
-    monkeypatch.undo()
-    api.embed_slides(
-        tmp_path / "slides", "raw-pixels", tmp_path / "bags", size=64, mpp=1.0, progress=False
-    )
+    api.embed_slides(tmp_path / "slides", "raw-pixels", tmp_path / "bags", **options)
     assert (tmp_path / "bags" / "stores" / "slide-000" / "manifest.json").read_text() == before
     labels = tmp_path / "slides" / "labels.csv"
     resumed, fresh = (load_bags(str(tmp_path / n), labels=labels) for n in ("bags", "fresh"))
     assert np.array_equal(resumed.instances, fresh.instances)
     assert np.array_equal(resumed.coords, fresh.coords)
+    with h5py.File(tmp_path / "bags" / "h5_files" / "slide-002.h5", "r") as h5:
+        assert np.array_equal(h5["features"][:], fresh.bag(2))
 
 
 def test_unusable_slides_are_skipped_with_their_reasons(tmp_path):

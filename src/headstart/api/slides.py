@@ -11,6 +11,7 @@ from headstart.datasets.csv_rows import read_csv_rows
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError
 from headstart.extras import require
+from headstart.mil.bag_store import is_bag_store, read_bag_record
 from headstart.output import FolderLock
 from headstart.scale import ENGINES
 from headstart.slides.patching import PatchSpec
@@ -19,6 +20,7 @@ from headstart.slides.synthetic import make_slide_set
 from headstart.slides.tissue import tissue_preset
 from headstart.workflow.heatmaps import slide_heatmaps
 from headstart.workflow.slides import (
+    SlideJob,
     SlideRecipe,
     bag_store_record,
     check_same_recipe,
@@ -49,9 +51,11 @@ def embed_slides(
 ) -> dict[str, Any]:
     """Embed every slide of a folder into a bag store at `out`: tissue (preset + options),
     patches of `size` px at `mpp` µm/px every `stride` px with ≥ `min_tissue` tissue, vectors
-    from `encoder`, one `.h5` per slide. `slide_mpp` fills in slides whose files record no
-    resolution (a number, or a CSV of slide_id,mpp). Resumes an interrupted run; returns the
-    bag store's record (each slide done or skipped with its reason)."""
+    from `encoder`, one `.h5` per slide. `slide_mpp`: a number fills in slides whose files
+    record no resolution; a CSV of slide_id,mpp sets those slides' resolution (over their
+    metadata). A bag store grows: slides embedded earlier stay, unchanged files are not read
+    again, an interrupted run resumes. Returns the bag store's record (each slide done or
+    skipped with its reason)."""
     require("cv2", "slides", "tissue segmentation")
     require("h5py", "slides", "writing CLAM/TRIDENT .h5 files")
     available_backend(backend)  # an unknown or missing reader fails before any slide
@@ -61,7 +65,7 @@ def embed_slides(
         backend,
     )
     paths = find_slides(slides)
-    mpps = _given_mpps(slide_mpp, [slide_id(p) for p in paths])
+    mpps, override = _given_mpps(slide_mpp, [slide_id(p) for p in paths])
     model = create_encoder(encoder, **(encoder_options or {}))
     if model.card.modality != "image":
         raise DataError(f"encoder {encoder!r} takes {model.card.modality} items, not image patches")
@@ -73,15 +77,16 @@ def embed_slides(
             _clear(out)
         check_same_recipe(out, model, recipe)
         out.mkdir(parents=True, exist_ok=True)
-        records: dict[str, dict[str, Any]] = {}
-        order = [slide_id(p) for p in paths]
-        for record in runner.slides(paths, model, out, recipe, mpps, progress):
-            records[record["id"]] = record
-            done = [records[i] for i in order if i in records]
-            write_bag_record(out, bag_store_record(model, recipe, done))
+        records = {s["id"]: s for s in read_bag_record(out)["slides"]} if is_bag_store(out) else {}
+        jobs = [
+            SlideJob(p, mpps.get(slide_id(p)), override, records.get(slide_id(p))) for p in paths
+        ]
+        for record in runner.slides(jobs, model, out, recipe, progress):
+            records[record["id"]] = record  # earlier slides stay; this run's are replaced
+            write_bag_record(out, bag_store_record(model, recipe, list(records.values())))
     finally:
         lock.release()
-    return bag_store_record(model, recipe, [records[i] for i in order])
+    return bag_store_record(model, recipe, list(records.values()))
 
 
 def make_slides(
@@ -95,24 +100,34 @@ def make_slides(
     return make_slide_set(out, slides, size, mpp=mpp, seed=seed)
 
 
-def _given_mpps(given: float | str | Path | None, ids: list[str]) -> dict[str, float]:
-    """Microns per pixel for slides whose files have none: one number for all, or a CSV."""
+def _given_mpps(given: float | str | Path | None, ids: list[str]) -> tuple[dict[str, float], bool]:
+    """(µm/px per slide id, whether they override the metadata): one number fills in every
+    slide without a resolution; a slide_id,mpp CSV sets those slides' (an id that is no slide
+    of the folder is an error: a typo would otherwise go unnoticed)."""
     if given is None:
-        return {}
-    try:
-        return dict.fromkeys(ids, float(given))
-    except ValueError:
-        pass
+        return {}, False
+    if isinstance(given, int | float) or (isinstance(given, str) and _is_number(given)):
+        return dict.fromkeys(ids, float(given)), False
     path = Path(given)
     if not path.is_file():
         raise DataError(f"--slide-mpp {given!r} is neither a number nor a slide_id,mpp CSV file")
     values = {}
     for line, row in enumerate(read_csv_rows(path, ("slide_id", "mpp"), "slide_id,mpp"), 2):
-        try:
-            values[row["slide_id"]] = float(row["mpp"])
-        except ValueError:
-            raise DataError(f"{path}: line {line}: mpp {row['mpp']!r} is not a number") from None
-    return values
+        if not _is_number(row["mpp"]):
+            raise DataError(f"{path}: line {line}: mpp {row['mpp']!r} is not a number")
+        values[slide_id(row["slide_id"])] = float(row["mpp"])
+    unknown = sorted(set(values) - set(ids))
+    if unknown:
+        raise DataError(f"{path} names slides that are not in the folder: {unknown[:5]}")
+    return values, True
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _clear(out: Path) -> None:
@@ -120,9 +135,9 @@ def _clear(out: Path) -> None:
     import shutil
 
     from headstart.mil.bag_store import BAGS_FILE
-    from headstart.workflow.slides import H5_DIR, STORES, TISSUE_DIR
+    from headstart.workflow.slides import H5_DIR, PATCHES_DIR, STORES, TISSUE_DIR
 
-    for name in (STORES, H5_DIR, TISSUE_DIR):
+    for name in (STORES, H5_DIR, PATCHES_DIR, TISSUE_DIR):
         shutil.rmtree(out / name, ignore_errors=True)
     (out / BAGS_FILE).unlink(missing_ok=True)
 

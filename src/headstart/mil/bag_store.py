@@ -7,6 +7,8 @@ named); a labelled slide that was skipped, or is not in the store, is an error t
 
 from __future__ import annotations
 
+import difflib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from headstart.exceptions import DataError, raise_problems
 from headstart.json_files import read_sealed_json
 from headstart.mil.bags import Bags
 from headstart.mil.slide_labels import read_slide_labels, slide_bags
+from headstart.slides.reader import slide_id
 from headstart.store import Store
 
 BAGS_FILE = "bags.json"
@@ -54,11 +57,15 @@ def read_bag_store(folder: str | Path, labels_csv: str | Path | None = None) -> 
         )
     slides = {s["id"]: s for s in record["slides"]}
     problems: list[str] = []
-    rows = read_slide_labels(labels_csv, problems)
+    rows = [replace(r, slide=slide_id(r.slide)) for r in read_slide_labels(labels_csv, problems)]
     for row in rows:
         slide = slides.get(row.slide)
         if slide is None:
-            problems.append(f"line {row.line}: slide {row.slide!r} is not in bag store {folder}")
+            close = difflib.get_close_matches(row.slide, slides, n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                f"line {row.line}: slide {row.slide!r} is not in bag store {folder}{hint}"
+            )
         elif slide["status"] != "done":
             problems.append(
                 f"line {row.line}: slide {row.slide!r} was skipped when embedding: "

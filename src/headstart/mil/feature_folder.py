@@ -18,6 +18,7 @@ from headstart.exceptions import DataError, raise_problems
 from headstart.mil.bags import Bags
 from headstart.mil.slide_labels import read_slide_labels, slide_bags
 from headstart.slides.h5_files import read_h5
+from headstart.slides.reader import slide_id
 
 
 def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
@@ -30,6 +31,8 @@ def read_feature_folder(folder: str | Path, labels_csv: str | Path) -> Bags:
     bags, coords, kept, dims = [], [], [], set()
     for row in rows:
         path = folder / f"{row.slide}.h5"
+        if not path.is_file():  # a label file may name slides with their suffix
+            path = folder / f"{slide_id(row.slide)}.h5"
         if not path.is_file():
             problems.append(f"line {row.line}: {path} does not exist")
             continue

@@ -46,7 +46,7 @@ def read_slide_labels(path: str | Path, problems: list[str] | None = None) -> li
             found.append(f"line {line}: empty slide_id or label")
             continue
         if slide in seen:  # one slide twice would become two bags (or two labels)
-            problems.append(
+            found.append(
                 f"line {line}: slide {slide!r} is listed again (first on line {seen[slide]})"
             )
             continue

@@ -13,7 +13,7 @@ from headstart.embedding import EmbedResult, embed_dataset
 from headstart.encoders import Encoder
 from headstart.scale.engines import ENGINES
 from headstart.workflow.models import SavedModel
-from headstart.workflow.slides import SlideRecipe, embed_slide
+from headstart.workflow.slides import SlideJob, SlideRecipe
 
 
 @ENGINES.register("local", "threads in this process (the default)")
@@ -46,14 +46,13 @@ class LocalEngine:
 
     def slides(
         self,
-        paths: Sequence[Path],
+        jobs: Sequence[SlideJob],
         encoder: Encoder,
         out: Path,
         recipe: SlideRecipe,
-        mpps: dict[str, float],
         progress: bool,
     ) -> Iterator[dict[str, Any]]:
         """Each slide's record, one slide after another (the encoder's threads per slide)."""
-        for path in paths:
-            options = {k: v for k, v in self.options.items() if v is not None}
-            yield embed_slide(path, encoder, out, recipe, mpps.get(path.stem), progress, **options)
+        options = {k: v for k, v in self.options.items() if v is not None}
+        for job in jobs:
+            yield job.run(encoder, out, recipe, progress, **options)

@@ -83,12 +83,13 @@ class RayEngine:
     ) -> list[dict[str, Any]]:
         return predict_with_ray(model_dir, vectors, ids, top_k, self.settings)
 
-    def slides(self, paths: Sequence[Path], encoder: Encoder, out: Path, *args: Any) -> Iterator:
+    def slides(
+        self, jobs: Sequence[Any], encoder: Encoder, out: Path, recipe: Any, progress: bool
+    ) -> Iterator:
         """One Ray task per slide (see `ray_slides`); records as the tasks finish."""
         from headstart.scale.ray_slides import slides_with_ray
 
-        recipe, mpps, _progress = args
-        return slides_with_ray(paths, encoder, out, recipe, mpps, self.settings)
+        return slides_with_ray(jobs, encoder, out, recipe, self.settings)
 
 
 def embed_with_ray(

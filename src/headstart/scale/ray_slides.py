@@ -1,6 +1,7 @@
 """Slides on Ray: one task per slide, each rebuilding the encoder from its recipe and running
 the local per-slide pipeline (tissue, grid, threaded embedding) where Ray places it; records
-come back as tasks finish, so the bag store's record is kept current."""
+come back as tasks finish, so the bag store's record is kept current. A task that fails (a
+worker lost) becomes a skipped slide with its reason; the other slides go on."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ from typing import Any
 from headstart.encoders import Encoder, create_encoder
 from headstart.exceptions import DataError
 from headstart.scale.engines import RaySettings, gpus_per_actor, start_ray
-from headstart.workflow.slides import SlideRecipe, embed_slide
+from headstart.workflow.slides import SlideJob, SlideRecipe, slide_id
 
 
 def slide_task(
-    path: Path,
+    job: SlideJob,
     encoder_recipe: dict[str, Any],
     out: Path,
     recipe: SlideRecipe,
-    mpp: float | None,
     device: str,
     threads: int,
     batch_size: int,
@@ -28,20 +28,16 @@ def slide_task(
     import torch
 
     torch.set_num_threads(max(1, threads))
-    encoder = create_encoder(
-        encoder_recipe["name"], **encoder_recipe.get("options", {}), device=device
-    )
-    return embed_slide(
-        path, encoder, out, recipe, mpp, False, batch_size=batch_size, num_workers=threads
-    )
+    options = encoder_recipe.get("options", {})
+    encoder = create_encoder(encoder_recipe["name"], **options, device=device)
+    return job.run(encoder, out, recipe, False, batch_size=batch_size, num_workers=threads)
 
 
 def slides_with_ray(
-    paths: Sequence[Path],
+    jobs: Sequence[SlideJob],
     encoder: Encoder,
     out: Path,
     recipe: SlideRecipe,
-    mpps: dict[str, float],
     settings: RaySettings,
 ) -> Iterator[dict[str, Any]]:
     """Each slide's record as its task finishes (`settings.concurrency` slides at a time)."""
@@ -52,22 +48,22 @@ def slides_with_ray(
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // settings.concurrency)
     task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(slide_task)
     device = "cuda" if gpus > 0 else "cpu"
-    waiting = list(paths)
-    running: list[Any] = []
+    waiting = list(jobs)
+    running: dict[Any, SlideJob] = {}
     while waiting or running:
         while waiting and len(running) < settings.concurrency:
-            path = waiting.pop(0)
-            running.append(
-                task.remote(
-                    path,
-                    encoder.recipe,
-                    out,
-                    recipe,
-                    mpps.get(path.stem),
-                    device,
-                    cpus,
-                    settings.batch_size,
-                )
-            )
-        done, running = ray.wait(running, num_returns=1)
-        yield ray.get(done[0])
+            job = waiting.pop(0)
+            ref = task.remote(job, encoder.recipe, out, recipe, device, cpus, settings.batch_size)
+            running[ref] = job
+        (done,), _ = ray.wait(list(running), num_returns=1)
+        job = running.pop(done)
+        try:
+            record = ray.get(done)
+        except Exception as error:  # a worker lost or killed: listed, the others go on
+            record = {
+                "id": slide_id(job.path),
+                "path": str(job.path),
+                "status": "skipped",
+                "reason": f"the Ray task failed: {type(error).__name__}: {error}",
+            }
+        yield record

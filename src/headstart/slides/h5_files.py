@@ -48,6 +48,20 @@ def write_h5(
     return path
 
 
+def write_coords_h5(path: str | Path, coords: np.ndarray, attrs: dict[str, Any]) -> Path:
+    """A coordinates-only file, as CLAM's create_patches_fp.py writes to `patches/`."""
+    h5py = _h5py()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with h5py.File(partial, "w") as h5:
+        h5.create_dataset("coords", data=np.asarray(coords, np.int64).reshape(-1, 2))
+        for key, value in attrs.items():
+            h5["coords"].attrs[key] = value
+    os.replace(partial, path)
+    return path
+
+
 def read_h5(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
     """(features (N, D), coords (N, 2) or None, the coords' attributes) of one slide's file."""
     h5py = _h5py()

@@ -38,28 +38,28 @@ def paint_heatmap(
     label: str = "attention",
     alpha: float = 0.5,
 ) -> np.ndarray:
-    """The thumbnail with `raster` painted over it (viridis, `alpha`) and a colour bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The thumbnail with `raster` painted over it (viridis, `alpha`) and a colour bar (drawn
+    on its own Agg canvas: the caller's matplotlib backend is left alone)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     height, width = thumbnail.shape[:2]
-    figure, axis = plt.subplots(figsize=(8, 8 * height / width + 0.6), dpi=110)
+    figure = Figure(figsize=(8, 8 * height / width + 0.6), dpi=110)
+    canvas = FigureCanvasAgg(figure)
+    axis = figure.add_subplot()
     axis.imshow(thumbnail)
     finite = raster[np.isfinite(raster)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    high = high if high > low else low + 1e-12  # one value everywhere: a flat colour bar
     shown = axis.imshow(
-        np.ma.masked_invalid(raster), cmap="viridis", alpha=alpha, vmin=low, vmax=high or 1.0
+        np.ma.masked_invalid(raster), cmap="viridis", alpha=alpha, vmin=low, vmax=high
     )
     figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02, label=label)
     axis.set_title(title, fontsize=9)
     axis.set_axis_off()
     figure.tight_layout()
-    figure.canvas.draw()
-    image = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(figure)
-    return image
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def patches_geojson(

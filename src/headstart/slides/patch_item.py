@@ -4,7 +4,8 @@ folders: batches, prefetch, resumable shards, skipped items listed).
 
 Each worker thread keeps its own open handle per slide. A tile that fails to decode becomes a
 skipped item with its reason, and the handle is reopened (OpenSlide refuses every read after
-an error on a handle).
+an error on a handle). Their tile caches are kept small (PATCH_CACHE): patches are read once,
+in order, so a large cache only holds memory, which then grows with the slide.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from headstart.slides.reader import open_handle, read_region
 
 # in every patch's digest (so in bag-store keys): change it when reading or resizing changes
 DEFINITION = "slide patch: read at the best level, INTER_AREA resize (headstart 2026-12)"
+PATCH_CACHE = 8 * 2**20  # bytes of OpenSlide tile cache per worker thread's handle
 _local = threading.local()
 
 
@@ -46,7 +48,7 @@ class SlidePatch:
         key = (self.path, self.backend)
         try:
             handle = handles.get(key) or handles.setdefault(
-                key, open_handle(self.path, self.backend)
+                key, open_handle(self.path, self.backend, PATCH_CACHE)
             )
             region = read_region(handle, self.x, self.y, self.level, self.read_size, self.read_size)
         except Exception as error:  # a corrupt tile; the backends raise their own types
@@ -65,6 +67,7 @@ class SlidePatch:
         """sha256 of the definition, the slide's content digest and where the patch is."""
         where = (
             DEFINITION,
+            self.backend,  # OpenSlide and tiffslide may decode JPEG tiles a little differently
             self.slide_digest,
             self.x,
             self.y,

@@ -4,8 +4,12 @@
 Coordinates are level-0 top-left corners (CLAM's and TRIDENT's convention). A patch is read
 from the coarsest pyramid level that is still at least as fine as asked, then resized, so a
 0.5 µm/px patch of a 0.25 µm/px slide reads half as many pixels from level 1 as from level 0.
-Variant: CLAM keeps a patch when one of four points around its centre is in a tissue contour
-and its centre in no hole; here the share of the patch on the filled mask decides.
+Variants of CLAM's grid: CLAM keeps a patch when one of four points around its centre is in a
+tissue contour and its centre in no hole, here the share of the patch on the filled mask
+decides; CLAM lays a grid per contour from its bounding box (patches of overlapping boxes
+twice) and pads patches past the slide's edge, here one lattice from (0, 0) covers the slide
+and patches stay inside it. A slide up to UPSAMPLE_TOLERANCE coarser than asked (a 0.2525
+µm/px "40×" scan asked for 0.25) is read at level 0 and enlarged that little.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import numpy as np
 
 from headstart.exceptions import DataError
 from headstart.slides.tissue import TissueMask
+
+UPSAMPLE_TOLERANCE = 0.05  # a slide this much coarser than asked is still patched
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,11 @@ class PatchSpec:
             raise DataError(f"patch size {self.size}: patches need at least 8 pixels a side")
         if not self.mpp > 0:
             raise DataError(f"patch mpp {self.mpp!r}: microns per pixel must be positive")
-        if self.stride is not None and self.stride < 1:
-            raise DataError(f"patch stride {self.stride}: must be at least 1 pixel")
+        if self.stride is not None and not 1 <= self.stride <= self.size:
+            raise DataError(
+                f"patch stride {self.stride}: between 1 and the patch size {self.size} (patches "
+                "may overlap; gaps between them would break grid readers such as TRIDENT's)"
+            )
         if not 0.0 <= self.min_tissue <= 1.0:
             raise DataError(f"min_tissue {self.min_tissue}: a share between 0 and 1")
 
@@ -67,15 +76,15 @@ def patch_grid(
 ) -> PatchGrid:
     """The patches of a slide of level-0 `dimensions` at `mpp`, with pyramid `downsamples`."""
     factor = spec.mpp / mpp  # level-0 pixels per output pixel
-    if factor < 0.99:
+    if factor < 1 - UPSAMPLE_TOLERANCE:
         raise DataError(
             f"{name} is scanned at {mpp:g} µm/px, coarser than the {spec.mpp:g} µm/px asked: "
             "patches would be upsampled; ask for a coarser mpp"
         )
-    fits = [k for k, d in enumerate(downsamples) if d <= factor * 1.001]
+    fits = [k for k, d in enumerate(downsamples) if d <= factor * 1.001] or [0]
     level = max(fits, key=lambda k: downsamples[k])
-    size0 = round(spec.size * factor)
-    read_size = max(1, round(size0 / downsamples[level]))
+    read_size = max(1, round(spec.size * factor / downsamples[level]))
+    size0 = round(read_size * downsamples[level])  # the level-0 side of exactly what is read
     stride0 = max(1, round((spec.stride or spec.size) * factor))
     width, height = dimensions
     xs = np.arange(0, width - size0 + 1, stride0)

@@ -19,8 +19,19 @@ from headstart.exceptions import DataError, MissingExtraError
 
 BACKENDS = ("openslide", "tiffslide")
 SLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".tif", ".tiff", ".scn", ".vms", ".vmu", ".bif")
+OPENSLIDE_ONLY = (".mrxs", ".ndpi", ".vms", ".vmu", ".scn", ".bif")  # not TIFF pyramids
 CHUNK = 2048  # pixels per side of one read while building a thumbnail
 MICRONS_PER_UNIT = {"centimeter": 1e4, "inch": 25400.0}
+MAX_MPP = 10.0  # coarser than this is a default resolution tag (72 dpi = 353 µm/px), not a scan
+
+
+def slide_id(path: str | Path) -> str:
+    """A slide's id: its file name without a slide suffix (nor `.ome` of `.ome.tiff`); ids
+    given with their suffix (`TCGA-xx.svs`) name the same slide."""
+    name = Path(path).name
+    suffix = Path(name).suffix
+    stem = name[: -len(suffix)] if suffix.lower() in SLIDE_SUFFIXES else name
+    return stem[:-4] if stem.lower().endswith(".ome") else stem
 
 
 def available_backend(backend: str = "auto") -> str:
@@ -40,10 +51,20 @@ def available_backend(backend: str = "auto") -> str:
 class Slide:
     """One whole-slide image: its pyramid, microns per pixel and region reads (RGB uint8)."""
 
-    def __init__(self, path: str | Path, mpp: float | None = None, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        mpp: float | None = None,
+        backend: str = "auto",
+        override: bool = False,
+    ) -> None:
+        """`mpp` fills in a slide whose metadata has no (plausible) microns per pixel; with
+        `override` it replaces what the metadata says (a per-slide correction)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"slide {self.path} does not exist")
+        if mpp is not None and not (0 < mpp <= MAX_MPP):
+            raise DataError(f"mpp {mpp!r}: microns per pixel must be in (0, {MAX_MPP}]")
         self.backend = available_backend(backend)
         self._handle = open_handle(self.path, self.backend)
         self.level_dimensions = [tuple(map(int, d)) for d in self._handle.level_dimensions]
@@ -51,19 +72,17 @@ class Slide:
         self.properties = {str(k): str(v) for k, v in dict(self._handle.properties).items()}
         found = metadata_mpp(self.properties)
         if found is None and mpp is None:
+            self.close()
             raise DataError(
                 f"slide {self.path.name} has no microns per pixel in its metadata; give it "
-                "(--mpp, or a slide_id,mpp CSV) to patch at a physical resolution"
+                "(--slide-mpp: a number, or a slide_id,mpp CSV) to patch at a physical resolution"
             )
-        if found is not None and mpp is not None and abs(found - mpp) > 0.01 * found:
-            raise DataError(
-                f"slide {self.path.name} records {found:g} µm/px but {mpp:g} was given; the "
-                "given value only fills in slides without one"
-            )
-        if mpp is not None and not (0 < mpp < 1000):
-            raise DataError(f"mpp {mpp!r}: microns per pixel must be a positive number")
-        self.mpp = float(found if found is not None else mpp)
-        self.mpp_source = "metadata" if found is not None else "given"
+        if mpp is not None and (override or found is None):
+            self.mpp, self.mpp_source = float(mpp), "given"
+            if found is not None:
+                self.mpp_source = f"given (the metadata says {found:g})"
+        else:
+            self.mpp, self.mpp_source = float(found), "metadata"
         self.thumbnail_gaps = 0  # thumbnail chunks whose tiles failed to decode
 
     @property
@@ -140,6 +159,7 @@ class Slide:
             "backend": self.backend,
             "dimensions": list(self.dimensions),
             "levels": len(self.level_dimensions),
+            "level_dimensions": [list(d) for d in self.level_dimensions],
             "level_downsamples": [round(d, 4) for d in self.level_downsamples],
             "mpp": self.mpp,
             "mpp_source": self.mpp_source,
@@ -163,11 +183,12 @@ def metadata_mpp(properties: dict[str, str]) -> float | None:
     for key in ("openslide.mpp-x", "tiffslide.mpp-x", "aperio.MPP"):
         value = _positive(properties.get(key))
         if value is not None:
-            return value
+            return value if value <= MAX_MPP else None
     unit = str(properties.get("tiff.ResolutionUnit", "")).lower()
     resolution = _positive(properties.get("tiff.XResolution"))
     if unit in MICRONS_PER_UNIT and resolution is not None:
-        return MICRONS_PER_UNIT[unit] / resolution
+        value = MICRONS_PER_UNIT[unit] / resolution
+        return value if value <= MAX_MPP else None
     return None
 
 
@@ -189,19 +210,26 @@ def read_region(handle: Any, x: int, y: int, level: int, width: int, height: int
     return np.ascontiguousarray(array[..., :3])
 
 
-def open_handle(path: str | Path, backend: str) -> Any:
-    """The backend's handle, or a `DataError` saying the file is not a slide it reads."""
+def open_handle(path: str | Path, backend: str, cache_bytes: int | None = None) -> Any:
+    """The backend's handle, or a `DataError` saying the file is not a slide it reads;
+    `cache_bytes` bounds OpenSlide's tile cache (32 MiB per handle by default)."""
     path = Path(path)
     try:
         if backend == "openslide":
             import openslide
 
-            return openslide.OpenSlide(str(path))
+            handle = openslide.OpenSlide(str(path))
+            if cache_bytes is not None:
+                handle.set_cache(openslide.OpenSlideCache(cache_bytes))
+            return handle
         import tiffslide
 
         return tiffslide.TiffSlide(str(path))
     except Exception as error:  # each backend has its own "unsupported" and decode errors
+        hint = ""
+        if backend == "tiffslide" and path.suffix.lower() in OPENSLIDE_ONLY:
+            hint = "; this format needs OpenSlide: pip install openslide-bin openslide-python"
         raise DataError(
             f"{path.name} cannot be read as a whole-slide image by {backend} "
-            f"({type(error).__name__}: {error})"
+            f"({type(error).__name__}: {error}){hint}"
         ) from error

@@ -8,6 +8,13 @@ Presets are CLAM's (`clam` = create_patches_fp.py's defaults; `bwh_biopsy`, `bwh
 thresholds of 1 reference patch (CLAM's 100 drops all tissue of a biopsy or a small slide) and
 pen ink removed before thresholding (saturated blue or green pixels are not tissue). The mask
 is saved as GeoJSON (level-0 polygons with holes, which QuPath opens) and as a preview PNG.
+
+Differences from CLAM besides the presets: the thumbnail is the slide resampled to exactly
+`downsample` (64, lowered so its longer side keeps SEGMENT_SIDE pixels) from the best level,
+where CLAM segments the pyramid level nearest below 64× as it is (often 16× on Aperio files);
+transparent pixels are composited onto white (CLAM reads RGBA straight, transparent = black;
+both have saturation 0). Contour and hole filtering is CLAM's to the comparison; a hole's
+outline stays tissue and an island inside a hole stays, as with CLAM's point tests.
 """
 
 from __future__ import annotations
@@ -20,6 +27,30 @@ import numpy as np
 from headstart.exceptions import DataError
 
 SEGMENT_SIDE = 1024  # a thumbnail's longer side is at least this (or the slide's own)
+
+
+KINDS = {"use_otsu": bool, "a_t": float, "a_h": float, "downsample": float}
+
+
+def _typed(name: str, value: Any) -> Any:
+    """`value` as the parameter's type (booleans from true/false, none for pen_saturation)."""
+    kind = KINDS.get(name, int)
+    if name == "pen_saturation" and (value is None or str(value).lower() in ("none", "off")):
+        return None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes", "false", "0", "no"):
+            return str(value).lower() in ("true", "1", "yes")
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if np.isfinite(number) and (kind is float or number == int(number)):
+            return kind(number)
+    wanted = {bool: "true or false", float: "a number", int: "a whole number"}[kind]
+    raise DataError(f"tissue preset: {name}={value!r} is not {wanted}")
 
 
 @dataclass(frozen=True)
@@ -35,10 +66,12 @@ class TissuePreset:
     a_h: float = 16.0  # minimum hole area, in reference patches
     max_n_holes: int = 8  # holes kept per contour (the largest)
     ref_patch_size: int = 512  # level-0 side of the reference patch
-    downsample: float = 64.0  # segmentation scale (CLAM: the level nearest 64×)
+    downsample: float = 64.0  # segmentation scale (CLAM: the level nearest below 64×)
     pen_saturation: int | None = None  # remove blue/green pixels above this saturation
 
     def __post_init__(self) -> None:
+        for spec in fields(self):  # values from the command line arrive as text
+            object.__setattr__(self, spec.name, _typed(spec.name, getattr(self, spec.name)))
         if self.mthresh < 1 or self.mthresh % 2 == 0:
             raise DataError(
                 f"tissue preset: mthresh (median kernel) must be odd, got {self.mthresh}"
@@ -47,6 +80,10 @@ class TissuePreset:
             raise DataError("tissue preset: close, areas and max_n_holes cannot be negative")
         if not 0 <= self.sthresh <= 255 or self.downsample < 1:
             raise DataError("tissue preset: sthresh must be 0–255 and downsample at least 1")
+        if self.pen_saturation is not None and not 0 <= self.pen_saturation <= 255:
+            raise DataError(
+                f"tissue preset: pen_saturation {self.pen_saturation} must be 0–255 (or none)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,9 +181,9 @@ def segment_tissue(
     preset = preset or PRESETS["default"]
     hsv = cv2.cvtColor(np.ascontiguousarray(thumbnail[..., :3]), cv2.COLOR_RGB2HSV)
     saturation = hsv[..., 1].copy()
-    if preset.pen_saturation is not None:  # blue (hue 90–130) or green (35–90) ink
-        hue = hsv[..., 0]
-        ink = (hue >= 35) & (hue <= 130) & (saturation > preset.pen_saturation)
+    if preset.pen_saturation is not None:  # green (OpenCV hue 35–90) or blue (90–120) ink;
+        hue = hsv[..., 0]  # dense haematoxylin sits above 120 (purple-blue) and is kept
+        ink = (hue >= 35) & (hue <= 120) & (saturation > preset.pen_saturation)
         saturation[ink] = 0
     blurred = cv2.medianBlur(saturation, preset.mthresh)
     if preset.use_otsu:
@@ -171,11 +208,14 @@ def segment_tissue(
             inner = sorted(inner, key=cv2.contourArea, reverse=True)[: preset.max_n_holes]
             kept.append(contours[index])
             kept_holes.append([h for h in inner if cv2.contourArea(h) > preset.a_h * reference])
-    mask = np.zeros(binary.shape, np.uint8)
-    if kept:
-        cv2.drawContours(mask, kept, -1, 1, cv2.FILLED)
-        cv2.drawContours(mask, [h for hs in kept_holes for h in hs], -1, 0, cv2.FILLED)
-    return TissueMask(mask.astype(bool), float(downsample), kept, kept_holes)
+    mask = np.zeros(binary.shape, bool)
+    for contour, holes in zip(kept, kept_holes, strict=True):  # each contour less its own holes
+        layer = np.zeros(binary.shape, np.uint8)
+        cv2.drawContours(layer, [contour], -1, 1, cv2.FILLED)
+        cv2.drawContours(layer, holes, -1, 0, cv2.FILLED)
+        cv2.drawContours(layer, holes, -1, 1, 1)  # a hole's outline is tissue's edge
+        mask |= layer.astype(bool)
+    return TissueMask(mask, float(downsample), kept, kept_holes)
 
 
 def _ring(contour: np.ndarray, downsample: float) -> list[list[float]] | None:

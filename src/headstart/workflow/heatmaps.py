@@ -20,7 +20,7 @@ from headstart.mil import Bags, MILClassifier
 from headstart.mil.bag_store import read_bag_record, slide_patches
 from headstart.output import check_outputs
 from headstart.slides.heatmap import gallery, paint_heatmap, patches_geojson, rank_of, score_raster
-from headstart.slides.reader import Slide
+from headstart.slides.reader import Slide, slide_id
 from headstart.workflow.slides import file_digest
 
 INDEX = "heatmaps.json"
@@ -49,7 +49,7 @@ def slide_heatmaps(
         )
     record = read_bag_record(bags)
     done = {s["id"]: s for s in record["slides"] if s["status"] == "done"}
-    wanted = list(slides) if slides else list(done)
+    wanted = [slide_id(s) for s in slides] if slides else list(done)
     unknown = [s for s in wanted if s not in done]
     if unknown:
         raise DataError(

@@ -22,18 +22,19 @@ from PIL import Image
 
 from headstart import __version__
 from headstart.datasets import Dataset
-from headstart.embedding import embed_dataset
+from headstart.embedding import embed_dataset, store_key
 from headstart.encoders import Encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.json_files import write_sealed_json
 from headstart.mil.bag_store import BAGS_FILE, FORMAT, slide_patches
-from headstart.slides.h5_files import write_h5
+from headstart.slides.h5_files import write_coords_h5, write_h5
 from headstart.slides.patch_item import SlidePatch
 from headstart.slides.patching import PatchGrid, PatchSpec, patch_grid
-from headstart.slides.reader import SLIDE_SUFFIXES, Slide
+from headstart.slides.reader import SLIDE_SUFFIXES, Slide, slide_id
 from headstart.slides.tissue import TissuePreset, segment_tissue, segmentation_downsample
+from headstart.store import Manifest
 
-STORES, H5_DIR, TISSUE_DIR = "stores", "h5_files", "tissue"
+STORES, H5_DIR, PATCHES_DIR, TISSUE_DIR = "stores", "h5_files", "patches", "tissue"
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,43 @@ class SlideRecipe:
         }
 
 
+@dataclass(frozen=True)
+class SlideJob:
+    """One slide of a run: its file, a given mpp (filling in, or with `override` replacing,
+    the metadata's) and its record from an earlier run of the same bag store."""
+
+    path: Path
+    mpp: float | None = None
+    override: bool = False
+    earlier: dict[str, Any] | None = None
+
+    def run(self, encoder: Encoder, out: Path, recipe: SlideRecipe, progress: bool, **options: Any):
+        """This slide's record (see `embed_slide`)."""
+        return embed_slide(
+            self.path,
+            encoder,
+            out,
+            recipe,
+            self.mpp,
+            progress,
+            self.earlier,
+            self.override,
+            **options,
+        )
+
+
 def find_slides(folder: str | Path) -> list[Path]:
-    """The slide files of `folder` (by suffix, sorted); other files are not slides."""
+    """The slide files of `folder` (by suffix, sorted); other files are not slides, nor are
+    macOS's `._` resource files."""
     folder = Path(folder)
     if folder.is_file():
         return [folder]
     if not folder.is_dir():
         raise DataError(f"slide folder {folder} does not exist")
     found = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SLIDE_SUFFIXES
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in SLIDE_SUFFIXES and not p.name.startswith("._")
     )
     if not found:
         raise DataError(f"{folder} holds no slide files (looked for {', '.join(SLIDE_SUFFIXES)})")
@@ -71,13 +100,21 @@ def find_slides(folder: str | Path) -> list[Path]:
     return found
 
 
-def slide_id(path: Path) -> str:
-    return path.name[: -len(path.suffix)] if path.suffix else path.name
+def slide_digest(path: Path) -> str:
+    """sha256 of the slide's bytes (and, for MIRAX, of its companion folder's files)."""
+    digest = hashlib.sha256()
+    files = [path]
+    companion = path.with_suffix("")
+    if path.suffix.lower() == ".mrxs" and companion.is_dir():
+        files += sorted(p for p in companion.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+file_digest = slide_digest
 
 
 def embed_slide(
@@ -87,47 +124,89 @@ def embed_slide(
     recipe: SlideRecipe,
     mpp: float | None = None,
     progress: bool = False,
+    earlier: dict[str, Any] | None = None,
+    override: bool = False,
     **embed_options: Any,
 ) -> dict[str, Any]:
-    """Embed one slide into the bag store at `out`; returns its record (status done or
-    skipped with the reason). Only a problem of the store itself (not of the slide) raises."""
+    """Embed one slide into the bag store at `out`; returns its record: done, or skipped
+    with the reason (an unusable slide, or any error while embedding it: the other slides go
+    on). `earlier` is its record from a previous run: an unchanged file (path, size, mtime)
+    keeps its digest, and a finished one is not read again. `mpp` fills in a slide without
+    a resolution, or with `override` replaces the metadata's."""
     path, out = Path(path), Path(out)
-    name = slide_id(path)
-    record: dict[str, Any] = {"id": name, "path": str(path.resolve())}
+    stat = path.stat()
+    record: dict[str, Any] = {
+        "id": slide_id(path),
+        "path": str(path.resolve()),
+        "bytes": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
+    same_file = earlier is not None and all(earlier.get(k) == record[k] for k in record)
+    if same_file and earlier.get("status") == "done" and _still_there(out, earlier):
+        return earlier
+    if same_file and earlier.get("sha256"):
+        record["sha256"] = earlier["sha256"]
     try:
-        with Slide(path, mpp, recipe.backend) as slide:
-            record |= {"slide": slide.describe(), "sha256": file_digest(path)}
-            grid = _tissue_and_grid(slide, name, out, recipe)
-            record |= {
-                "slide": slide.describe(),  # again: with the thumbnail's gaps, if any
-                "level": grid.level,
-                "read_size": grid.read_size,
-                "patch_size_level0": grid.size0,
-            }
-            if len(grid) == 0:
-                raise DataError(
-                    f"no patch of {name} has {recipe.patch.min_tissue:.0%} tissue (tissue mask "
-                    f"in {TISSUE_DIR}/{name}.png); try another --preset or --min-tissue"
-                )
-            dataset = _patch_dataset(slide, name, record["sha256"], grid, recipe)
-            magnification = slide.magnification
+        return _embed(path, record, encoder, out, recipe, mpp, override, progress, embed_options)
     except DataError as error:
         return record | {"status": "skipped", "reason": str(error)}
+    except Exception as error:  # any other failure of this slide: listed, the run goes on
+        return record | {"status": "skipped", "reason": f"{type(error).__name__}: {error}"}
+
+
+def _still_there(out: Path, record: dict[str, Any]) -> bool:
+    return (
+        all((out / record[k]).exists() for k in ("store", "h5"))
+        and (out / record["store"] / "manifest.json").is_file()
+    )
+
+
+def _embed(
+    path: Path,
+    record: dict[str, Any],
+    encoder: Encoder,
+    out: Path,
+    recipe: SlideRecipe,
+    mpp: float | None,
+    override: bool,
+    progress: bool,
+    embed_options: dict[str, Any],
+) -> dict[str, Any]:
+    name = record["id"]
+    with Slide(path, mpp, recipe.backend, override) as slide:
+        record.setdefault("sha256", slide_digest(path))
+        grid = _tissue_and_grid(slide, name, out, recipe)
+        record |= {
+            "slide": slide.describe(),  # after the thumbnail: with its gaps, if any
+            "level": grid.level,
+            "read_size": grid.read_size,
+            "patch_size_level0": grid.size0,
+        }
+        if len(grid) == 0:
+            raise DataError(
+                f"no patch of {name} has {recipe.patch.min_tissue:.0%} tissue (tissue mask "
+                f"in {TISSUE_DIR}/{name}.png); try another --preset or --min-tissue"
+            )
+        dataset = _patch_dataset(slide, name, record["sha256"], grid, recipe)
     store = out / STORES / name
-    result = embed_dataset(dataset, encoder, store, progress=progress, **embed_options)
+    replace = (store / "manifest.json").is_file() and (
+        Manifest.read(store).key != store_key(dataset, encoder)
+    )  # the slide or its grid changed since: its store is derived data, made again
+    result = embed_dataset(
+        dataset, encoder, store, progress=progress, overwrite=replace, **embed_options
+    )
     vectors, coords = slide_patches(out, {"store": f"{STORES}/{name}"})
     if len(vectors) == 0:
-        return record | {
-            "status": "skipped",
-            "reason": f"none of its {len(grid)} patches could be read (see {store}/failures)",
-        }
-    _write_h5(out / H5_DIR / f"{name}.h5", vectors, coords, record, recipe, encoder, magnification)
+        raise DataError(f"none of its {len(grid)} patches could be read (see {store}/failures)")
+    _write_h5(out, vectors, coords, record, recipe, encoder)
     return record | {
         "status": "done",
         "patches": len(vectors),
         "unreadable": len(result.store.failures),
+        "replaced": bool(replace),
         "store": f"{STORES}/{name}",
         "h5": f"{H5_DIR}/{name}.h5",
+        "coords_h5": f"{PATCHES_DIR}/{name}.h5",
         "tissue": f"{TISSUE_DIR}/{name}.geojson",
     }
 
@@ -180,37 +259,45 @@ def _patch_dataset(
 
 
 def _write_h5(
-    path: Path,
+    out: Path,
     vectors: np.ndarray,
     coords: np.ndarray,
     record: dict[str, Any],
     recipe: SlideRecipe,
     encoder: Encoder,
-    magnification: float,
 ) -> None:
-    """The slide's CLAM/TRIDENT file: CLAM reads patch_size × custom_downsample pixels at
-    patch_level; TRIDENT derives the level-0 side from the two magnifications."""
-    slide, patch = record["slide"], recipe.patch
+    """The slide's CLAM/TRIDENT files. The attributes describe what was read: `patch_size`
+    pixels at `patch_level` (CLAM's meaning), and magnifications such that TRIDENT's
+    patch_size × level0_magnification / target_magnification is the same level-0 side
+    (`patch_size_level0`); both then read the region headstart embedded. Our patch recipe
+    (output size and µm/px) is kept beside them. `patches/<slide>.h5` holds the coordinates
+    alone, as CLAM's create_patches_fp.py writes them, for its own feature extraction."""
+    name, slide, patch = record["id"], record["slide"], recipe.patch
     downsample = slide["level_downsamples"][record["level"]]
-    stride = patch.stride or patch.size
-    coords_attrs = {
-        "patch_size": patch.size,
+    level_dim = slide["level_dimensions"][record["level"]]
+    level0_magnification = round(10.0 / slide["mpp"], 4)  # TRIDENT's convention: 10 µm / mpp
+    read, stride = record["read_size"], patch.stride or patch.size
+    clam = {
+        "patch_size": read,
         "patch_level": record["level"],
-        "custom_downsample": record["read_size"] / patch.size,
         "downsample": [downsample, downsample],
-        "level_dim": slide["dimensions"],
-        "name": record["id"],
+        "downsampled_level_dim": level_dim,
+        "level_dim": level_dim,
+        "name": name,
+    }
+    trident = {
         "patch_size_level0": record["patch_size_level0"],
-        "level0_magnification": magnification,
-        "target_magnification": magnification * slide["mpp"] / patch.mpp,
-        "overlap": max(0, patch.size - stride),
+        "level0_magnification": level0_magnification,
+        "target_magnification": level0_magnification / downsample,
+        "overlap": round((patch.size - stride) * read / patch.size),
         "level0_width": slide["dimensions"][0],
         "level0_height": slide["dimensions"][1],
-        "mpp": slide["mpp"],
-        "target_mpp": patch.mpp,
     }
-    features_attrs = {"name": record["id"], "encoder": encoder.name}
-    write_h5(path, vectors, coords, coords_attrs, features_attrs)
+    ours = {"mpp": slide["mpp"], "target_mpp": patch.mpp, "output_size": patch.size}
+    features_attrs = {"name": name, "encoder": encoder.name}
+    attrs = clam | trident | ours
+    write_h5(out / H5_DIR / f"{name}.h5", vectors, coords, attrs, features_attrs)
+    write_coords_h5(out / PATCHES_DIR / f"{name}.h5", coords, clam | {"save_path": PATCHES_DIR})
 
 
 def bag_store_record(
