@@ -8,10 +8,11 @@
    vectors are checked against the store's (same pixels → same vectors, within 1e-4, where
    the level-1 tile equals the level-0 region shrunk; generated levels are rendered, not
    shrunk, so they are compared by cosine instead).
-2. Peak memory (RSS of a fresh process) of embedding a whole 12,800² slide and a whole
-   51,200² slide: it must not grow with the slide.
-3. Eight slides, local engine against `--engine ray` (one task per slide, two at a time);
-   the bags must be equal.
+2. Peak memory (RSS of a fresh process) of embedding a whole 12,800², 25,600² and 51,200²
+   slide: it must not grow with the slide. Measured twice: as glibc comes (up to 8 malloc
+   arenas per core, which the worker threads fill over a run) and with MALLOC_ARENA_MAX=2.
+3. Eight 12,800² slides, local engine against `--engine ray` (one task per slide, two at a
+   time, one core each); the bags must be equal.
 
 Run: python benchmarks/slides_throughput.py [--side 51200] [--naive 600]
 """
@@ -35,8 +36,20 @@ ENCODER = "efficientnet-lite0"
 
 def child(kind: str, slides: Path, out: Path, naive: int) -> None:
     """Runs in a fresh process; prints one JSON line (seconds, patches, peak RSS in MiB)."""
+    import threading
+
+    import psutil
+
     from headstart import api
 
+    samples: list[float] = []  # RSS (MiB) every 0.25 s: does it level off or keep growing?
+
+    def sample() -> None:
+        while True:
+            samples.append(psutil.Process().memory_info().rss / 2**20)
+            time.sleep(0.25)
+
+    threading.Thread(target=sample, daemon=True).start()
     started = time.perf_counter()
     if kind == "embed":
         record = api.embed_slides(slides, ENCODER, out, mpp=0.5, progress=False)
@@ -46,6 +59,8 @@ def child(kind: str, slides: Path, out: Path, naive: int) -> None:
         result = naive_loop(slides, out, naive)
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    quarters = [samples[min(len(samples) - 1, len(samples) * q // 4)] for q in (1, 2, 3, 4)]
+    result["rss_mib_at_quarters"] = [round(v) for v in quarters]
     print(json.dumps(result))
 
 
@@ -83,7 +98,10 @@ def naive_loop(slides: Path, bags: Path, count: int) -> dict:
     }
 
 
-def run(kind: str, slides: Path, out: Path, naive: int = 0) -> dict:
+def run(kind: str, slides: Path, out: Path, naive: int = 0, arenas: str | None = None) -> dict:
+    import os
+
+    env = dict(os.environ) | ({"MALLOC_ARENA_MAX": arenas} if arenas else {})
     command = [
         sys.executable,
         __file__,
@@ -94,7 +112,9 @@ def run(kind: str, slides: Path, out: Path, naive: int = 0) -> dict:
         "--naive",
         str(naive),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=7200)
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=7200, env=env
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -113,7 +133,8 @@ def make(folder: Path, side: int, seed: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--side", type=int, default=51200)
-    parser.add_argument("--small", type=int, default=12800)
+    parser.add_argument("--memory-only", action="store_true", help="skip the naive loop and Ray")
+    parser.add_argument("--small", default="12800,25600", help="smaller sides, for memory")
     parser.add_argument("--naive", type=int, default=600, help="patches in the naive loop")
     parser.add_argument("--many", type=int, default=8, help="slides in the local-vs-Ray run")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SLIDES", "OUT"))
@@ -124,15 +145,24 @@ def main() -> None:
     import shutil
 
     report: dict = {"encoder": ENCODER, "patch": "256 px at 0.5 µm/px from a 0.25 µm/px slide"}
-    for side, seed in ((args.small, 1), (args.side, 2)):
+    sides = [int(v) for v in args.small.split(",")] + [args.side]
+    for seed, side in enumerate(sides, start=1):
         folder = OUT / f"side-{side}"
         folder.mkdir(parents=True, exist_ok=True)
         make(folder, side, seed)
         shutil.rmtree(OUT / f"bags-{side}", ignore_errors=True)
         embedded = run("embed", folder, OUT / f"bags-{side}")
         embedded["patches_per_second"] = round(embedded["patches"] / embedded["seconds"], 2)
+        shutil.rmtree(OUT / f"bags-{side}-arenas", ignore_errors=True)
+        embedded["peak_mib_arena_max_2"] = run(
+            "embed", folder, OUT / f"bags-{side}-arenas", arenas="2"
+        )["peak_mib"]
         report[f"headstart_{side}"] = embedded
         print(side, embedded, flush=True)
+    if args.memory_only:
+        print(json.dumps(report, indent=1))
+        (OUT / "memory.json").write_text(json.dumps(report, indent=1))
+        return
     naive = run("naive", OUT / f"side-{args.side}", OUT / f"bags-{args.side}", args.naive)
     naive["patches_per_second"] = round(naive["patches"] / naive["loop_seconds"], 2)
     report["naive_level0"] = naive
@@ -146,7 +176,7 @@ def main() -> None:
 
 
 def local_vs_ray(count: int) -> dict:
-    """Eight 4,096² slides: the local engine, then one Ray task per slide (two at a time)."""
+    """Eight 12,800² slides: the local engine, then one Ray task per slide (two at a time)."""
     import shutil
 
     from headstart import api
@@ -155,7 +185,7 @@ def local_vs_ray(count: int) -> dict:
 
     folder = OUT / "many"
     if not (folder / "labels.csv").is_file():
-        make_slide_set(folder, count, 4096, mpp=0.25, seed=3)
+        make_slide_set(folder, count, 12800, mpp=0.25, seed=3)
     times = {}
     for engine, options in (("local", None), ("ray", {"concurrency": 2})):
         shutil.rmtree(OUT / f"many-{engine}", ignore_errors=True)

@@ -41,8 +41,12 @@ def read_bag_record(folder: str | Path) -> dict[str, Any]:
 def slide_patches(folder: str | Path, slide: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """One embedded slide's (vectors (N, D), level-0 coords (N, 2)) from its store."""
     store = Store(Path(folder) / slide["store"])
-    coords = np.array([[int(v) for v in i.split("_")] for i in store.ids], dtype=np.int64)
-    return store.vectors(), coords.reshape(-1, 2)
+    return store.vectors(), patch_coords(store.ids)
+
+
+def patch_coords(ids: list[str]) -> np.ndarray:
+    """Level-0 (x, y) of patches from their store ids (`x_y`)."""
+    return np.array([[int(v) for v in i.split("_")] for i in ids], dtype=np.int64).reshape(-1, 2)
 
 
 def read_bag_store(folder: str | Path, labels_csv: str | Path | None = None) -> Bags:

@@ -8,6 +8,7 @@ overlap, level0_width, level0_height). HDF5 holds arrays only; nothing is unpick
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +29,37 @@ def _h5py() -> Any:
 
 def write_h5(
     path: str | Path,
-    features: np.ndarray,
-    coords: np.ndarray,
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+    dim: int,
     coords_attrs: dict[str, Any],
     features_attrs: dict[str, Any],
-) -> Path:
-    """Write one slide's file atomically (a temporary file renamed into place)."""
+) -> int:
+    """Write one slide's file from (features, coords) chunks, appended to resizable datasets
+    (as CLAM's save_hdf5 does), so memory holds one chunk, not the slide; atomically (a
+    temporary file renamed into place). Returns the number of patches written."""
     h5py = _h5py()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     with h5py.File(partial, "w") as h5:
-        h5.create_dataset("features", data=np.asarray(features, np.float32))
-        h5.create_dataset("coords", data=np.asarray(coords, np.int64).reshape(-1, 2))
+        features = h5.create_dataset(
+            "features", shape=(0, dim), maxshape=(None, dim), dtype="float32", chunks=True
+        )
+        coords = h5.create_dataset(
+            "coords", shape=(0, 2), maxshape=(None, 2), dtype="int64", chunks=True
+        )
+        for block, where in chunks:
+            start = len(features)
+            features.resize(start + len(block), axis=0)
+            coords.resize(start + len(block), axis=0)
+            features[start:] = np.asarray(block, np.float32)
+            coords[start:] = np.asarray(where, np.int64).reshape(-1, 2)
         for name, attrs in (("coords", coords_attrs), ("features", features_attrs)):
             for key, value in attrs.items():
                 h5[name].attrs[key] = value
+        written = len(features)
     os.replace(partial, path)
-    return path
+    return written
 
 
 def write_coords_h5(path: str | Path, coords: np.ndarray, attrs: dict[str, Any]) -> Path:

@@ -6,6 +6,7 @@ peak memory stays near the matrix size plus one row group.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
@@ -87,6 +88,22 @@ class Store:
         if row != len(out):
             raise StoreError(f"{self.root}: shards hold {row} rows, manifest says {len(out)}")
         return out
+
+    def blocks(self) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(ids, vectors) one Parquet row group at a time, in item order, after every shard's
+        checksum is verified: memory stays bounded by a row group, whatever the store's size
+        (a whole slide's patches written to its `.h5`, say)."""
+        if self.check_integrity and (problems := self.verify()):
+            raise StoreError(
+                f"{self.root}: {'; '.join(problems[:3])} — a shard changed after it was written"
+            )
+        for path in self._paths():
+            shard = pq.ParquetFile(path)
+            for group in range(shard.metadata.num_row_groups):
+                table = shard.read_row_group(group, columns=["id", "vector"], use_threads=False)
+                ids = [str(i) for i in table.column("id").to_pylist()]
+                flat = table.column("vector").combine_chunks().flatten().to_numpy()
+                yield ids, flat.reshape(-1, self.dim)
 
     def _read_vectors(self, out: np.ndarray) -> int:
         """Copy every shard's vectors into `out`; the number of rows copied."""

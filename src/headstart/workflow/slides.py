@@ -26,13 +26,13 @@ from headstart.embedding import embed_dataset, store_key
 from headstart.encoders import Encoder
 from headstart.exceptions import DataError, StoreError
 from headstart.json_files import write_sealed_json
-from headstart.mil.bag_store import BAGS_FILE, FORMAT, slide_patches
+from headstart.mil.bag_store import BAGS_FILE, FORMAT, patch_coords
 from headstart.slides.h5_files import write_coords_h5, write_h5
 from headstart.slides.patch_item import SlidePatch
 from headstart.slides.patching import PatchGrid, PatchSpec, patch_grid
 from headstart.slides.reader import SLIDE_SUFFIXES, Slide, slide_id
 from headstart.slides.tissue import TissuePreset, segment_tissue, segmentation_downsample
-from headstart.store import Manifest
+from headstart.store import Manifest, Store
 
 STORES, H5_DIR, PATCHES_DIR, TISSUE_DIR = "stores", "h5_files", "patches", "tissue"
 
@@ -195,13 +195,12 @@ def _embed(
     result = embed_dataset(
         dataset, encoder, store, progress=progress, overwrite=replace, **embed_options
     )
-    vectors, coords = slide_patches(out, {"store": f"{STORES}/{name}"})
-    if len(vectors) == 0:
+    if len(result.store) == 0:
         raise DataError(f"none of its {len(grid)} patches could be read (see {store}/failures)")
-    _write_h5(out, vectors, coords, record, recipe, encoder)
+    _write_h5(out, result.store, record, recipe, encoder)
     return record | {
         "status": "done",
-        "patches": len(vectors),
+        "patches": len(result.store),
         "unreadable": len(result.store.failures),
         "replaced": bool(replace),
         "store": f"{STORES}/{name}",
@@ -259,12 +258,7 @@ def _patch_dataset(
 
 
 def _write_h5(
-    out: Path,
-    vectors: np.ndarray,
-    coords: np.ndarray,
-    record: dict[str, Any],
-    recipe: SlideRecipe,
-    encoder: Encoder,
+    out: Path, store: Store, record: dict[str, Any], recipe: SlideRecipe, encoder: Encoder
 ) -> None:
     """The slide's CLAM/TRIDENT files. The attributes describe what was read: `patch_size`
     pixels at `patch_level` (CLAM's meaning), and magnifications such that TRIDENT's
@@ -296,7 +290,9 @@ def _write_h5(
     ours = {"mpp": slide["mpp"], "target_mpp": patch.mpp, "output_size": patch.size}
     features_attrs = {"name": name, "encoder": encoder.name}
     attrs = clam | trident | ours
-    write_h5(out / H5_DIR / f"{name}.h5", vectors, coords, attrs, features_attrs)
+    chunks = ((vectors, patch_coords(ids)) for ids, vectors in store.blocks())
+    write_h5(out / H5_DIR / f"{name}.h5", chunks, store.dim, attrs, features_attrs)
+    coords = patch_coords(store.ids)
     write_coords_h5(out / PATCHES_DIR / f"{name}.h5", coords, clam | {"save_path": PATCHES_DIR})
 
 
