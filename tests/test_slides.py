@@ -478,3 +478,52 @@ def test_mil_eval_keeps_a_patients_slides_on_one_side(slide_set):
     bags = load_bags(str(slide_set / "bags"), labels=slide_set / "slides" / "labels.csv")
     for train, test in mil_folds(bags, 4, 0):
         assert not set(bags.groups[train]) & set(bags.groups[test])
+
+
+def test_a_bag_store_grows_reuses_unchanged_slides_and_redoes_changed_ones(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_slide(first / "a.tiff", SlideSpec(2048, 2048, 0.5, seed=1))
+    write_slide(first / "b.tiff", SlideSpec(2048, 2048, 0.5, seed=2))
+    write_slide(second / "c.tiff", SlideSpec(2048, 2048, 0.5, seed=3))
+    options = {"size": 64, "mpp": 1.0, "progress": False}
+    api.embed_slides(first, "raw-pixels", tmp_path / "bags", **options)
+    preview = tmp_path / "bags" / "tissue" / "a.png"
+    made = preview.stat().st_mtime_ns
+    record = api.embed_slides(second, "raw-pixels", tmp_path / "bags", **options)
+    assert [s["id"] for s in record["slides"]] == ["a", "b", "c"]  # earlier slides stay
+    again = api.embed_slides(first, "raw-pixels", tmp_path / "bags", **options)
+    assert preview.stat().st_mtime_ns == made  # unchanged and finished: not read again
+    assert {s["id"]: s["sha256"] for s in again["slides"]}["a"] == record["slides"][0]["sha256"]
+    write_slide(first / "a.tiff", SlideSpec(2048, 2048, 0.5, seed=9))  # a re-scan, same name
+    redone = api.embed_slides(first, "raw-pixels", tmp_path / "bags", **options)
+    slide_a = {s["id"]: s for s in redone["slides"]}["a"]
+    assert slide_a["status"] == "done" and slide_a["replaced"]
+    assert slide_a["sha256"] != record["slides"][0]["sha256"]
+    # labels may name slides with their file suffix
+    (tmp_path / "labels.csv").write_text("slide_id,label\na.tiff,x\nb,y\nc.tiff,y\n")
+    bags = load_bags(str(tmp_path / "bags"), labels=tmp_path / "labels.csv")
+    assert bags.ids == ["a", "b", "c"]
+
+
+def test_slide_mpp_csv_sets_named_slides_and_refuses_unknown_ones(tmp_path):
+    folder = tmp_path / "slides"
+    write_slide(folder / "a.tiff", SlideSpec(2048, 2048, None, seed=1))
+    write_slide(folder / "b.tiff", SlideSpec(2048, 2048, 0.5, seed=2))
+    (tmp_path / "mpp.csv").write_text("slide_id,mpp\na.tiff,0.5\nb,0.25\n")
+    record = api.embed_slides(
+        folder,
+        "raw-pixels",
+        tmp_path / "bags",
+        size=64,
+        mpp=1.0,
+        slide_mpp=tmp_path / "mpp.csv",
+        progress=False,
+    )
+    slides = {s["id"]: s["slide"] for s in record["slides"]}
+    assert slides["a"]["mpp"] == 0.5 and slides["b"]["mpp"] == 0.25  # the CSV wins
+    assert "metadata says 0.5" in slides["b"]["mpp_source"]
+    (tmp_path / "typo.csv").write_text("slide_id,mpp\nz,0.5\n")
+    with pytest.raises(DataError, match=r"not in the folder: \['z'\]"):
+        api.embed_slides(
+            folder, "raw-pixels", tmp_path / "b2", slide_mpp=tmp_path / "typo.csv", progress=False
+        )
