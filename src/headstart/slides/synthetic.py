@@ -25,7 +25,10 @@ import numpy as np
 from headstart.exceptions import DataError
 
 LAYOUT = 16  # level-0 pixels per layout cell
-PERIOD = 1024  # texture period at level 0 (each texture mirrored to this size)
+# texture period at level 0 (each texture mirrored to this size); not a power of two, so patch
+# grids of 256 or 512 px meet the texture at ever other phases instead of repeating one patch
+# (levels below 1/8 round the period: their texture drifts a little; their layout does not)
+PERIOD = 1000
 BACKGROUND, TISSUE, PLANTED = 0, 1, 2
 INKS = {1: (40, 60, 170), 2: (30, 130, 60)}  # blue and green pen, RGB
 MIN_LEVEL_SIDE = 512  # the pyramid stops once a level's longer side is at most this
@@ -119,7 +122,7 @@ def _texture(kind: str, downsample: int) -> np.ndarray:
     half = cv2.resize(base, (PERIOD // 2, PERIOD // 2), interpolation=cv2.INTER_AREA)
     mirrored = np.concatenate([half, half[:, ::-1]], axis=1)
     mirrored = np.concatenate([mirrored, mirrored[::-1]], axis=0)
-    side = max(1, PERIOD // downsample)
+    side = max(1, round(PERIOD / downsample))
     return cv2.resize(mirrored, (side, side), interpolation=cv2.INTER_AREA)
 
 
