@@ -26,6 +26,7 @@ LAYERS = {  # lower number = lower layer
     "mil": 3,
     "attributions": 3,
     "slides": 3,  # readers, tissue, patch grids, heat-map painting
+    "prompt_learning": 3,  # learned prompts through a frozen text encoder
     "adapt": 3,
     "embedding": 4,
     "workflow": 4,
