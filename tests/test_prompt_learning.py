@@ -58,3 +58,61 @@ def test_bad_prompt_settings_are_named(minilm):
     side = PromptTextEncoder(minilm.model, NAMES, n_ctx=4)
     with pytest.raises(DataError, match="expected"):
         side(torch.zeros(5, side.width))
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _lstm_direction(x, w_ih, w_hh, b_ih, b_hh):
+    """One LSTM direction by its equations (gates i, f, g, o in PyTorch's row order)."""
+    hidden = w_hh.shape[1]
+    h, c, out = np.zeros(hidden), np.zeros(hidden), []
+    for step in x:
+        gates = w_ih @ step + b_ih + w_hh @ h + b_hh
+        i, f, g, o = np.split(gates, 4)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h = _sigmoid(o) * np.tanh(c)
+        out.append(h)
+    return np.array(out)
+
+
+def test_pre_lstm_encoder_is_the_official_residual_bilstm():
+    from headstart.prompt_learning.prompt_encoders import PromptEncoder
+
+    torch.manual_seed(0)
+    encoder = PromptEncoder("lstm", width=8)
+    names = sorted(name for name, _ in encoder.named_parameters())
+    assert names == sorted(  # the official module's layout: lstm_head, hidden d/2, both ways
+        f"lstm_head.{kind}_{part}_l0{suffix}"
+        for kind in ("weight", "bias")
+        for part in ("ih", "hh")
+        for suffix in ("", "_reverse")
+    )
+    assert encoder.lstm_head.weight_ih_l0.shape == (16, 8)  # 4 gates × hidden 4
+    context = torch.randn(4, 8)
+    with torch.no_grad():
+        ours = encoder(context).numpy()
+    p = {k: v.detach().numpy().astype(np.float64) for k, v in encoder.named_parameters()}
+    x = context.numpy().astype(np.float64)
+    forward = _lstm_direction(
+        x, *(p[f"lstm_head.{k}_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    )
+    backward = _lstm_direction(
+        x[::-1],
+        *(p[f"lstm_head.{k}_l0_reverse"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+    )[::-1]
+    expected = np.concatenate([forward, backward], axis=1) + x  # the residual
+    assert np.abs(ours - expected).max() < 1e-5
+
+
+def test_prompt_encoders_keep_the_context_shape_and_refuse_unknown_kinds():
+    from headstart.prompt_learning.prompt_encoders import PromptEncoder
+
+    context = torch.randn(4, 16)
+    for kind in ("none", "lstm", "lstm2", "mlp", "mlp2", "transformer"):
+        assert PromptEncoder(kind, 16)(context).shape == (4, 16)
+    mlp2 = PromptEncoder("mlp2", 16)
+    assert len(list(mlp2.parameters())) == 4  # the official repeats the same two layers
+    with pytest.raises(DataError, match="choose one of"):
+        PromptEncoder("gru", 16)
