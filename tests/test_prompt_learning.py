@@ -116,3 +116,92 @@ def test_prompt_encoders_keep_the_context_shape_and_refuse_unknown_kinds():
     assert len(list(mlp2.parameters())) == 4  # the official repeats the same two layers
     with pytest.raises(DataError, match="choose one of"):
         PromptEncoder("gru", 16)
+
+
+TOPICS = {
+    "sports": [
+        "the team won the match in overtime",
+        "she scored two goals in the final",
+        "the coach praised the defense",
+        "fans cheered at the stadium",
+        "the striker was injured",
+        "the league announced the schedule",
+    ],
+    "cooking": [
+        "simmer the sauce for ten minutes",
+        "add salt and pepper to taste",
+        "bake the bread until golden",
+        "chop the onions finely",
+        "the recipe needs fresh basil",
+        "whisk the eggs with sugar",
+    ],
+    "computers": [
+        "the laptop needs more memory",
+        "install the driver for the graphics card",
+        "the compiler reported an error",
+        "reboot the server after the update",
+        "the cpu overheats under load",
+        "format the hard disk",
+    ],
+    "music": [
+        "the band played a new song",
+        "she practices piano every day",
+        "the concert sold out quickly",
+        "the guitarist tuned his strings",
+        "the album topped the charts",
+        "the orchestra rehearsed the symphony",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def topics(minilm):
+    names = list(TOPICS)
+    X = minilm.encode([t for n in names for t in TOPICS[n]])
+    y = np.repeat(np.arange(len(names)), 6)
+    train = np.tile([True, True, True, False, False, False], len(names))
+    return names, X, y, train
+
+
+def test_coop_learns_a_context_and_leaves_the_encoder_untouched(minilm, topics):
+    from headstart.prompt_learning.coop import CoOp
+
+    names, X, y, train = topics
+    before = {k: v.clone() for k, v in minilm.model.state_dict().items()}
+    model = CoOp(class_names=names, n_ctx=4, epochs=20).fit(X[train], y[train])
+    assert model.context_.shape == (4, 384) and model.epochs_ == 20
+    assert (model.predict(X[~train]) == y[~train]).mean() >= 0.75
+    again = CoOp(class_names=names, n_ctx=4, epochs=20).fit(X[train], y[train])
+    assert np.array_equal(again.context_, model.context_)  # seeded
+    # the frozen encoder's weights are bit-identical after the fit (built from the same files)
+    fitted = model._model.state_dict()
+    assert all(torch.equal(before[k], fitted[k]) for k in before)
+    # classes it never saw, through the learned (shared) context
+    assert model.class_scores(X[:3], ["football", "baking"]).shape == (3, 2)
+    csc = CoOp(class_names=names, n_ctx=2, class_specific=True, epochs=2).fit(X[train], y[train])
+    assert csc.context_.shape == (4, 2, 384)
+    with pytest.raises(DataError, match="only for the classes it learned"):
+        csc.class_scores(X[:3], ["football"])
+
+
+def test_coop_epochs_follow_the_coop_scripts_and_a_hand_init_sets_the_length(topics):
+    from headstart.prompt_learning.coop import CoOp, epochs_for_shots
+
+    assert [epochs_for_shots(s) for s in (1, 2, 4, 8, 16)] == [50, 100, 100, 200, 200]
+    names, X, y, train = topics
+    model = CoOp(class_names=names, ctx_init="a text about", epochs=1).fit(X[train], y[train])
+    assert model.context_.shape == (3, 384)  # "a text about" is three word pieces
+
+
+def test_coop_refuses_what_it_cannot_learn(topics):
+    from headstart.prompt_learning.coop import CoOp
+
+    names, X, y, train = topics
+    with pytest.raises(DataError, match="give class_names"):
+        CoOp(epochs=1).fit(X[train], y[train])
+    with pytest.raises(DataError, match="class 1 has no name"):
+        CoOp(class_names=["a", " ", "c", "d"], epochs=1).fit(X[train], y[train])
+    with pytest.raises(DataError, match="384-d"):
+        CoOp(class_names=names, epochs=1).fit(X[train][:, :10], y[train])
+    with pytest.raises(DataError, match="at least 1 slot"):
+        CoOp(class_names=names, n_ctx=0, epochs=1).fit(X[train], y[train])

@@ -17,6 +17,7 @@ FAMILIES = {  # how reports group heads, with the title of each group's panel
     "generative": "generative (closed form)",
     "distance": "distance to the support set",
     "text": "zero-shot from class texts",
+    "prompt": "prompts learned through the text encoder",
     "adapter": "training-free adapters",
     "incremental": "class-incremental prototypes",
     "robust": "robust to noisy, long-tailed labels",
