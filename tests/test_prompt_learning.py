@@ -205,3 +205,50 @@ def test_coop_refuses_what_it_cannot_learn(topics):
         CoOp(class_names=names, epochs=1).fit(X[train][:, :10], y[train])
     with pytest.raises(DataError, match="at least 1 slot"):
         CoOp(class_names=names, n_ctx=0, epochs=1).fit(X[train], y[train])
+
+
+def test_coop_and_pre_run_through_eval_and_save_and_load(tmp_path, topics):
+    import csv
+
+    from headstart import api
+    from headstart.persistence import load_model, save_model
+    from headstart.prompt_learning import PRE
+
+    names = list(TOPICS)
+    with open(tmp_path / "topics.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for name in names:
+            writer.writerows([[t, name] for t in TOPICS[name]])
+    store = api.embed(str(tmp_path / "topics.csv"), "minilm", tmp_path / "store", progress=False)
+    results = api.evaluate(
+        store.store.root,
+        ["coop", "zero-shot"],
+        shots=[1],
+        seeds=2,
+        head_params={"coop": {"epochs": 5}},
+        progress=False,
+    )
+    accuracy = [r for r in results.rows if r["metric"] == "accuracy"]
+    assert {r["head"] for r in accuracy} == {"coop"} and len(accuracy) == 2  # two seeds
+    assert all(0 <= r["value"] <= 1 for r in accuracy)
+    _, X, y, train = topics
+    model = PRE(class_names=names, epochs=3).fit(X[train], y[train])
+    assert model.context_.shape == (4, 384)  # "a photo of a", through the residual BiLSTM
+    save_model(model, tmp_path / "pre")
+    loaded = load_model(tmp_path / "pre")
+    assert type(loaded) is PRE and np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_permuting_test_labels_changes_no_coop_prediction(topics):
+    from headstart.prompt_learning import CoOp
+    from headstart.protocol.evaluate import evaluate_few_shot
+
+    names, X, y, train = topics
+    heads = {"coop": CoOp(class_names=names, n_ctx=2, epochs=3)}
+    kwargs = {"heads": heads, "shots": [2], "seeds": 2}
+    first = evaluate_few_shot(X[train], y[train], X[~train], y[~train], **kwargs)
+    permuted = np.random.default_rng(0).permutation(y[~train])
+    second = evaluate_few_shot(X[train], y[train], X[~train], permuted, **kwargs)
+    for key in first.confusion:  # same predictions: column sums of the confusion matrix
+        assert (np.sum(first.confusion[key], 0) == np.sum(second.confusion[key], 0)).all()

@@ -178,3 +178,35 @@ class CoOp(Head):
         if blank:
             raise DataError(f"class {blank[0]} has no name: a prompt needs the class's words")
         return names
+
+
+class PRE(CoOp):
+    """PRE: CoOp's context through a residual BiLSTM prompt encoder (Pham Thi Minh et al. 2023)."""
+
+    def __init__(
+        self,
+        class_names: list[str] | None = None,
+        text_encoder: str = "minilm",
+        n_ctx: int = 4,
+        ctx_init: str = "a photo of a",
+        class_specific: bool = False,
+        prompt_encoder: str = "lstm",
+        epochs: int | None = None,
+        lr: float = 0.002,
+        batch_size: int = 32,
+        temperature: float = 0.01,
+        random_state: int = 0,
+    ) -> None:
+        super().__init__(
+            class_names,
+            text_encoder,
+            n_ctx,
+            ctx_init,
+            class_specific,
+            prompt_encoder,
+            epochs,
+            lr,
+            batch_size,
+            temperature,
+            random_state,
+        )

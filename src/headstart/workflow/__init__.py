@@ -2,6 +2,7 @@
 `predict` and `eval`. Nothing here is a model; it moves stores, models and results around.
 """
 
+import headstart.prompt_learning  # noqa: F401  (registers the prompt heads: coop, pre)
 from headstart.workflow.evaluations import rank_templates
 from headstart.workflow.extend import extend_model
 from headstart.workflow.models import (

@@ -71,6 +71,8 @@ def with_class_texts(
     for head in heads:
         if "class_embeddings" in accepted[head]:
             params[head].setdefault("class_embeddings", embeddings)
+        if "class_names" in accepted[head]:  # prompts learned around each class's words
+            params[head].setdefault("class_names", _class_names(store, texts))
         if texts.descriptions and "normalize_text" in accepted[head]:
             params[head].setdefault("normalize_text", False)
         if pairs is not None and "differential" in accepted[head]:
