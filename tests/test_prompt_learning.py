@@ -185,7 +185,8 @@ def test_coop_learns_a_context_and_leaves_the_encoder_untouched(minilm, topics):
 
 
 def test_coop_epochs_follow_the_coop_scripts_and_a_hand_init_sets_the_length(topics):
-    from headstart.prompt_learning.coop import CoOp, epochs_for_shots
+    from headstart.heads.prompt_schedule import epochs_for_shots
+    from headstart.prompt_learning.coop import CoOp
 
     assert [epochs_for_shots(s) for s in (1, 2, 4, 8, 16)] == [50, 100, 100, 200, 200]
     names, X, y, train = topics
@@ -252,3 +253,20 @@ def test_permuting_test_labels_changes_no_coop_prediction(topics):
     second = evaluate_few_shot(X[train], y[train], X[~train], permuted, **kwargs)
     for key in first.confusion:  # same predictions: column sums of the confusion matrix
         assert (np.sum(first.confusion[key], 0) == np.sum(second.confusion[key], 0)).all()
+
+
+def test_cones_starts_at_zero_shot_and_learns_from_the_shots(minilm, topics):
+    from headstart.heads import ConES, create_head
+
+    names, X, y, train = topics
+    texts = minilm.encode(names)
+    zero = create_head("zero-shot", class_embeddings=texts).fit(X[train], y[train])
+    still = ConES(class_embeddings=texts, epochs=1).fit(X[train], y[train])  # warm-up only
+    assert np.array_equal(still.predict(X), zero.predict(X))  # 1e-5 barely moves it
+    learned = ConES(class_embeddings=texts, epochs=30).fit(X[train], y[train])
+    assert np.abs(learned.concepts_ - still.concepts_).max() > 1e-3
+    train_accuracy = (learned.predict(X[train]) == y[train]).mean()
+    assert train_accuracy >= (zero.predict(X[train]) == y[train]).mean()
+    assert np.allclose(np.linalg.norm(learned.concepts_, axis=1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="needs class_embeddings"):
+        ConES(epochs=1).fit(X[train], y[train])

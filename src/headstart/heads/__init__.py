@@ -1,6 +1,7 @@
 """Heads: scikit-learn classifiers fitted on embeddings, registered by name."""
 
 from headstart.heads.base import Head
+from headstart.heads.cones import ConES
 from headstart.heads.dfr import DFR
 from headstart.heads.fudd import FuDD
 from headstart.heads.gaussian_nb import GaussianNB
@@ -37,6 +38,7 @@ __all__ = [
     "TEEN",
     "TFUP",
     "Center",
+    "ConES",
     "FuDD",
     "GDAZeroShot",
     "GaussianNB",

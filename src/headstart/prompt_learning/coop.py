@@ -18,7 +18,6 @@ context — how base → new evaluates the classes training never saw.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -28,16 +27,10 @@ from torch import nn
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError
 from headstart.heads.base import Head
+from headstart.heads.prompt_schedule import coop_optimiser, epochs_for_shots, set_epoch_rate
 from headstart.heads.tags import HeadTags
 from headstart.prompt_learning.prompt_encoders import PromptEncoder
 from headstart.prompt_learning.text_side import PromptTextEncoder
-
-WARMUP_LR = 1e-5  # dassl's constant warm-up, one epoch
-
-
-def epochs_for_shots(shots: int) -> int:
-    """The CoOp scripts' epochs: 50 at 1 shot, 100 at 2 and 4, 200 at 8 and 16."""
-    return 50 if shots <= 1 else 100 if shots <= 4 else 200
 
 
 class CoOp(Head):
@@ -120,18 +113,12 @@ class CoOp(Head):
         items = nn.functional.normalize(torch.as_tensor(X, dtype=torch.float32), dim=-1)
         targets = torch.as_tensor(y, dtype=torch.long)
         parameters = [context, *network.parameters()]
-        optimiser = torch.optim.SGD(parameters, lr=self.lr, momentum=0.9, weight_decay=5e-4)
+        optimiser = coop_optimiser(parameters, self.lr)
         generator = torch.Generator().manual_seed(self.random_state)
         text.train()
         network.train()
         for epoch in range(epochs):
-            rate = (
-                WARMUP_LR
-                if epoch == 0
-                else self.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
-            )
-            for group in optimiser.param_groups:
-                group["lr"] = rate
+            set_epoch_rate(optimiser, epoch, epochs, self.lr)
             order = torch.randperm(len(items), generator=generator)
             for start in range(0, len(items), self.batch_size):
                 batch = order[start : start + self.batch_size]
