@@ -1018,8 +1018,23 @@ SLIDES = [  # issue 29: slides, bag stores and heat maps
     ),
 ]
 
+PROMPT_FIT = "fit {t}/text-store -o {x} --head "
+PROMPTS = [  # issue 30: prompts learned through the text encoder refuse what they cannot learn
+    error("prompts", "no-text-side", "fit {s} --head coop -o {x}", "has no text side"),
+    error("prompts", "context-0", PROMPT_FIT + "coop --param n_ctx=0", "at least 1 slot"),
+    error("prompts", "encoder-gru", PROMPT_FIT + "pre --param prompt_encoder=gru", "choose one"),
+    error("prompts", "cones-lr-0", PROMPT_FIT + "cones --param lr=0", "must be positive"),
+    ok(
+        "prompts",
+        "coop-fit",
+        PROMPT_FIT + "coop --param epochs=2",
+        lambda x: (x / "model.json").is_file(),
+    ),
+]
+
 CASES: list[Case] = OPTIONS + NAMES + OUTPUTS + IMAGES + MANIFESTS + VECTORS + STORES + HEADS
 CASES += MODELS + BAGS + OPEN_SET + QUALITY + ADAPT + SERVE + BENCH + ROBUSTNESS + SLIDES
+CASES += PROMPTS
 
 
 # ---- running and sorting ---------------------------------------------------------------------
