@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from headstart.heads.base import Head
-from headstart.heads.prompt_schedule import coop_optimiser, epochs_for_shots, set_epoch_rate
+from headstart.heads.prompt_schedule import epochs_for_shots, fit_class_vectors
 from headstart.heads.registry import register_head
 from headstart.heads.tags import HeadTags
 from headstart.heads.zero_shot import text_rows
@@ -51,22 +51,18 @@ class ConES(Head):
         start = text_rows(self.class_embeddings, self.classes_, X.shape[1])
         torch.manual_seed(self.random_state)
         concepts = nn.Parameter(torch.as_tensor(start, dtype=torch.float32))
-        items = nn.functional.normalize(torch.as_tensor(X, dtype=torch.float32), dim=-1)
-        targets = torch.as_tensor(y, dtype=torch.long)
         epochs = self.epochs or epochs_for_shots(int(np.bincount(y).min()))
-        optimiser = coop_optimiser([concepts], self.lr)
-        generator = torch.Generator().manual_seed(self.random_state)
-        for epoch in range(epochs):
-            set_epoch_rate(optimiser, epoch, epochs, self.lr)
-            order = torch.randperm(len(items), generator=generator)
-            for first in range(0, len(items), self.batch_size):
-                batch = order[first : first + self.batch_size]
-                table = nn.functional.normalize(concepts, dim=-1)
-                logits = items[batch] @ table.T / self.temperature
-                loss = nn.functional.cross_entropy(logits, targets[batch])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
+        fit_class_vectors(
+            [concepts],
+            lambda: nn.functional.normalize(concepts, dim=-1),
+            X,
+            y,
+            epochs,
+            self.lr,
+            self.batch_size,
+            self.temperature,
+            self.random_state,
+        )
         self.concepts_ = nn.functional.normalize(concepts.detach(), dim=-1).numpy()
         self.epochs_ = epochs
 

@@ -27,7 +27,7 @@ from torch import nn
 from headstart.encoders import create_encoder
 from headstart.exceptions import DataError
 from headstart.heads.base import Head
-from headstart.heads.prompt_schedule import coop_optimiser, epochs_for_shots, set_epoch_rate
+from headstart.heads.prompt_schedule import epochs_for_shots, fit_class_vectors
 from headstart.heads.tags import HeadTags
 from headstart.prompt_learning.prompt_encoders import PromptEncoder
 from headstart.prompt_learning.text_side import PromptTextEncoder
@@ -110,24 +110,19 @@ class CoOp(Head):
         epochs: int,
     ) -> None:
         """SGD over the context (and the prompt encoder), dassl's warm-up + cosine schedule."""
-        items = nn.functional.normalize(torch.as_tensor(X, dtype=torch.float32), dim=-1)
-        targets = torch.as_tensor(y, dtype=torch.long)
-        parameters = [context, *network.parameters()]
-        optimiser = coop_optimiser(parameters, self.lr)
-        generator = torch.Generator().manual_seed(self.random_state)
         text.train()
         network.train()
-        for epoch in range(epochs):
-            set_epoch_rate(optimiser, epoch, epochs, self.lr)
-            order = torch.randperm(len(items), generator=generator)
-            for start in range(0, len(items), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                classes = text(network(context))
-                logits = items[batch] @ classes.T / self.temperature
-                loss = nn.functional.cross_entropy(logits, targets[batch])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
+        fit_class_vectors(
+            [context, *network.parameters()],
+            lambda: text(network(context)),
+            X,
+            y,
+            epochs,
+            self.lr,
+            self.batch_size,
+            self.temperature,
+            self.random_state,
+        )
         network.eval()
 
     # --- scoring -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from headstart.mil.bag_store import read_bag_record, slide_patches
 from headstart.output import check_outputs
 from headstart.slides.heatmap import gallery, paint_heatmap, patches_geojson, rank_of, score_raster
 from headstart.slides.reader import Slide, slide_id
-from headstart.workflow.slides import file_digest
+from headstart.workflow.slides import slide_digest
 
 INDEX = "heatmaps.json"
 
@@ -136,6 +136,6 @@ def _slide_file(slide: dict[str, Any], slides_dir: str | Path | None) -> Path:
             f"slide {slide['id']}: {path} does not exist; give the folder it moved to "
             "(--slides-dir)"
         )
-    if slides_dir is not None and file_digest(path) != slide["sha256"]:
+    if slides_dir is not None and slide_digest(path) != slide["sha256"]:
         raise DataError(f"slide {slide['id']}: {path} is not the file that was embedded (sha256)")
     return path

@@ -114,9 +114,6 @@ def slide_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-file_digest = slide_digest
-
-
 def embed_slide(
     path: str | Path,
     encoder: Encoder,
